@@ -1,0 +1,94 @@
+"""Two-hop chains (e1 -r1-> e2 -r2-> e3) and their prompts, from the entity and fact tables."""
+
+import hashlib
+
+import pandas as pd
+
+PROMPT_KINDS = ["first_hop", "second_hop", "composition", "entity_shortcut", "relation_shortcut"]
+PROMPT_COLUMNS = {
+    "composition": "source_prompt",
+    "first_hop": "first_hop_prompt",
+    "second_hop": "second_hop_prompt",
+    "entity_shortcut": "entity_shortcut_prompt",
+    "relation_shortcut": "relation_shortcut_prompt",
+}
+DATASET_COLUMNS = [
+    "id", "e1", "r1", "e2", "r2", "e3",
+    "e1_label", "e2_label", "e3_label", "e1_aliases", "e2_aliases", "e3_aliases",
+    "e1_type", "e2_type", "e3_type", "r1_label", "r2_label",
+    "e1_popularity", "e2_popularity", "e3_popularity", "r1_template", "r2_template",
+    *PROMPT_COLUMNS.values(),
+]  # fmt: skip
+
+
+def chain_id(e1, r1, e2, r2, e3) -> str:
+    """A stable id: the same chain always gets the same id, whatever else is in the dataset."""
+    return "c" + hashlib.sha1(f"{e1}|{r1}|{e2}|{r2}|{e3}".encode()).hexdigest()[:12]
+
+
+def relation_phrase(r2_template: str, r1_template: str) -> str:
+    """The composed phrase without e1: 'the spouse of the performer' (a trailing ' of' dropped)."""
+    phrase = r2_template.format(r1_template.format("")).strip()
+    return phrase[: -len(" of")] if phrase.endswith(" of") else phrase
+
+
+def prompts(e1_label, e2_label, r1_template, r2_template, capitalize=False) -> dict[str, str]:
+    """The five prompts of one chain, keyed by prompt kind."""
+    texts = {
+        "first_hop": r1_template.format(e1_label) + " is",
+        "second_hop": r2_template.format(e2_label) + " is",
+        "composition": r2_template.format(r1_template.format(e1_label)) + " is",
+        "entity_shortcut": r2_template.format(e1_label) + " is",
+        "relation_shortcut": relation_phrase(r2_template, r1_template),
+    }
+    if capitalize:
+        texts = {kind: text[:1].upper() + text[1:] for kind, text in texts.items()}
+    return texts
+
+
+def e1_offset(r1_template: str, r2_template: str) -> int:
+    """Where e1's name starts in the composition prompt (independent of the name)."""
+    return r2_template.index("{}") + r1_template.index("{}")
+
+
+def build_chains(entities: pd.DataFrame, facts: pd.DataFrame, relations: dict, capitalize=False) -> pd.DataFrame:
+    """Every chain of two facts sharing a bridge entity, three distinct items, relations from config.
+
+    `relations` maps PID -> {"label": ..., "template": "the spouse of {}"}.
+    """
+    facts = facts[facts["relation"].isin(list(relations))].drop_duplicates()
+    hop1 = facts.rename(columns={"subject": "e1", "relation": "r1", "object": "e2"})
+    hop2 = facts.rename(columns={"subject": "e2", "relation": "r2", "object": "e3"})
+    chains = hop1.merge(hop2, on="e2")
+    chains = chains[chains["e1"] != chains["e3"]]
+
+    info = entities.set_index("qid")[["label", "aliases", "type", "popularity"]]
+    for slot in ("e1", "e2", "e3"):
+        chains = chains.join(info.add_prefix(f"{slot}_"), on=slot)
+    for slot in ("r1", "r2"):
+        chains[f"{slot}_label"] = chains[slot].map(lambda pid: relations[pid]["label"])
+        chains[f"{slot}_template"] = chains[slot].map(lambda pid: relations[pid]["template"])
+
+    texts = [
+        prompts(row.e1_label, row.e2_label, row.r1_template, row.r2_template, capitalize) for row in chains.itertuples()
+    ]
+    for kind, column in PROMPT_COLUMNS.items():
+        chains[column] = [t[kind] for t in texts]
+    chains["id"] = [chain_id(*key) for key in chains[["e1", "r1", "e2", "r2", "e3"]].itertuples(index=False)]
+    chains = chains.drop_duplicates("id")
+    return chains[DATASET_COLUMNS].sort_values("id").reset_index(drop=True)
+
+
+def dataset_stats(entities: pd.DataFrame, facts: pd.DataFrame, chains: pd.DataFrame) -> pd.DataFrame:
+    """Counts a person checks first: sizes, then chains by relation pair and by entity type."""
+    rows = [
+        ("total", "entities", len(entities)),
+        ("total", "facts", len(facts)),
+        ("total", "chains", len(chains)),
+    ]
+    pairs = chains.groupby(["r1_label", "r2_label"]).size().sort_values(ascending=False)
+    rows += [("relation pair", f"{r1} -> {r2}", n) for (r1, r2), n in pairs.items()]
+    for slot in ("e1", "e2", "e3"):
+        counts = chains[f"{slot}_type"].value_counts().sort_index()
+        rows += [(f"{slot} type", t, n) for t, n in counts.items()]
+    return pd.DataFrame(rows, columns=["statistic", "value", "count"])

@@ -1,0 +1,23 @@
+"""What every scripts/ entry point does around its work: logging to the rule's log, clean errors."""
+
+import logging
+import sys
+
+from multihop.errors import UserError
+
+
+def run(main, snakemake):
+    """Call `main(snakemake)` with logging to the rule's log file and stderr.
+
+    A UserError ends the job with its message alone (no traceback); anything else is a bug and
+    keeps its traceback.
+    """
+    handlers = [logging.StreamHandler(sys.stderr)]
+    if snakemake.log:
+        handlers.append(logging.FileHandler(snakemake.log[0], mode="w"))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", handlers=handlers, force=True)
+    try:
+        main(snakemake)
+    except UserError as error:
+        logging.error("error: %s", error)
+        sys.exit(1)

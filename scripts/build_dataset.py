@@ -1,0 +1,24 @@
+"""Rule build_dataset: the two-hop chains with their prompts, and counts of what they hold."""
+
+import logging
+
+import pandas as pd
+
+from multihop.chains import build_chains, dataset_stats
+from multihop.errors import UserError
+from multihop.io import write_csv
+from multihop.scripting import run
+
+
+def main(snakemake):
+    entities = pd.read_csv(snakemake.input.entities, keep_default_na=False)
+    facts = pd.read_csv(snakemake.input.facts, keep_default_na=False)
+    chains = build_chains(entities, facts, snakemake.params.relations, snakemake.params.capitalize)
+    if chains.empty:
+        raise UserError("the Wikidata facts yield zero two-hop chains; check the dump or the relations in config")
+    logging.info("%d chains from %d entities and %d facts", len(chains), len(entities), len(facts))
+    write_csv(chains, snakemake.output.dataset)
+    write_csv(dataset_stats(entities, facts, chains), snakemake.output.stats)
+
+
+run(main, snakemake)  # noqa: F821 (snakemake is injected by the script directive)

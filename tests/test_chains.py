@@ -1,0 +1,61 @@
+import json
+
+import pandas as pd
+
+from multihop.chains import build_chains, chain_id, dataset_stats, e1_offset, prompts, relation_phrase
+from multihop.wikidata import extract_from_dump
+
+
+def test_prompts_follow_the_study():
+    texts = prompts("Imagine", "John Lennon", "the performer of {}", "the spouse of {}")
+    assert texts == {
+        "first_hop": "the performer of Imagine is",
+        "second_hop": "the spouse of John Lennon is",
+        "composition": "the spouse of the performer of Imagine is",
+        "entity_shortcut": "the spouse of Imagine is",
+        "relation_shortcut": "the spouse of the performer",
+    }
+    assert prompts("Imagine", "John Lennon", "the performer of {}", "the spouse of {}", capitalize=True)[
+        "composition"
+    ].startswith("The spouse of")
+
+
+def test_relation_phrase_and_e1_offset_for_templates_without_of():
+    assert (
+        relation_phrase("the spouse of {}", "the company that produced {}") == "the spouse of the company that produced"
+    )
+    r1, r2 = "the work that features {}", "the author of {}"
+    composed = prompts("Sherlock Holmes", "x", r1, r2)["composition"]
+    assert composed[e1_offset(r1, r2) :].startswith("Sherlock Holmes")
+
+
+def test_chains_from_the_tiny_dump(tiny_dump, config):
+    entities, facts = extract_from_dump(tiny_dump, config["entity_types"], list(config["relations"]))
+    chains = build_chains(entities, facts, config["relations"])
+    assert len(chains) == 6
+    assert chains["id"].is_unique and list(chains["id"]) == sorted(chains["id"])
+    # the spouse of the spouse of John Lennon is John Lennon again: e1 == e3 is not a chain
+    assert not ((chains["r1"] == "P26") & (chains["r2"] == "P26")).any()
+    row = chains[chains["source_prompt"] == "the spouse of the performer of Imagine is"].iloc[0]
+    assert (row.e1, row.e2, row.e3, row.e3_label) == ("Q193580", "Q1203", "Q117012", "Yoko Ono")
+    assert row.id == chain_id("Q193580", "P175", "Q1203", "P26", "Q117012")
+    assert json.loads(row.e2_aliases) == ["John Winston Lennon"]
+    stats = dataset_stats(entities, facts, chains).set_index(["statistic", "value"])["count"]
+    assert stats["total", "chains"] == 6 and stats["e3 type", "city"] == 2
+
+
+def test_relations_missing_from_config_make_no_chains(tiny_dump, config):
+    entities, facts = extract_from_dump(tiny_dump, config["entity_types"], list(config["relations"]))
+    relations = {pid: r for pid, r in config["relations"].items() if pid != "P26"}
+    chains = build_chains(entities, facts, relations)
+    assert set(chains["r1"]) | set(chains["r2"]) <= set(relations)
+    assert len(chains) == 3
+
+
+def test_build_chains_is_deterministic(tiny_dump, config):
+    entities, facts = extract_from_dump(tiny_dump, config["entity_types"], list(config["relations"]))
+    first = build_chains(entities, facts, config["relations"])
+    shuffled = build_chains(
+        entities.sample(frac=1, random_state=1), facts.sample(frac=1, random_state=2), config["relations"]
+    )
+    pd.testing.assert_frame_equal(first, shuffled)

@@ -1,0 +1,44 @@
+import json
+
+import pytest
+
+from multihop.wikidata import WikidataError, extract_from_dump
+
+
+def extract(path, config):
+    return extract_from_dump(path, config["entity_types"], list(config["relations"]))
+
+
+def test_dump_extraction_keeps_typed_labelled_items_and_study_facts(tiny_dump, config):
+    entities, facts = extract(tiny_dump, config)
+    # The Beatles only has a non-study statement (P361), so nothing keeps it.
+    assert "Q1299" not in set(entities["qid"])
+    assert len(entities) == 7 and len(facts) == 7
+    tokyo = entities.set_index("qid").loc["Q1490"]
+    assert tokyo["label"] == "Tokyo" and json.loads(tokyo["aliases"]) == ["Tōkyō"]
+    assert tokyo["popularity"] == 280  # wikibase:sitelinks wins over counting schema:about
+    assert entities.set_index("qid").loc["Q84", "type"] == "city"  # big city counts as city
+    assert ("Q1203", "P26", "Q117012") in set(facts.itertuples(index=False, name=None))
+
+
+def test_popularity_falls_back_to_counting_sitelinks(tiny_dump, config):
+    lines = [line for line in tiny_dump.read_text().splitlines() if "wikiba.se/ontology#sitelinks" not in line]
+    tiny_dump.write_text("\n".join(lines) + "\n")
+    entities, _ = extract(tiny_dump, config)
+    assert set(entities["popularity"]) == {1}
+
+
+def test_items_must_be_listed_together(tiny_dump, config):
+    lines = tiny_dump.read_text().splitlines()
+    moved = lines.pop(2)  # The Beatles' P31, moved to the end
+    tiny_dump.write_text("\n".join(lines + [moved]) + "\n")
+    with pytest.raises(WikidataError, match="Q1299 are not together"):
+        extract(tiny_dump, config)
+
+
+def test_untyped_or_unlabelled_items_drop_with_their_facts(tiny_dump, config):
+    text = tiny_dump.read_text().replace('"Yoko Ono"@en', '"Yoko Ono"@fr')
+    tiny_dump.write_text(text)
+    entities, facts = extract(tiny_dump, config)
+    assert "Q117012" not in set(entities["qid"])
+    assert not (facts == "Q117012").any().any()
