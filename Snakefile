@@ -7,9 +7,17 @@ configfile: "config.yaml"
 
 include: "rules/common.smk"
 include: "rules/dataset.smk"
+include: "rules/models.smk"
+include: "rules/evaluation.smk"
 
 
 rule all:
     input:
         "results/dataset/two_hop.csv",
         "results/dataset/stats.csv",
+        expand(
+            "results/{model}/cases/{split}.csv",
+            model=MODELS,
+            split=["correct", "incorrect"],
+        ),
+        expand("results/{model}/funnel.csv", model=MODELS),

@@ -36,6 +36,6 @@ def write_json(obj, path) -> None:
         tmp.write_text(json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
 
-def read_csv(path) -> pd.DataFrame:
-    """Read a CSV written by `write_csv`, keeping empty strings as strings."""
-    return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype_backend="numpy_nullable")
+def read_table(path) -> pd.DataFrame:
+    """Read a CSV table of this project; empty cells stay empty strings (a label may be 'NA')."""
+    return pd.read_csv(path, keep_default_na=False)

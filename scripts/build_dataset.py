@@ -2,17 +2,15 @@
 
 import logging
 
-import pandas as pd
-
 from multihop.chains import build_chains, dataset_stats
 from multihop.errors import UserError
-from multihop.io import write_csv
+from multihop.io import read_table, write_csv
 from multihop.scripting import run
 
 
 def main(snakemake):
-    entities = pd.read_csv(snakemake.input.entities, keep_default_na=False)
-    facts = pd.read_csv(snakemake.input.facts, keep_default_na=False)
+    entities = read_table(snakemake.input.entities)
+    facts = read_table(snakemake.input.facts)
     chains = build_chains(entities, facts, snakemake.params.relations, snakemake.params.capitalize)
     if chains.empty:
         raise UserError("the Wikidata facts yield zero two-hop chains; check the dump or the relations in config")

@@ -1,0 +1,35 @@
+"""Rule evaluate: greedy answers of one model to the five prompts of every case, judged."""
+
+import logging
+import time
+
+from multihop import models
+from multihop.evaluation import check_prefix, evaluate
+from multihop.generation import greedy_generate
+from multihop.io import read_table, write_csv
+from multihop.scripting import run
+
+
+def main(snakemake):
+    spec = snakemake.params.model
+    dataset = read_table(snakemake.input.dataset)
+    check_prefix(spec["prompt_prefix"], dataset)
+    model, tokenizer = models.load(spec["source"], spec["dtype"], spec["device"])
+    logging.info("loaded %s on %s", spec["source"], model.device)
+
+    def generate(texts):
+        logging.info("%d distinct prompts for %d cases", len(texts), len(dataset))
+        return greedy_generate(
+            model, tokenizer, texts, snakemake.params.max_new_tokens, spec["batch_size"], desc=spec["name"]
+        )
+
+    start = time.perf_counter()
+    table = evaluate(dataset, generate, spec["prompt_prefix"], snakemake.params.staged)
+    logging.info("evaluated in %.0f s", time.perf_counter() - start)
+    for column in [c for c in table.columns if c.endswith("_correct")]:
+        asked = table[column].notna()
+        logging.info("%s: %d of %d asked", column, int(table[column].sum()), int(asked.sum()))
+    write_csv(table, snakemake.output[0])
+
+
+run(main, snakemake)  # noqa: F821 (snakemake is injected by the script directive)

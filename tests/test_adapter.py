@@ -1,0 +1,58 @@
+import pytest
+import tiny
+import torch
+from torch import nn
+
+from multihop.adapter import Adapter, output_tensor
+from multihop.errors import UserError
+
+
+def capture(adapter, ids):
+    """Block inputs and outputs, and the attention and MLP vectors added, per layer."""
+    seen = {"in": [], "out": [], "attn": [], "mlp": []}
+    handles = []
+    for layer, attn, mlp in zip(adapter.layers, adapter.attention_outputs, adapter.mlp_outputs, strict=True):
+        handles.append(
+            layer.register_forward_pre_hook(
+                lambda m, args, kw: seen["in"].append(args[0] if args else kw["hidden_states"]), with_kwargs=True
+            )
+        )
+        handles.append(layer.register_forward_hook(lambda m, a, out: seen["out"].append(output_tensor(out))))
+        handles.append(attn.register_forward_hook(lambda m, a, out: seen["attn"].append(output_tensor(out))))
+        handles.append(mlp.register_forward_hook(lambda m, a, out: seen["mlp"].append(output_tensor(out))))
+    with torch.no_grad():
+        logits = adapter.model(ids).logits
+    for h in handles:
+        h.remove()
+    return seen, logits
+
+
+@pytest.mark.parametrize("family", tiny.FAMILIES)
+def test_sublayer_outputs_sum_to_the_residual_stream(family):
+    model = tiny.model(family, vocab_size=300)
+    adapter = Adapter(model)
+    assert adapter.num_layers == 4
+    ids = torch.randint(3, 300, (2, 7))
+    seen, _ = capture(adapter, ids)
+    for layer in range(adapter.num_layers):
+        rebuilt = seen["in"][layer] + seen["attn"][layer] + seen["mlp"][layer]
+        torch.testing.assert_close(rebuilt, seen["out"][layer], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("family", tiny.FAMILIES)
+def test_projecting_the_last_layer_reproduces_the_models_logits(family):
+    model = tiny.model(family, vocab_size=300)
+    adapter = Adapter(model)
+    seen, logits = capture(adapter, torch.randint(3, 300, (2, 7)))
+    projected = adapter.logits(seen["out"][-1])
+    cap = getattr(model.config, "final_logit_softcapping", None)
+    if cap:
+        projected = cap * torch.tanh(projected / cap)
+    torch.testing.assert_close(projected, logits, atol=1e-4, rtol=1e-4)
+
+
+def test_unsupported_architecture_is_a_plain_error():
+    model = nn.Linear(2, 2)
+    model.config = type("Config", (), {"model_type": "bert"})()
+    with pytest.raises(UserError, match="'bert' is not supported"):
+        Adapter(model)
