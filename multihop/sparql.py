@@ -151,3 +151,34 @@ def extract_from_endpoint(client: SparqlClient, classes, relations, page_size=10
         for q, e in found.items()
     ]
     return normalize(entities, facts, classes)
+
+
+def verify_tables(client: SparqlClient, entities, facts, classes, batch_size=200) -> dict[str, list]:
+    """What an endpoint says differently from the tables: labels, study classes, missing facts.
+
+    Returns {"label": [(qid, ours, theirs)], "classes": [(qid, ours, theirs)], "missing_fact": [(s, pid, o)]}.
+    """
+    class_ids = list(classes)
+    found = {"label": [], "classes": [], "missing_fact": []}
+    rows = list(entities[["qid", "label", "classes"]].itertuples(index=False))
+    for start in range(0, len(rows), batch_size):
+        batch = rows[start : start + batch_size]
+        queries = entity_queries([r.qid for r in batch], class_ids)
+        labels = {_qid(r["item"]): r["label"] for r in client.select(queries["label"])}
+        their_classes = {}
+        for r in client.select(queries["class"]):
+            their_classes.setdefault(_qid(r["item"]), set()).add(_qid(r["class"]))
+        for qid, label, ours in batch:
+            if labels.get(qid) != label:
+                found["label"].append((qid, label, labels.get(qid, "")))
+            theirs = their_classes.get(qid, set())
+            if not set(ours.split("|")) <= theirs:
+                found["classes"].append((qid, ours, "|".join(sorted(theirs))))
+    triples = list(facts[["subject", "relation", "object"]].itertuples(index=False, name=None))
+    for start in range(0, len(triples), batch_size):
+        batch = triples[start : start + batch_size]
+        values = " ".join(f"(wd:{s} wdt:{p} wd:{o})" for s, p, o in batch)
+        query = PREFIXES + f"SELECT ?s ?p ?o WHERE {{ VALUES (?s ?p ?o) {{ {values} }} ?s ?p ?o }}"
+        present = {(_qid(r["s"]), r["p"][len(DIRECT) :], _qid(r["o"])) for r in client.select(query)}
+        found["missing_fact"] += [t for t in batch if t not in present]
+    return found

@@ -1,6 +1,6 @@
 from snakemake.utils import min_version, validate
 
-from multihop.models import BUNDLED, BUNDLED_DIR
+from multihop.bundled import BUNDLED, BUNDLED_DIR
 
 min_version("9.0")
 

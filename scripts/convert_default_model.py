@@ -2,7 +2,7 @@
 
 import logging
 
-from multihop.models import convert_bundled_gemma
+from multihop.bundled import convert_bundled_gemma
 from multihop.scripting import run
 
 

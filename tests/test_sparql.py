@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from multihop.sparql import SparqlClient, extract_from_endpoint
+from multihop.sparql import SparqlClient, extract_from_endpoint, verify_tables
 from multihop.wikidata import WikidataError, extract_from_dump
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,3 +71,16 @@ def test_unreachable_endpoint_is_a_plain_error_after_retries(tmp_path):
     with pytest.raises(WikidataError, match="unreachable after 3 tries"):
         client.select("SELECT * WHERE { ?s ?p ?o } LIMIT 1")
     assert client.requests_sent == 3 and not list(tmp_path.iterdir())
+
+
+def test_verification_finds_what_the_endpoint_says_differently(endpoint, excerpt, config, tmp_path):
+    classes, relations = config["entity_types"], list(config["relations"])
+    entities, facts = extract_from_dump(excerpt, classes, relations)
+    client = SparqlClient(endpoint, tmp_path)
+    assert verify_tables(client, entities, facts, classes) == {"label": [], "classes": [], "missing_fact": []}
+
+    entities.loc[entities["qid"] == "Q30", "label"] = "United States"
+    invented = pd.DataFrame([("Q30", "P36", "Q90")], columns=facts.columns)  # Paris, capital of the USA
+    found = verify_tables(client, entities, pd.concat([facts, invented]), classes)
+    assert found["label"] == [("Q30", "United States", "United States of America")]
+    assert found["missing_fact"] == [("Q30", "P36", "Q90")]

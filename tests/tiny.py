@@ -82,7 +82,10 @@ def config(family: str, vocab_size: int, layers: int = 4):
 FAMILIES = ["llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "gpt2"]
 
 
-def model(family: str, vocab_size: int, layers: int = 4, seed: int = 0, attn_implementation: str = "eager"):
+def model(family: str, vocab_size: int, layers: int = 4, seed: int = 0, attn_implementation: str = "eager", **overrides):
     torch.manual_seed(seed)
-    m = AutoModelForCausalLM.from_config(config(family, vocab_size, layers), attn_implementation=attn_implementation)
+    cfg = config(family, vocab_size, layers)
+    for key, value in overrides.items():
+        setattr(cfg, key, value)
+    m = AutoModelForCausalLM.from_config(cfg, attn_implementation=attn_implementation)
     return m.eval()

