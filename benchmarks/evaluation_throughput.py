@@ -45,12 +45,18 @@ def main():
         outputs[name] = greedy_generate(model, tokenizer, texts, 10, args.batch_size, desc=name, share_prefix=share)
         timings[name] = time.perf_counter() - start
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads"
+    )
     for name, seconds in timings.items():
-        print(f"{name:>13}: {len(texts) / seconds:6.2f} prompts/s ({len(texts)} prompts, batch {args.batch_size}, {seconds:.1f} s)")
+        print(
+            f"{name:>13}: {len(texts) / seconds:6.2f} prompts/s ({len(texts)} prompts, batch {args.batch_size}, {seconds:.1f} s)"
+        )
     same = sum(a == b for a, b in zip(outputs["plain"], outputs["shared prefix"], strict=True))
-    print(f"shared prefix / plain: {timings['plain'] / timings['shared prefix']:.2f}x faster; {same}/{len(texts)} identical")
+    print(
+        f"shared prefix / plain: {timings['plain'] / timings['shared prefix']:.2f}x faster; {same}/{len(texts)} identical"
+    )
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def write_synthetic_dump(path, lines, classes, relations, seed=0):
             for _ in range(rng.randint(2, 12)):
                 prop = rng.choice(relations) if rng.random() < 0.3 else rng.choice(other_props)
                 block.append(f"{s} <{P}{prop}> <{E}Q{rng.randint(1, max(qid, 2))}> .")
-            block.append(f'<https://en.wikipedia.org/wiki/Item_{qid}> <http://schema.org/about> {s} .')
+            block.append(f"<https://en.wikipedia.org/wiki/Item_{qid}> <http://schema.org/about> {s} .")
             out.write("\n".join(block) + "\n")
             written += len(block)
     return written
@@ -66,12 +66,16 @@ def main():
         entities, facts = extract_from_dump(dump, classes, relations)
         extract_s = time.perf_counter() - start
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'unknown cpu'}, "
-          f"Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'unknown cpu'}, "
+        f"Python {platform.python_version()}"
+    )
     print(f"synthetic dump: {lines:,} lines ({size_mb:.0f} MB), {parsed:,} triples")
     print(f"(a) parse only:      {parse_s:6.1f} s  {lines / parse_s:>10,.0f} lines/s")
-    print(f"(b) full extraction: {extract_s:6.1f} s  {lines / extract_s:>10,.0f} lines/s "
-          f"-> {len(entities):,} entities, {len(facts):,} facts")
+    print(
+        f"(b) full extraction: {extract_s:6.1f} s  {lines / extract_s:>10,.0f} lines/s "
+        f"-> {len(entities):,} entities, {len(facts):,} facts"
+    )
     print(f"extraction / parse time: {extract_s / parse_s:.2f}x")
 
 

@@ -154,9 +154,7 @@ class GumbelSampler(LogitsProcessor):
         self.generators = [torch.Generator(device=device).manual_seed(s) for s in seeds]
 
     def __call__(self, input_ids, scores):
-        noise = torch.stack(
-            [torch.rand(scores.shape[1], generator=g, device=scores.device) for g in self.generators]
-        )
+        noise = torch.stack([torch.rand(scores.shape[1], generator=g, device=scores.device) for g in self.generators])
         gumbel = -torch.log(-torch.log(noise.clamp(min=1e-20, max=1 - 1e-7)))
         return scores.float() + gumbel
 

@@ -1,7 +1,6 @@
 import pandas as pd
 import pytest
 import tiny
-import torch
 
 from multihop.chains import build_chains
 from multihop.errors import UserError
@@ -120,12 +119,17 @@ def test_batched_left_padded_generation_equals_one_at_a_time(family):
     assert all(len(tokenizer(t, add_special_tokens=False)["input_ids"]) >= 1 for t in batched)
 
 
-@pytest.mark.parametrize("family,window", [("llama", None), ("gemma3", 512), ("gemma3", 4), ("qwen2", None), ("gpt2", None)])
+@pytest.mark.parametrize(
+    "family,window", [("llama", None), ("gemma3", 512), ("gemma3", 4), ("qwen2", None), ("gpt2", None)]
+)
 def test_sharing_the_prefix_gives_the_plain_paths_generations(family, window):
     tokenizer = tiny.tokenizer()
     model = tiny.model(family, vocab_size=len(tokenizer), **({"sliding_window": window} if window else {}))
     prefix = "the capital of Japan is Tokyo. the author of Hamlet is William Shakespeare. "
-    prompts = [prefix + p for p in ["the spouse of the performer of Imagine is", "Paris is", "the euro", "the director of Titanic is"]]
+    prompts = [
+        prefix + p
+        for p in ["the spouse of the performer of Imagine is", "Paris is", "the euro", "the director of Titanic is"]
+    ]
     plain = greedy_generate(model, tokenizer, prompts, max_new_tokens=5, batch_size=4, share_prefix=False)
     assert greedy_generate(model, tokenizer, prompts, max_new_tokens=5, batch_size=3) == plain
     # no common prefix at all, and a single prompt, take the same path

@@ -1,7 +1,7 @@
 import pytest
+import tiny
 import torch
 
-import tiny
 from multihop.adapter import Adapter
 from multihop.interventions import (
     Knockout,

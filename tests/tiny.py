@@ -82,7 +82,9 @@ def config(family: str, vocab_size: int, layers: int = 4):
 FAMILIES = ["llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "gpt2"]
 
 
-def model(family: str, vocab_size: int, layers: int = 4, seed: int = 0, attn_implementation: str = "eager", **overrides):
+def model(
+    family: str, vocab_size: int, layers: int = 4, seed: int = 0, attn_implementation: str = "eager", **overrides
+):
     torch.manual_seed(seed)
     cfg = config(family, vocab_size, layers)
     for key, value in overrides.items():
