@@ -50,13 +50,11 @@ def main():
         f"{torch.get_num_threads()} threads"
     )
     for name, seconds in timings.items():
-        print(
-            f"{name:>13}: {len(texts) / seconds:6.2f} prompts/s ({len(texts)} prompts, batch {args.batch_size}, {seconds:.1f} s)"
-        )
+        rate = len(texts) / seconds
+        print(f"{name:>13}: {rate:6.2f} prompts/s ({len(texts)} prompts, batch {args.batch_size}, {seconds:.1f} s)")
     same = sum(a == b for a, b in zip(outputs["plain"], outputs["shared prefix"], strict=True))
-    print(
-        f"shared prefix / plain: {timings['plain'] / timings['shared prefix']:.2f}x faster; {same}/{len(texts)} identical"
-    )
+    speedup = timings["plain"] / timings["shared prefix"]
+    print(f"shared prefix / plain: {speedup:.2f}x faster; {same}/{len(texts)} generations identical")
 
 
 if __name__ == "__main__":
