@@ -9,6 +9,7 @@ include: "rules/common.smk"
 include: "rules/dataset.smk"
 include: "rules/models.smk"
 include: "rules/evaluation.smk"
+include: "rules/analyses.smk"
 
 
 rule all:
@@ -21,3 +22,4 @@ rule all:
             split=["correct", "incorrect"],
         ),
         expand("results/{model}/funnel.csv", model=MODELS),
+        expand("results/{model}/{split}/layers.csv", model=MODELS, split=SPLITS),

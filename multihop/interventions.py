@@ -6,12 +6,15 @@ Edits:
 
 A variant is a tuple of edits. Two paths share the same hooks and sampler:
 - `reference_generate`: one `generate` per variant (batch of one) — obviously right, slow;
-- `generate`: all variants of a prompt batched (every row has the same length, so no padding).
+- `generate`: all variants of a prompt batched (every row has the same length, so no padding),
+  the clean prefix before the earliest edit computed once and shared (causality: no edit can
+  change an earlier position).
 Edits act on the prompt's forward pass only; generated tokens then see the edited cache.
 Tests hold the two paths to the same outputs.
 """
 
 import contextlib
+import copy
 import hashlib
 from dataclasses import dataclass
 
@@ -76,10 +79,12 @@ def read_sublayers(adapter: Adapter, ids) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @contextlib.contextmanager
-def edited(adapter: Adapter, variants):
+def edited(adapter: Adapter, variants, length: int | None = None):
     """Hooks applying `variants[row]` to batch row `row` during the next forward over the prompt.
 
     Only the first forward (the prompt) is edited: later forwards of `generate` are decoding steps.
+    `length` is the prompt's full length when that forward covers only its tail (the rest cached);
+    positions are absolute either way.
     """
     patches, knockouts = {}, {}
     for row, variant in enumerate(variants):
@@ -97,8 +102,9 @@ def edited(adapter: Adapter, variants):
             if prompt_pass["done"]:
                 return None
             hidden = output_tensor(output).clone()
+            offset = (length or hidden.shape[1]) - hidden.shape[1]
             for row, edit in patches[layer]:
-                hidden[row, edit.position] = edit.vector.to(hidden.dtype)
+                hidden[row, edit.position - offset] = edit.vector.to(hidden.dtype)
             return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
 
         return hook
@@ -108,7 +114,8 @@ def edited(adapter: Adapter, variants):
             if prompt_pass["done"]:
                 return None
             hidden = args[0] if args else kwargs["hidden_states"]
-            kwargs["attention_mask"] = _blocked(kwargs.get("attention_mask"), hidden, knockouts[layer])
+            keys = length or hidden.shape[1]
+            kwargs["attention_mask"] = _blocked(kwargs.get("attention_mask"), hidden, keys, knockouts[layer])
             return args, kwargs
 
         return hook
@@ -128,15 +135,19 @@ def edited(adapter: Adapter, variants):
             h.remove()
 
 
-def _blocked(mask, hidden, edits):
-    """The attention mask with the knocked-out (query, key) pairs of each row blocked."""
-    batch, length = hidden.shape[0], hidden.shape[1]
+def _blocked(mask, hidden, keys, edits):
+    """The attention mask, (batch, 1, queries, keys), with each row's knocked-out pairs blocked.
+
+    The queries are the last `hidden.shape[1]` of `keys` positions.
+    """
+    batch, queries = hidden.shape[0], hidden.shape[1]
+    offset = keys - queries
     if mask is None:  # SDPA with an implicit causal mask: make it explicit
-        mask = torch.ones(length, length, dtype=torch.bool, device=hidden.device).tril()[None, None]
-    mask = mask.expand(batch, *mask.shape[1:]).clone()
+        mask = torch.ones(queries, keys, dtype=torch.bool, device=hidden.device).tril(diagonal=offset)[None, None]
+    mask = mask[..., :keys].expand(batch, *mask.shape[1:-1], keys).clone()
     blocked = False if mask.dtype == torch.bool else torch.finfo(mask.dtype).min
     for row, edit in edits:
-        mask[row, :, edit.position, list(edit.keys)] = blocked
+        mask[row, :, edit.position - offset, list(edit.keys)] = blocked
     return mask
 
 
@@ -164,11 +175,24 @@ def variant_seed(seed: int, key: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}|{key}".encode()).digest()[:7], "big")
 
 
-def _generate_rows(adapter, tokenizer, ids, variants, max_new_tokens, seeds):
+def _first_edited(variants) -> int:
+    """The earliest position any variant edits: everything before it equals the clean run."""
+    positions = [e.position for v in variants for e in v if not (isinstance(e, Knockout) and not e.layers)]
+    return min(positions) if positions else None
+
+
+def _generate_rows(adapter, tokenizer, ids, variants, max_new_tokens, seeds, prefix_cache=None):
+    """One `generate` over a batch of variants; `prefix_cache(n)` gives the clean cache of ids[:n]."""
     model = adapter.model
     batch = torch.as_tensor(ids, device=model.device)[None].expand(len(variants), -1)
     processors = LogitsProcessorList([GumbelSampler(seeds, model.device)] if seeds is not None else [])
-    with edited(adapter, variants), torch.inference_mode():
+    kwargs = {}
+    shared = _first_edited(variants)
+    if prefix_cache is not None and shared:  # at least one clean token to share
+        cache = copy.deepcopy(prefix_cache(min(shared, len(ids) - 1)))
+        cache.batch_repeat_interleave(len(variants))
+        kwargs["cache"] = cache
+    with edited(adapter, variants, length=len(ids)), torch.inference_mode():
         out = model.generate(
             input_ids=batch,
             attention_mask=torch.ones_like(batch),
@@ -179,23 +203,53 @@ def _generate_rows(adapter, tokenizer, ids, variants, max_new_tokens, seeds):
             temperature=None,
             logits_processor=processors,
             pad_token_id=tokenizer.pad_token_id,
+            **kwargs,
         )
     return tokenizer.batch_decode(out[:, batch.shape[1] :], skip_special_tokens=True)
 
 
-def generate(adapter, tokenizer, ids, variants, max_new_tokens=10, seeds=None, batch_size=64) -> list[str]:
-    """Continuations of one prompt under each variant (greedy, or sampled with `seeds[i]` per variant)."""
+class PrefixCaches:
+    """Clean keys and values of prompt prefixes, computed once and reused (the Patchscopes target
+    prompt is the same for every case)."""
+
+    def __init__(self, adapter, size=8):
+        self.adapter, self.size, self.caches = adapter, size, {}
+
+    def for_prompt(self, ids):
+        ids = tuple(int(i) for i in ids)
+
+        def get(n):
+            key = ids[:n]
+            if key not in self.caches:
+                if len(self.caches) >= self.size:
+                    self.caches.pop(next(iter(self.caches)))
+                model = self.adapter.model
+                with torch.inference_mode():
+                    self.caches[key] = model(torch.tensor([key], device=model.device), use_cache=True).past_key_values
+            return self.caches[key]
+
+        return get
+
+
+def generate(adapter, tokenizer, ids, variants, max_new_tokens=10, seeds=None, batch_size=64, caches=None) -> list[str]:
+    """Continuations of one prompt under each variant (greedy, or sampled with `seeds[i]` per variant).
+
+    Variants are batched; the clean prefix before the earliest edit is computed once (`caches`, a
+    `PrefixCaches`, shares it across calls) and every variant runs only the rest.
+    """
+    caches = caches or PrefixCaches(adapter)
+    windowed = getattr(adapter.model.config, "sliding_window", None)
+    prefix_cache = None if windowed and len(ids) + max_new_tokens >= windowed else caches.for_prompt(ids)
     texts = []
     for start in range(0, len(variants), batch_size):
         chunk = slice(start, start + batch_size)
-        texts += _generate_rows(
-            adapter, tokenizer, ids, variants[chunk], max_new_tokens, None if seeds is None else seeds[chunk]
-        )
+        chunk_seeds = None if seeds is None else seeds[chunk]
+        texts += _generate_rows(adapter, tokenizer, ids, variants[chunk], max_new_tokens, chunk_seeds, prefix_cache)
     return texts
 
 
 def reference_generate(adapter, tokenizer, ids, variants, max_new_tokens=10, seeds=None) -> list[str]:
-    """The same as `generate`, one variant at a time."""
+    """The same as `generate`, one variant at a time, each a full forward over the prompt."""
     return [
         _generate_rows(adapter, tokenizer, ids, [v], max_new_tokens, None if seeds is None else [seeds[i]])[0]
         for i, v in enumerate(variants)

@@ -31,6 +31,19 @@ def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return getattr(torch, dtype)
 
 
+def load_tokenizer(source: str):
+    """The tokenizer alone (fast to load), padding on the left."""
+    path = local_dir(source) or source
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local_dir(source) is not None)
+    except OSError as error:
+        raise UserError(f"could not load the tokenizer of {source!r}: {error}") from None
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
 def load(source: str, dtype: str = "auto", device: str = "auto", attn_implementation: str | None = None):
     """(model, tokenizer) in eval mode on the chosen device; the tokenizer pads on the left."""
     path = local_dir(source) or source
@@ -38,8 +51,8 @@ def load(source: str, dtype: str = "auto", device: str = "auto", attn_implementa
     if offline and not Path(path).is_dir():
         raise UserError(f"model directory {path} does not exist (for {source}, run the convert_default_model rule)")
     target = pick_device(device)
+    tokenizer = load_tokenizer(source)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=offline)
         model = AutoModelForCausalLM.from_pretrained(
             path,
             dtype=pick_dtype(dtype, target),
@@ -52,7 +65,4 @@ def load(source: str, dtype: str = "auto", device: str = "auto", attn_implementa
             "network (`hf download <id>`) and set HF_HUB_OFFLINE=1, or set the model's source to a local directory."
         ) from None
     Adapter(model)  # fails early, with a plain message, for an unsupported architecture
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
     return model.to(target).eval(), tokenizer

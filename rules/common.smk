@@ -31,3 +31,27 @@ def model_files(wildcards):
     """The converted snapshot, when the model is the bundled default; nothing otherwise."""
     source = MODELS[wildcards.model]["source"]
     return [BUNDLED_DIR] if source == BUNDLED else []
+
+
+SPLITS = ["correct", "incorrect"]
+# each analysis's table is written in parts: by position (and seed), sublayer or knockout target
+PARTS = {
+    "patchscopes": [
+        f"{p}_s{s}"
+        for p in ("t1", "t2")
+        for s in config["analyses"]["patchscopes_seeds"]
+    ],
+    "projection": ["attention", "mlp"],
+    "knockout": ["e1", "r1", "r2"],
+    "backpatch": ["t1", "t2"],
+}
+
+
+wildcard_constraints:
+    split="|".join(SPLITS),
+
+
+def analysis_files(analysis):
+    """The gathered files of one analysis for a model and split."""
+    pattern = "results/{{model}}/{{split}}/{analysis}_{part}.parquet"
+    return expand(pattern, analysis=analysis, part=PARTS[analysis])

@@ -4,6 +4,7 @@ rule evaluate:
         model=model_files,
     output:
         "results/{model}/evaluation.csv",
+    threads: workflow.cores  # torch uses them all; model jobs run one at a time
     log:
         "results/logs/{model}/evaluate.log",
     benchmark:

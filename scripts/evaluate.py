@@ -3,6 +3,8 @@
 import logging
 import time
 
+import torch
+
 from multihop import models
 from multihop.evaluation import check_prefix, evaluate
 from multihop.generation import greedy_generate
@@ -11,6 +13,7 @@ from multihop.scripting import run
 
 
 def main(snakemake):
+    torch.set_num_threads(snakemake.threads)
     spec = snakemake.params.model
     dataset = read_table(snakemake.input.dataset)
     check_prefix(spec["prompt_prefix"], dataset)

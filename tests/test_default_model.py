@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from multihop import models
+from multihop import models, patchscopes
+from multihop.adapter import Adapter
 from multihop.bundled import BUNDLED, BUNDLED_DIR, convert_bundled_gemma
+from multihop.cases import load_cases, locate_all
 from multihop.chains import build_chains
 from multihop.evaluation import evaluate
 from multihop.generation import greedy_generate
@@ -50,6 +52,33 @@ def test_default_model_answers_well_known_facts_through_the_evaluation(default_m
     table = evaluate(cases, generate, spec["prompt_prefix"])
     answered = dict(zip(cases["e2_label"], table["second_hop_correct"], strict=True))
     assert sum(answered.values()) >= 4, table[["second_hop_generation"]].to_string()
+
+
+def test_e3_is_decoded_from_t2_at_a_late_layer_when_the_model_is_right(default_model, config):
+    model, tokenizer, spec = default_model
+    entities, facts = extract_from_dump(
+        ROOT / "data" / "wikidata" / "excerpt.nt", config["entity_types"], list(config["relations"])
+    )
+    chains = build_chains(entities, facts, config["relations"])
+    # compositions this model is known to answer (capital of a head of state's or leader's country)
+    chains = chains[(chains["r1"] == "P27") & (chains["r2"] == "P36")]
+    chains = chains[chains["e1_label"].isin(["Emmanuel Macron", "Barack Obama", "Vladimir Putin", "Angela Merkel"])]
+
+    def generate(texts):
+        return greedy_generate(model, tokenizer, texts, max_new_tokens=10, batch_size=8)
+
+    table = evaluate(chains, generate, spec["prompt_prefix"], staged=False)
+    right = chains[table["composition_correct"].to_numpy(dtype=bool)]
+    assert len(right) >= 1, table[["composition_generation"]].to_string()
+    adapter = Adapter(model)
+    located = right.merge(locate_all(tokenizer, right, spec["prompt_prefix"]), on="id")
+    target_ids = tokenizer(patchscopes.TARGET_PROMPT)["input_ids"]
+    late = adapter.num_layers // 2
+    decoded = []
+    for case in load_cases(tokenizer, located, spec["prompt_prefix"])[:2]:
+        rows = patchscopes.run(adapter, tokenizer, case, target_ids, seeds=[0], positions=("t2",))
+        decoded += list(rows[(rows["classification"] == "e3") & (rows["source_layer"] >= late)]["source_layer"])
+    assert decoded, "e3 was never decoded from t2 at a source layer in the second half"
 
 
 def test_default_tokenizer_needs_a_leading_space(default_model):

@@ -18,8 +18,11 @@ PROMPT = "the spouse of the performer of Imagine is"
 
 
 def setup(family, attn="eager", layers=4):
+    """A tiny model; 'gemma3-long' is Gemma 3 with a sliding window longer than the prompt."""
     tokenizer = tiny.tokenizer()
-    model = tiny.model(family, vocab_size=len(tokenizer), layers=layers, attn_implementation=attn)
+    overrides = {"sliding_window": 512} if family == "gemma3-long" else {}
+    family = family.removesuffix("-long")
+    model = tiny.model(family, vocab_size=len(tokenizer), layers=layers, attn_implementation=attn, **overrides)
     return Adapter(model), tokenizer, tokenizer(PROMPT)["input_ids"]
 
 
@@ -42,7 +45,7 @@ def test_patching_a_layers_own_state_changes_nothing(family):
     assert generate(adapter, tokenizer, ids, variants, max_new_tokens=6) == [expected] * len(variants)
 
 
-@pytest.mark.parametrize("family", ["llama", "gemma3", "gpt2"])
+@pytest.mark.parametrize("family", ["llama", "gemma3", "gemma3-long", "gpt2"])
 @pytest.mark.parametrize("attn", ["eager", "sdpa"])
 def test_engine_agrees_with_the_reference_path(family, attn):
     adapter, tokenizer, ids = setup(family, attn)

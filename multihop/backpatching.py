@@ -1,0 +1,26 @@
+"""Back-patching: write a later layer's hidden state over an earlier layer's, same position, same prompt."""
+
+import pandas as pd
+
+from multihop.interventions import Patch, generate, read_states
+from multihop.judge import mentions
+
+COLUMNS = ["id", "position", "source_layer", "target_layer", "generation", "correct"]
+
+
+def run(adapter, tokenizer, case, max_new_tokens=10, caches=None, batch_size=64) -> pd.DataFrame:
+    """Rows for positions t1 and t2 and every source layer s > target layer t."""
+    states = read_states(adapter, case.ids)
+    keys, variants = [], []
+    for position in ("t1", "t2"):
+        p = getattr(case, position)
+        for s in range(adapter.num_layers):
+            for t in range(s):
+                keys.append((position, s, t))
+                variants.append((Patch(t, p, states[s, p]),))
+    texts = generate(adapter, tokenizer, case.ids, variants, max_new_tokens, batch_size=batch_size, caches=caches)
+    rows = [
+        (case.id, position, s, t, text, mentions(text, case.names["e3"]))
+        for (position, s, t), text in zip(keys, texts, strict=True)
+    ]
+    return pd.DataFrame(rows, columns=COLUMNS)

@@ -1,0 +1,51 @@
+"""Per-case layers of the study's stages, from the four analyses' tables (one row per case)."""
+
+import numpy as np
+import pandas as pd
+
+COLUMNS = [
+    "id",
+    "first_hop_resolved",
+    "e2_decoded_t2",
+    "e3_decoded_t2",
+    "e2_in_attention",
+    "knockout_matters",
+    "information_propagation",
+    "prediction_extracted",
+    "fixable_t1",
+    "fixable_t2",
+]
+
+
+def _first(table: pd.DataFrame, mask, column: str) -> pd.Series:
+    """Per case, the smallest `column` value among rows where `mask` holds (missing: never)."""
+    return table[mask].groupby("id")[column].min()
+
+
+def case_layers(ids, patchscopes, projection, knockout, backpatch) -> pd.DataFrame:
+    """The layers STUDY.md defines, per case; NaN where the event never happens.
+
+    - first_hop_resolved: first source layer whose t1 state decodes to e2 (any target layer, seed);
+    - e2_decoded_t2 / e3_decoded_t2 (second hop resolved): the same from t2;
+    - e2_in_attention: first layer whose attention output at t2 ranks e2 first;
+    - knockout_matters: first layer whose e1 knockout changes the output and leaves it incorrect;
+    - information_propagation: mean of the three layers above that exist;
+    - prediction_extracted: first layer whose MLP output ranks the final prediction first;
+    - fixable_t1 / fixable_t2: some back-patch (s > t) at that position makes the output correct.
+    """
+    out = pd.DataFrame({"id": list(ids)}).set_index("id")
+    ps = patchscopes
+    out["first_hop_resolved"] = _first(ps, (ps["position"] == "t1") & (ps["classification"] == "e2"), "source_layer")
+    out["e2_decoded_t2"] = _first(ps, (ps["position"] == "t2") & (ps["classification"] == "e2"), "source_layer")
+    out["e3_decoded_t2"] = _first(ps, (ps["position"] == "t2") & (ps["classification"] == "e3"), "source_layer")
+    pr = projection
+    out["e2_in_attention"] = _first(pr, (pr["sublayer"] == "attention") & (pr["e2_rank"] == 1), "layer")
+    out["prediction_extracted"] = _first(pr, (pr["sublayer"] == "mlp") & (pr["prediction_rank"] == 1), "layer")
+    ko = knockout
+    out["knockout_matters"] = _first(ko, (ko["target"] == "e1") & ko["changed"] & ~ko["correct"], "layer")
+    with np.errstate(all="ignore"):
+        out["information_propagation"] = out[["knockout_matters", "e2_in_attention", "e2_decoded_t2"]].mean(axis=1)
+    for position in ("t1", "t2"):
+        fixed = backpatch[backpatch["position"] == position].groupby("id")["correct"].any()
+        out[f"fixable_{position}"] = fixed.reindex(out.index, fill_value=False).astype(bool)
+    return out.reset_index()[COLUMNS]

@@ -1,0 +1,127 @@
+import pandas as pd
+import pytest
+import tiny
+import torch
+
+from multihop import analyses
+from multihop.adapter import Adapter
+from multihop.cases import load_cases, locate_all
+from multihop.chains import build_chains
+from multihop.interventions import read_states
+from multihop.layers import case_layers
+from multihop.patchscopes import classify
+from multihop.wikidata import extract_from_dump
+
+SETTINGS = {"max_new_tokens": 4, "batch_size": 16, "patchscopes_seeds": [0], "knockout_window": 1}
+PREFIX = "the capital of Japan is Tokyo. "
+
+
+@pytest.fixture
+def dataset(tiny_dump, config):
+    entities, facts = extract_from_dump(tiny_dump, config["entity_types"], list(config["relations"]))
+    return build_chains(entities, facts, config["relations"])
+
+
+@pytest.mark.parametrize("style", ["bytelevel", "metaspace", "metaspace-prefixed"])
+def test_positions_of_e1_and_the_relation_phrases(dataset, style):
+    tokenizer = tiny.tokenizer(style)
+    positions = locate_all(tokenizer, dataset, PREFIX)
+    assert (positions["skipped"] == "").all()
+    for case in load_cases(tokenizer, dataset.merge(positions, on="id"), PREFIX):
+        row = dataset.set_index("id").loc[case.id]
+
+        def upto(i):
+            return tokenizer.decode(case.ids[: i + 1], skip_special_tokens=True)
+
+        assert upto(case.t1).endswith(row.e1_label)
+        assert upto(case.r1_end).endswith(row.r1_template.split("{}")[0].rstrip())
+        assert upto(case.r2_end).endswith(PREFIX + row.r2_template.split("{}")[0].rstrip())
+        assert case.r2_end < case.r1_end < case.t1 < case.t2 == len(case.ids) - 1
+
+
+def test_a_case_whose_entity_is_not_in_its_prompt_is_skipped_with_the_reason(dataset):
+    broken = dataset.copy()
+    broken.loc[0, "source_prompt"] = "the spouse of someone else entirely is"
+    positions = locate_all(tiny.tokenizer(), broken, "")
+    assert positions.loc[0, "skipped"].startswith("e1 ")
+    assert (positions.loc[1:, "skipped"] == "").all()
+    assert len(load_cases(tiny.tokenizer(), broken.merge(positions, on="id"), "")) == len(dataset) - 1
+
+
+def test_patchscopes_classification_looks_around_colons():
+    names = {"e1": ["Imagine"], "e2": ["John Lennon", "John Winston Lennon"], "e3": ["Yoko Ono"]}
+    assert classify(": John Lennon is an English singer", names) == "e2"
+    assert classify(": john lennon, the Beatle", names) == "e2"
+    assert classify(" Yoko Ono: Yoko Ono is a Japanese artist", names) == "e3"
+    assert classify(": Imagine: Imagine is a song. Yoko Ono:", names) == "e1"
+    assert classify(" John Lennon is a singer", names) == "other"  # no colon next to the name
+    assert classify(": John Lennonism", names) == "other"
+
+
+def test_the_four_analyses_give_one_row_per_variant(dataset):
+    tokenizer = tiny.tokenizer()
+    adapter = Adapter(tiny.model("llama", vocab_size=len(tokenizer)))
+    cases = load_cases(tokenizer, dataset.merge(locate_all(tokenizer, dataset, PREFIX), on="id"), PREFIX)[:2]
+    tables = {name: analyses.run(name, adapter, tokenizer, cases, SETTINGS) for name in analyses.COLUMNS}
+    layers, positions = adapter.num_layers, 2
+    assert len(tables["patchscopes"]) == 2 * positions * layers * layers
+    assert len(tables["projection"]) == 2 * 2 * layers
+    assert len(tables["knockout"]) == 2 * 3 * layers
+    assert len(tables["backpatch"]) == 2 * positions * layers * (layers - 1) // 2
+    assert (tables["backpatch"]["source_layer"] > tables["backpatch"]["target_layer"]).all()
+    assert set(tables["patchscopes"]["classification"]) <= {"e1", "e2", "e3", "other"}
+    assert tables["projection"]["e2_rank"].between(1, len(tokenizer)).all()
+    for name, table in tables.items():
+        assert list(table.columns) == analyses.COLUMNS[name]
+        parts = [
+            analyses.part(name, table, p)
+            for p in {
+                "patchscopes": ["t1_s0", "t2_s0"],
+                "projection": ["attention", "mlp"],
+                "knockout": ["e1", "r1", "r2"],
+                "backpatch": ["t1", "t2"],
+            }[name]
+        ]
+        assert sum(len(p) for p in parts) == len(table)
+    summary = case_layers([c.id for c in cases], **tables)
+    assert list(summary["id"]) == [c.id for c in cases]
+    assert analyses.run("knockout", adapter, tokenizer, [], SETTINGS).empty
+
+
+def test_projecting_the_last_layer_at_t2_gives_the_models_next_token(dataset):
+    tokenizer = tiny.tokenizer()
+    adapter = Adapter(tiny.model("gemma3", vocab_size=len(tokenizer)))
+    case = load_cases(tokenizer, dataset.merge(locate_all(tokenizer, dataset, ""), on="id"), "")[0]
+    states = read_states(adapter, case.ids)
+    with torch.inference_mode():
+        model_next = adapter.model(torch.tensor([case.ids])).logits[0, -1].argmax()
+        projected_next = adapter.logits(states[-1, case.t2]).argmax()
+    assert int(model_next) == int(projected_next)
+
+
+def test_case_layers_from_hand_made_tables():
+    ps = pd.DataFrame(
+        [("a", "t1", 0, 3, 1, "", "e2"), ("a", "t1", 0, 2, 1, "", "e1"), ("a", "t2", 0, 5, 2, "", "e3"),
+         ("a", "t2", 1, 4, 0, "", "e2"), ("b", "t1", 0, 1, 1, "", "other")],
+        columns=["id", "position", "seed", "source_layer", "target_layer", "generation", "classification"],
+    )  # fmt: skip
+    pr = pd.DataFrame(
+        [("a", "attention", 2, 1, 9, 5, ""), ("a", "attention", 6, 1, 1, 1, ""), ("a", "mlp", 7, 3, 1, 1, ""),
+         ("b", "mlp", 1, 2, 2, 2, "")],
+        columns=["id", "sublayer", "layer", "e2_rank", "e3_rank", "prediction_rank", "top_tokens"],
+    )  # fmt: skip
+    ko = pd.DataFrame(
+        [("a", "e1", 3, "", False, False), ("a", "e1", 6, "", False, True), ("a", "r1", 1, "", False, True)],
+        columns=["id", "target", "layer", "generation", "correct", "changed"],
+    )
+    bp = pd.DataFrame(
+        [("a", "t1", 5, 2, "", True), ("a", "t2", 5, 2, "", False), ("b", "t2", 3, 1, "", True)],
+        columns=["id", "position", "source_layer", "target_layer", "generation", "correct"],
+    )
+    got = case_layers(["a", "b"], ps, pr, ko, bp).set_index("id")
+    a, b = got.loc["a"], got.loc["b"]
+    assert (a.first_hop_resolved, a.e2_decoded_t2, a.e3_decoded_t2) == (3, 4, 5)
+    assert (a.e2_in_attention, a.knockout_matters, a.prediction_extracted) == (2, 6, 7)
+    assert a.information_propagation == pytest.approx((6 + 2 + 4) / 3)
+    assert a.fixable_t1 and not a.fixable_t2 and not b.fixable_t1 and b.fixable_t2
+    assert pd.isna(b.first_hop_resolved) and pd.isna(b.information_propagation)
