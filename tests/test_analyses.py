@@ -27,15 +27,14 @@ def test_positions_of_e1_and_the_relation_phrases(dataset, style):
     tokenizer = tiny.tokenizer(style)
     positions = locate_all(tokenizer, dataset, PREFIX)
     assert (positions["skipped"] == "").all()
+    def upto(case, i):
+        return tokenizer.decode(case.ids[: i + 1], skip_special_tokens=True)
+
     for case in load_cases(tokenizer, dataset.merge(positions, on="id"), PREFIX):
         row = dataset.set_index("id").loc[case.id]
-
-        def upto(i):
-            return tokenizer.decode(case.ids[: i + 1], skip_special_tokens=True)
-
-        assert upto(case.t1).endswith(row.e1_label)
-        assert upto(case.r1_end).endswith(row.r1_template.split("{}")[0].rstrip())
-        assert upto(case.r2_end).endswith(PREFIX + row.r2_template.split("{}")[0].rstrip())
+        assert upto(case, case.t1).endswith(row.e1_label)
+        assert upto(case, case.r1_end).endswith(row.r1_template.split("{}")[0].rstrip())
+        assert upto(case, case.r2_end).endswith(PREFIX + row.r2_template.split("{}")[0].rstrip())
         assert case.r2_end < case.r1_end < case.t1 < case.t2 == len(case.ids) - 1
 
 
