@@ -27,6 +27,7 @@ def test_positions_of_e1_and_the_relation_phrases(dataset, style):
     tokenizer = tiny.tokenizer(style)
     positions = locate_all(tokenizer, dataset, PREFIX)
     assert (positions["skipped"] == "").all()
+
     def upto(case, i):
         return tokenizer.decode(case.ids[: i + 1], skip_special_tokens=True)
 
