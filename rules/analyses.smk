@@ -29,7 +29,6 @@ rule analysis_shard:
         model=model_files,
     output:
         "results/{model}/{split}/shards/{analysis}_{scatteritem}.parquet",
-    threads: workflow.cores  # torch uses them all; model jobs run one at a time
     log:
         "results/logs/{model}/{split}/{analysis}_{scatteritem}.log",
     benchmark:
@@ -38,6 +37,7 @@ rule analysis_shard:
         analysis="patchscopes|projection|knockout|backpatch",
     conda:
         "../environment.yml"
+    threads: workflow.cores  # torch uses them all; model jobs run one at a time
     params:
         model=model_config,
         settings=config["analyses"],

@@ -4,13 +4,13 @@ rule evaluate:
         model=model_files,
     output:
         "results/{model}/evaluation.csv",
-    threads: workflow.cores  # torch uses them all; model jobs run one at a time
     log:
         "results/logs/{model}/evaluate.log",
     benchmark:
         "results/benchmarks/{model}/evaluate.tsv"
     conda:
         "../environment.yml"
+    threads: workflow.cores  # torch uses them all; model jobs run one at a time
     params:
         model=model_config,
         max_new_tokens=config["evaluation"]["max_new_tokens"],
