@@ -45,7 +45,11 @@ def load_tokenizer(source: str):
 
 
 def load(source: str, dtype: str = "auto", device: str = "auto", attn_implementation: str | None = None):
-    """(model, tokenizer) in eval mode on the chosen device; the tokenizer pads on the left."""
+    """(model, tokenizer) in eval mode on the chosen device; the tokenizer pads on the left.
+
+    The attention implementation is the library's default (SDPA where the family has it, else
+    eager); knockouts work under both. Flash attention ignores the masks knockouts edit.
+    """
     path = local_dir(source) or source
     offline = local_dir(source) is not None  # local files: never ask the hub
     if offline and not Path(path).is_dir():

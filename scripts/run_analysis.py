@@ -15,8 +15,7 @@ def main(snakemake):
     torch.set_num_threads(snakemake.threads)
     spec, analysis = snakemake.params.model, snakemake.wildcards.analysis
     located = read_table(snakemake.input.cases)
-    # knockout edits attention masks, which eager and SDPA attention both honour
-    model, tokenizer = models.load(spec["source"], spec["dtype"], spec["device"], attn_implementation="sdpa")
+    model, tokenizer = models.load(spec["source"], spec["dtype"], spec["device"])
     cases = load_cases(tokenizer, located, spec["prompt_prefix"])
     logging.info("%s on %d cases with %s on %s", analysis, len(cases), spec["name"], model.device)
     table = analyses.run(analysis, Adapter(model), tokenizer, cases, snakemake.params.settings)
