@@ -22,6 +22,7 @@ import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
 from multihop.adapter import Adapter, output_tensor
+from multihop.errors import UserError
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,6 +95,9 @@ def edited(adapter: Adapter, variants, length: int | None = None):
             else:
                 for layer in edit.layers:
                     knockouts.setdefault(layer, []).append((row, edit))
+    implementation = getattr(adapter.model.config, "_attn_implementation", "eager")
+    if knockouts and implementation not in ("eager", "sdpa"):
+        raise UserError(f"attention knockout needs eager or sdpa attention, not {implementation!r}")
     prompt_pass = {"done": False}
     handles = []
 
