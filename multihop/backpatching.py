@@ -5,13 +5,17 @@ import pandas as pd
 from multihop.interventions import Patch, generate, read_states
 from multihop.judge import mentions
 
-COLUMNS = ["id", "position", "source_layer", "target_layer", "generation", "correct"]
+COLUMNS = ["id", "position", "source_layer", "target_layer", "generation", "correct", "clean_correct"]
 
 
 def run(adapter, tokenizer, case, max_new_tokens=10, caches=None, batch_size=64) -> pd.DataFrame:
-    """Rows for positions t1 and t2 and every source layer s > target layer t."""
+    """Rows for positions t1 and t2 and every source layer s > target layer t.
+
+    `clean_correct`: whether the unpatched prompt, run in the same batch, already gives e3 (then a
+    success says nothing about back-patching).
+    """
     states = read_states(adapter, case.ids)
-    keys, variants = [], []
+    keys, variants = [("clean", -1, -1)], [()]  # the unpatched prompt, on the same path as the patches
     for position in ("t1", "t2"):
         p = getattr(case, position)
         for s in range(adapter.num_layers):
@@ -19,8 +23,9 @@ def run(adapter, tokenizer, case, max_new_tokens=10, caches=None, batch_size=64)
                 keys.append((position, s, t))
                 variants.append((Patch(t, p, states[s, p]),))
     texts = generate(adapter, tokenizer, case.ids, variants, max_new_tokens, batch_size=batch_size, caches=caches)
+    clean_correct = mentions(texts[0], case.names["e3"])
     rows = [
-        (case.id, position, s, t, text, mentions(text, case.names["e3"]))
-        for (position, s, t), text in zip(keys, texts, strict=True)
+        (case.id, position, s, t, text, mentions(text, case.names["e3"]), clean_correct)
+        for (position, s, t), text in zip(keys[1:], texts[1:], strict=True)
     ]
     return pd.DataFrame(rows, columns=COLUMNS)

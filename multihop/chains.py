@@ -60,7 +60,8 @@ def build_chains(entities: pd.DataFrame, facts: pd.DataFrame, relations: dict, c
     hop1 = facts.rename(columns={"subject": "e1", "relation": "r1", "object": "e2"})
     hop2 = facts.rename(columns={"subject": "e2", "relation": "r2", "object": "e3"})
     chains = hop1.merge(hop2, on="e2")
-    chains = chains[chains["e1"] != chains["e3"]]
+    distinct = (chains["e1"] != chains["e2"]) & (chains["e2"] != chains["e3"]) & (chains["e1"] != chains["e3"])
+    chains = chains[distinct]
 
     info = entities.set_index("qid")[["label", "aliases", "type", "popularity"]]
     for slot in ("e1", "e2", "e3"):

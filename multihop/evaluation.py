@@ -1,7 +1,5 @@
 """Per-model evaluation: the five prompts of every case, generated greedily and judged."""
 
-import re
-
 import pandas as pd
 
 from multihop.chains import PROMPT_COLUMNS, PROMPT_KINDS
@@ -25,9 +23,7 @@ def check_prefix(prefix: str, dataset: pd.DataFrame) -> None:
     leaks = set()
     for slot in ("e1", "e2", "e3"):
         for label, aliases in dataset[[f"{slot}_label", f"{slot}_aliases"]].drop_duplicates().itertuples(index=False):
-            for name in entity_names(label, aliases):
-                if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", prefix, flags=re.IGNORECASE):
-                    leaks.add(name)
+            leaks.update(name for name in entity_names(label, aliases) if mentions(prefix, [name]))
     if leaks:
         raise UserError(
             f"the prompt_prefix names entities of the dataset ({', '.join(sorted(leaks))}); "

@@ -119,7 +119,9 @@ def edited(adapter: Adapter, variants, length: int | None = None):
                 return None
             hidden = args[0] if args else kwargs["hidden_states"]
             keys = length or hidden.shape[1]
-            kwargs["attention_mask"] = _blocked(kwargs.get("attention_mask"), hidden, keys, knockouts[layer])
+            kwargs["attention_mask"] = _blocked(
+                kwargs.get("attention_mask"), hidden, keys, knockouts[layer], implementation == "eager"
+            )
             return args, kwargs
 
         return hook
@@ -139,15 +141,20 @@ def edited(adapter: Adapter, variants, length: int | None = None):
             h.remove()
 
 
-def _blocked(mask, hidden, keys, edits):
+def _blocked(mask, hidden, keys, edits, additive=False):
     """The attention mask, (batch, 1, queries, keys), with each row's knocked-out pairs blocked.
 
-    The queries are the last `hidden.shape[1]` of `keys` positions.
+    The queries are the last `hidden.shape[1]` of `keys` positions. A missing mask (implicit causal
+    attention) is made explicit: boolean, or additive floats for eager attention.
     """
     batch, queries = hidden.shape[0], hidden.shape[1]
     offset = keys - queries
-    if mask is None:  # SDPA with an implicit causal mask: make it explicit
+    if mask is None:
         mask = torch.ones(queries, keys, dtype=torch.bool, device=hidden.device).tril(diagonal=offset)[None, None]
+        if additive:
+            mask = torch.zeros(mask.shape, dtype=hidden.dtype, device=hidden.device).masked_fill(
+                ~mask, torch.finfo(hidden.dtype).min
+            )
     mask = mask[..., :keys].expand(batch, *mask.shape[1:-1], keys).clone()
     blocked = False if mask.dtype == torch.bool else torch.finfo(mask.dtype).min
     for row, edit in edits:
@@ -158,20 +165,24 @@ def _blocked(mask, hidden, keys, edits):
 # ---------------------------------------------------------------- generating
 
 
-class GumbelSampler(LogitsProcessor):
-    """Sampling as greedy decoding over logits plus Gumbel noise drawn from one generator per row.
+class RowSampler(LogitsProcessor):
+    """Sampling (temperature 1) with one random generator per row, as a logits processor for greedy
+    decoding: each step it draws the row's token by inverse CDF and leaves only that token finite.
 
-    Each row's draws depend only on its own seed, so a variant samples the same tokens whether it
-    runs alone or in a batch.
+    A row's draws depend only on its own seed, so a variant samples the same tokens whether it runs
+    alone or in a batch; one uniform number per row and step keeps it cheap for large vocabularies.
     """
 
     def __init__(self, seeds, device):
         self.generators = [torch.Generator(device=device).manual_seed(s) for s in seeds]
 
     def __call__(self, input_ids, scores):
-        noise = torch.stack([torch.rand(scores.shape[1], generator=g, device=scores.device) for g in self.generators])
-        gumbel = -torch.log(-torch.log(noise.clamp(min=1e-20, max=1 - 1e-7)))
-        return scores.float() + gumbel
+        uniform = torch.cat([torch.rand(1, generator=g, device=scores.device) for g in self.generators])
+        weights = (scores.float() - scores.max(dim=-1, keepdim=True).values).exp_()  # softmax, unnormalised
+        cumulative = weights.cumsum_(dim=-1)
+        target = uniform[:, None] * cumulative[:, -1:]
+        chosen = torch.searchsorted(cumulative, target).clamp_(max=scores.shape[1] - 1)
+        return scores.fill_(float("-inf")).scatter_(1, chosen, 0.0)
 
 
 def variant_seed(seed: int, key: str) -> int:
@@ -181,7 +192,7 @@ def variant_seed(seed: int, key: str) -> int:
 
 def _first_edited(variants) -> int:
     """The earliest position any variant edits: everything before it equals the clean run."""
-    positions = [e.position for v in variants for e in v if not (isinstance(e, Knockout) and not e.layers)]
+    positions = [e.position for variant in variants for e in variant]
     return min(positions) if positions else None
 
 
@@ -189,7 +200,7 @@ def _generate_rows(adapter, tokenizer, ids, variants, max_new_tokens, seeds, pre
     """One `generate` over a batch of variants; `prefix_cache(n)` gives the clean cache of ids[:n]."""
     model = adapter.model
     batch = torch.as_tensor(ids, device=model.device)[None].expand(len(variants), -1)
-    processors = LogitsProcessorList([GumbelSampler(seeds, model.device)] if seeds is not None else [])
+    processors = LogitsProcessorList([RowSampler(seeds, model.device)] if seeds is not None else [])
     kwargs = {}
     shared = _first_edited(variants)
     if prefix_cache is not None and shared:  # at least one clean token to share

@@ -1,6 +1,11 @@
-"""Whether a generation names an entity: its label or an alias occurs in it, ignoring case."""
+"""Whether a generation names an entity: its label or an alias occurs in it, ignoring case.
+
+STUDY.md says "occurs"; we read it as whole words, since a short alias would otherwise match
+inside other words ("US" in "Russia", "Xi" in "Mexico").
+"""
 
 import json
+import re
 
 
 def entity_names(label: str, aliases) -> list[str]:
@@ -11,5 +16,5 @@ def entity_names(label: str, aliases) -> list[str]:
 
 
 def mentions(generation: str, names) -> bool:
-    text = generation.casefold()
-    return any(name.casefold() in text for name in names)
+    """Whether any name occurs as whole words ('US' is not in 'Russia'), ignoring case."""
+    return any(re.search(rf"(?<!\w){re.escape(name)}(?!\w)", generation, re.IGNORECASE) for name in names)

@@ -15,8 +15,9 @@ def window(layer: int, k: int, num_layers: int) -> tuple[int, ...]:
 
 def run(adapter, tokenizer, case, k=3, max_new_tokens=10, caches=None, batch_size=64) -> pd.DataFrame:
     """Rows for each target (last token of e1, r1, r2) and each layer l (window [l-k, l+k])."""
-    clean = generate(adapter, tokenizer, case.ids, [()], max_new_tokens, caches=caches)[0]
-    keys, variants = [], []
+    # the clean run (no edit) goes in the same batch as the knockouts, so that a
+    # "change" can only come from the knockout, not from a different numerical path
+    keys, variants = [("clean", -1)], [()]
     for target, position in TARGETS.items():
         key = getattr(case, position)
         if key < 0:
@@ -25,8 +26,9 @@ def run(adapter, tokenizer, case, k=3, max_new_tokens=10, caches=None, batch_siz
             keys.append((target, layer))
             variants.append((Knockout(window(layer, k, adapter.num_layers), case.t2, (key,)),))
     texts = generate(adapter, tokenizer, case.ids, variants, max_new_tokens, batch_size=batch_size, caches=caches)
+    clean = texts[0]
     rows = [
         (case.id, target, layer, text, mentions(text, case.names["e3"]), text != clean)
-        for (target, layer), text in zip(keys, texts, strict=True)
+        for (target, layer), text in zip(keys[1:], texts[1:], strict=True)
     ]
     return pd.DataFrame(rows, columns=COLUMNS)

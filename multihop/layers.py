@@ -1,6 +1,5 @@
 """Per-case layers of the study's stages, from the four analyses' tables (one row per case)."""
 
-import numpy as np
 import pandas as pd
 
 COLUMNS = [
@@ -29,9 +28,10 @@ def case_layers(ids, patchscopes, projection, knockout, backpatch) -> pd.DataFra
     - e2_decoded_t2 / e3_decoded_t2 (second hop resolved): the same from t2;
     - e2_in_attention: first layer whose attention output at t2 ranks e2 first;
     - knockout_matters: first layer whose e1 knockout changes the output and leaves it incorrect;
-    - information_propagation: mean of the three layers above that exist;
+    - information_propagation: mean of the three layers above (NaN unless all three exist);
     - prediction_extracted: first layer whose MLP output ranks the final prediction first;
-    - fixable_t1 / fixable_t2: some back-patch (s > t) at that position makes the output correct.
+    - fixable_t1 / fixable_t2: some back-patch (s > t) at that position makes the output correct,
+      where the unpatched run was not already correct.
     """
     out = pd.DataFrame({"id": list(ids)}).set_index("id")
     ps = patchscopes
@@ -43,9 +43,10 @@ def case_layers(ids, patchscopes, projection, knockout, backpatch) -> pd.DataFra
     out["prediction_extracted"] = _first(pr, (pr["sublayer"] == "mlp") & (pr["prediction_rank"] == 1), "layer")
     ko = knockout
     out["knockout_matters"] = _first(ko, (ko["target"] == "e1") & ko["changed"] & ~ko["correct"], "layer")
-    with np.errstate(all="ignore"):
-        out["information_propagation"] = out[["knockout_matters", "e2_in_attention", "e2_decoded_t2"]].mean(axis=1)
+    parts = ["knockout_matters", "e2_in_attention", "e2_decoded_t2"]
+    out["information_propagation"] = out[parts].mean(axis=1, skipna=False)
     for position in ("t1", "t2"):
-        fixed = backpatch[backpatch["position"] == position].groupby("id")["correct"].any()
+        rows = backpatch[(backpatch["position"] == position) & ~backpatch["clean_correct"].astype(bool)]
+        fixed = rows.groupby("id")["correct"].any()
         out[f"fixable_{position}"] = fixed.reindex(out.index, fill_value=False).astype(bool)
     return out.reset_index()[COLUMNS]

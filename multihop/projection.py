@@ -8,16 +8,29 @@ from multihop.interventions import read_sublayers
 COLUMNS = ["id", "sublayer", "layer", "e2_rank", "e3_rank", "prediction_rank", "top_tokens"]
 
 
+UNINFORMATIVE = {"the", "a", "an"}
+
+
 def first_token_ids(tokenizer, names) -> list[int]:
-    """First token of each name as it may start an answer: as is, lower case, with and without a space."""
+    """First token of each name as it may start an answer: as is, lower case, with and without a space.
+
+    A leading token that carries nothing of the name (whitespace, one character, an article) is
+    passed over for the next one, else almost any vector would rank 'the' or a bare space first.
+    """
     ids = set()
     for name in names:
         for form in {name, name.lower()}:
             for text in (form, " " + form):
                 tokens = tokenizer(text, add_special_tokens=False)["input_ids"]
-                if tokens:
-                    ids.add(tokens[0])
+                informative = [t for t in tokens if _informative(tokenizer.decode([t]))]
+                if informative or tokens:
+                    ids.add((informative or tokens)[0])
     return sorted(ids)
+
+
+def _informative(piece: str) -> bool:
+    piece = piece.strip()
+    return len(piece) > 1 and piece.casefold() not in UNINFORMATIVE
 
 
 def best_rank(logits: torch.Tensor, token_ids) -> torch.Tensor:

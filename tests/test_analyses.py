@@ -10,6 +10,7 @@ from multihop.chains import build_chains
 from multihop.interventions import read_states
 from multihop.layers import case_layers
 from multihop.patchscopes import classify
+from multihop.projection import best_rank, first_token_ids
 from multihop.wikidata import extract_from_dump
 
 SETTINGS = {"max_new_tokens": 4, "batch_size": 16, "patchscopes_seeds": [0], "knockout_window": 1}
@@ -88,6 +89,21 @@ def test_the_four_analyses_give_one_row_per_variant(dataset):
     assert analyses.run("knockout", adapter, tokenizer, [], SETTINGS).empty
 
 
+@pytest.mark.parametrize("style", ["bytelevel", "metaspace", "metaspace-prefixed"])
+def test_first_tokens_carry_part_of_the_name(style):
+    tokenizer = tiny.tokenizer(style)
+    ids = first_token_ids(tokenizer, ["The Beatles", "Yoko Ono", "Paris"])
+    pieces = [tokenizer.decode([i]).strip() for i in ids]
+    assert ids and all(len(p) > 1 and p.casefold() != "the" for p in pieces), pieces
+
+
+def test_best_rank_agrees_with_sorting():
+    logits = torch.randn(5, 50)
+    chosen = [3, 17, 41]
+    by_sorting = [min(row.argsort(descending=True).tolist().index(t) for t in chosen) + 1 for row in logits]
+    assert best_rank(logits, chosen).tolist() == by_sorting
+
+
 def test_projecting_the_last_layer_at_t2_gives_the_models_next_token(dataset):
     tokenizer = tiny.tokenizer()
     adapter = Adapter(tiny.model("gemma3", vocab_size=len(tokenizer)))
@@ -115,9 +131,10 @@ def test_case_layers_from_hand_made_tables():
         columns=["id", "target", "layer", "generation", "correct", "changed"],
     )
     bp = pd.DataFrame(
-        [("a", "t1", 5, 2, "", True), ("a", "t2", 5, 2, "", False), ("b", "t2", 3, 1, "", True)],
-        columns=["id", "position", "source_layer", "target_layer", "generation", "correct"],
-    )
+        [("a", "t1", 5, 2, "", True, False), ("a", "t2", 5, 2, "", False, False), ("b", "t2", 3, 1, "", True, False),
+         ("b", "t1", 3, 1, "", True, True)],
+        columns=["id", "position", "source_layer", "target_layer", "generation", "correct", "clean_correct"],
+    )  # fmt: skip
     got = case_layers(["a", "b"], ps, pr, ko, bp).set_index("id")
     a, b = got.loc["a"], got.loc["b"]
     assert (a.first_hop_resolved, a.e2_decoded_t2, a.e3_decoded_t2) == (3, 4, 5)
@@ -125,3 +142,6 @@ def test_case_layers_from_hand_made_tables():
     assert a.information_propagation == pytest.approx((6 + 2 + 4) / 3)
     assert a.fixable_t1 and not a.fixable_t2 and not b.fixable_t1 and b.fixable_t2
     assert pd.isna(b.first_hop_resolved) and pd.isna(b.information_propagation)
+    # without a knockout layer that matters, the propagation layer is unknown, not a mean of two
+    got = case_layers(["a"], ps, pr, ko[ko["layer"] != 6], bp).set_index("id")
+    assert pd.isna(got.loc["a", "information_propagation"]) and got.loc["a", "e2_in_attention"] == 2

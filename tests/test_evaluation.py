@@ -23,6 +23,8 @@ def test_judge_uses_label_and_aliases_longer_than_one_character():
     assert names == ["John Lennon", "John Winston Lennon"]
     assert mentions(" JOHN LENNON, of course", names)
     assert not mentions(" J. Lennon", names)
+    assert not mentions(" Russia", ["United States of America", "US"])  # whole words only
+    assert mentions(" the US.", ["United States of America", "US"])
 
 
 def oracle(answers):

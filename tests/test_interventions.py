@@ -37,6 +37,19 @@ def last_logits(adapter, ids, variants):
 
 
 @pytest.mark.parametrize("family", ["llama", "gemma3", "gpt2"])
+def test_patching_another_prompts_states_carries_its_prediction(family):
+    adapter, tokenizer, ids = setup(family)
+    other = tokenizer("the capital of Japan is Tokyo. the author of Hamlet is")["input_ids"]
+    other = other[len(other) - len(ids) :]  # same length, other tokens
+    donor = read_states(adapter, other)
+    last = len(ids) - 1
+    for layer in (0, 2, adapter.num_layers - 1):
+        variant = tuple(Patch(k, last, donor[k, last]) for k in range(layer, adapter.num_layers))
+        torch.testing.assert_close(last_logits(adapter, ids, [variant])[0], last_logits(adapter, other, [()])[0])
+    assert not torch.allclose(last_logits(adapter, ids, [()])[0], last_logits(adapter, other, [()])[0])
+
+
+@pytest.mark.parametrize("family", ["llama", "gemma3", "gpt2"])
 def test_patching_a_layers_own_state_changes_nothing(family):
     adapter, tokenizer, ids = setup(family)
     states = read_states(adapter, ids)
