@@ -30,12 +30,12 @@ def workdir(tmp_path_factory):
         "models": [{"name": "tiny-llama", "source": str(workdir / "tiny-llama"), "device": "cpu", "batch_size": 4}],
     }
     (workdir / "tiny.yaml").write_text(yaml.safe_dump(config))
+    run = snakemake(workdir)
+    assert run.returncode == 0, run.stderr[-3000:]
     return workdir
 
 
 def test_workflow_runs_end_to_end_and_reruns_nothing(workdir):
-    run = snakemake(workdir)
-    assert run.returncode == 0, run.stderr[-3000:]
     results = workdir / "results"
     assert len(pd.read_csv(results / "dataset" / "two_hop.csv")) == 6
     evaluation = pd.read_csv(results / "tiny-llama" / "evaluation.csv")
@@ -45,6 +45,9 @@ def test_workflow_runs_end_to_end_and_reruns_nothing(workdir):
     for split in ("correct", "incorrect"):  # a random model answers nothing: empty splits, still files
         assert (results / "tiny-llama" / "cases" / f"{split}.csv").is_file()
     assert (results / "logs" / "tiny-llama" / "evaluate.log").is_file()
+    layers = pd.read_csv(results / "tiny-llama" / "incorrect" / "layers.csv")
+    assert layers.empty and "fixable_t2" in layers.columns  # an empty split flows through every step
+    assert pd.read_parquet(results / "tiny-llama" / "incorrect" / "patchscopes_t2_s2.parquet").empty
     again = snakemake(workdir, "--dry-run")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
@@ -69,3 +72,28 @@ def test_misspelt_config_key_is_named(workdir, tmp_path):
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump({"evaluation": {"max_new_tokes": 3}}))
     run = snakemake(tmp_path, "--dry-run")
     assert run.returncode != 0 and "'max_new_tokes' was unexpected" in run.stdout + run.stderr
+
+
+def run_sweeps(workdir, other, shards):
+    """The analyses on a hand-made split (the random model answers nothing), cut into `shards` jobs."""
+    config = yaml.safe_load((workdir / "tiny.yaml").read_text())
+    config["analyses"] = {"shards": shards, "cases_per_split": 4, "patchscopes_seeds": [0], "max_new_tokens": 3}
+    (other / "tiny.yaml").write_text(yaml.safe_dump(config))
+    cases = other / "results" / "tiny-llama" / "cases"
+    cases.mkdir(parents=True)
+    (cases / "correct.csv").write_text((workdir / "results" / "dataset" / "two_hop.csv").read_text())
+    analysis_rules = ["locate_cases", "analysis_shard", "gather_analysis", "summarize_layers"]
+    run = snakemake(other, "results/tiny-llama/correct/layers.csv", "--allowed-rules", *analysis_rules)
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = other / "results" / "tiny-llama" / "correct"
+    assert len(pd.read_csv(results / "layers.csv")) == 4
+    assert len(list((results / "shards").glob("backpatch_*.parquet"))) == shards
+    return {p.name: pd.read_parquet(p) for p in results.glob("*.parquet")}
+
+
+def test_sharded_sweeps_gather_to_the_same_files(workdir, tmp_path):
+    one, three = (run_sweeps(workdir, tmp_path / str(n), n) for n in (1, 3))
+    assert len(one) == 13 and len(one["backpatch_t1.parquet"]) == 4 * 6  # 4 cases; 4 layers: 6 pairs s > t
+    assert one.keys() == three.keys()
+    for name, table in one.items():
+        pd.testing.assert_frame_equal(table, three[name])
