@@ -66,7 +66,8 @@ def main():
     for name, seconds in timings.items():
         print(f"{name:>9}: {len(variants) / seconds:8.1f} variants/s ({len(variants)} variants, {seconds:.2f} s)")
     same = sum(a == b for a, b in zip(outputs["reference"], outputs["batched"], strict=True))
-    print(f"batched / reference: {timings['reference'] / timings['batched']:.1f}x faster; {same}/{len(variants)} identical")
+    speedup = timings["reference"] / timings["batched"]
+    print(f"batched / reference: {speedup:.1f}x faster; {same}/{len(variants)} generations identical")
 
 
 if __name__ == "__main__":
