@@ -66,7 +66,7 @@ def _prefix_batches(model, tokenizer, prompts, max_new_tokens, batch_size):
     cache = None
     if prefix:
         with torch.inference_mode():
-            cache = model(torch.tensor([prefix], device=model.device), use_cache=True).past_key_values
+            cache = model(torch.tensor([prefix], device=model.device), use_cache=True).cache
     # Pad between the shared prefix and each prompt's own tokens: positions come from the attention
     # mask, so every prompt sees the prefix and its own tokens exactly as it would unpadded.
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))

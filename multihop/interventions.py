@@ -240,7 +240,7 @@ class PrefixCaches:
                     self.caches.pop(next(iter(self.caches)))
                 model = self.adapter.model
                 with torch.inference_mode():
-                    self.caches[key] = model(torch.tensor([key], device=model.device), use_cache=True).past_key_values
+                    self.caches[key] = model(torch.tensor([key], device=model.device), use_cache=True).cache
             return self.caches[key]
 
         return get
