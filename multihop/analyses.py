@@ -33,14 +33,3 @@ def run(analysis, adapter, tokenizer, cases, settings) -> pd.DataFrame:
             frame = backpatching.run(adapter, tokenizer, case, n, caches, batch)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS[analysis])
-
-
-def part(analysis, table: pd.DataFrame, name: str) -> pd.DataFrame:
-    """The rows of one output part: 't1_s0' (patchscopes), 'mlp', 'e1', 't2', ..."""
-    if analysis == "patchscopes":
-        position, seed = name.split("_s")
-        rows = (table["position"] == position) & (table["seed"] == int(seed))
-    else:
-        column = {"projection": "sublayer", "knockout": "target", "backpatch": "position"}[analysis]
-        rows = table[column] == name
-    return table[rows].reset_index(drop=True)

@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 
-def snakemake(workdir, *args):
+def snakemake(workdir, *args, cores=1):
     command = [SNAKEMAKE, "-s", ROOT / "Snakefile", "-d", workdir, "--configfile", ROOT / "config.yaml"]
-    command += [workdir / "tiny.yaml", "--cores", "1", *args]
+    command += [workdir / "tiny.yaml", "--cores", str(cores), *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
 
@@ -74,26 +74,29 @@ def test_misspelt_config_key_is_named(workdir, tmp_path):
     assert run.returncode != 0 and "'max_new_tokes' was unexpected" in run.stdout + run.stderr
 
 
+SWEEPS = ["backpatch_t1", "backpatch_t2", "knockout_e1"]
+
+
 def run_sweeps(workdir, other, shards):
-    """The analyses on a hand-made split (the random model answers nothing), cut into `shards` jobs."""
+    """Two sweeps on a hand-made split (the random model answers nothing), cut into `shards` jobs."""
+    other.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load((workdir / "tiny.yaml").read_text())
-    config["analyses"] = {"shards": shards, "cases_per_split": 4, "patchscopes_seeds": [0], "max_new_tokens": 3}
+    config["analyses"] = {"shards": shards, "cases_per_split": 4, "max_new_tokens": 3}
     (other / "tiny.yaml").write_text(yaml.safe_dump(config))
     cases = other / "results" / "tiny-llama" / "cases"
     cases.mkdir(parents=True)
     (cases / "correct.csv").write_text((workdir / "results" / "dataset" / "two_hop.csv").read_text())
-    analysis_rules = ["locate_cases", "analysis_shard", "gather_analysis", "summarize_layers"]
-    run = snakemake(other, "results/tiny-llama/correct/layers.csv", "--allowed-rules", *analysis_rules)
-    assert run.returncode == 0, run.stderr[-3000:]
     results = other / "results" / "tiny-llama" / "correct"
-    assert len(pd.read_csv(results / "layers.csv")) == 4
+    targets = [str(results.relative_to(other) / f"{name}.parquet") for name in SWEEPS]
+    rules = ["locate_cases", "analysis_shard", "gather_analysis"]
+    run = snakemake(other, *targets, "--allowed-rules", *rules, cores=2)
+    assert run.returncode == 0, run.stderr[-3000:]
     assert len(list((results / "shards").glob("backpatch_*.parquet"))) == shards
-    return {p.name: pd.read_parquet(p) for p in results.glob("*.parquet")}
+    return {name: pd.read_parquet(results / f"{name}.parquet") for name in SWEEPS}
 
 
 def test_sharded_sweeps_gather_to_the_same_files(workdir, tmp_path):
-    one, three = (run_sweeps(workdir, tmp_path / str(n), n) for n in (1, 3))
-    assert len(one) == 13 and len(one["backpatch_t1.parquet"]) == 4 * 6  # 4 cases; 4 layers: 6 pairs s > t
-    assert one.keys() == three.keys()
+    one, three = (run_sweeps(workdir, tmp_path / str(n), n) for n in (1, 3))  # 3 shards of 4 cases: 2, 1, 1
+    assert len(one["backpatch_t1"]) == 4 * 6 and one["backpatch_t1"]["id"].nunique() == 4  # 4 layers: 6 pairs s > t
     for name, table in one.items():
         pd.testing.assert_frame_equal(table, three[name])
