@@ -9,6 +9,7 @@ from multihop.cases import load_cases, locate_all
 from multihop.chains import build_chains
 from multihop.interventions import read_states
 from multihop.layers import case_layers
+from multihop.parts import part
 from multihop.patchscopes import classify
 from multihop.projection import best_rank, first_token_ids
 from multihop.wikidata import extract_from_dump
@@ -75,7 +76,7 @@ def test_the_four_analyses_give_one_row_per_variant(dataset):
     for name, table in tables.items():
         assert list(table.columns) == analyses.COLUMNS[name]
         parts = [
-            analyses.part(name, table, p)
+            part(name, table, p)
             for p in {
                 "patchscopes": ["t1_s0", "t2_s0"],
                 "projection": ["attention", "mlp"],
