@@ -13,6 +13,7 @@ COLUMNS = [
     "prediction_extracted",
     "fixable_t1",
     "fixable_t2",
+    "unedited_correct",
 ]
 
 
@@ -30,8 +31,9 @@ def case_layers(ids, patchscopes, projection, knockout, backpatch) -> pd.DataFra
     - knockout_matters: first layer whose e1 knockout changes the output and leaves it incorrect;
     - information_propagation: mean of the three layers above (NaN unless all three exist);
     - prediction_extracted: first layer whose MLP output ranks the final prediction first;
-    - fixable_t1 / fixable_t2: some back-patch (s > t) at that position makes the output correct,
-      where the unpatched run was not already correct.
+    - fixable_t1 / fixable_t2: some back-patch (s > t) at that position gives the correct answer;
+    - unedited_correct: the unedited prompt, run in the same batch as the back-patches, answers
+      correctly (true for correct cases; for an incorrect one it flags numerical drift).
     """
     out = pd.DataFrame({"id": list(ids)}).set_index("id")
     ps = patchscopes
@@ -46,7 +48,8 @@ def case_layers(ids, patchscopes, projection, knockout, backpatch) -> pd.DataFra
     parts = ["knockout_matters", "e2_in_attention", "e2_decoded_t2"]
     out["information_propagation"] = out[parts].mean(axis=1, skipna=False)
     for position in ("t1", "t2"):
-        rows = backpatch[(backpatch["position"] == position) & ~backpatch["clean_correct"].astype(bool)]
-        fixed = rows.groupby("id")["correct"].any()
+        fixed = backpatch[backpatch["position"] == position].groupby("id")["correct"].any()
         out[f"fixable_{position}"] = fixed.reindex(out.index, fill_value=False).astype(bool)
+    unedited = backpatch.groupby("id")["clean_correct"].all()
+    out["unedited_correct"] = unedited.reindex(out.index, fill_value=False).astype(bool)
     return out.reset_index()[COLUMNS]

@@ -132,8 +132,8 @@ def test_case_layers_from_hand_made_tables():
         columns=["id", "target", "layer", "generation", "correct", "changed"],
     )
     bp = pd.DataFrame(
-        [("a", "t1", 5, 2, "", True, False), ("a", "t2", 5, 2, "", False, False), ("b", "t2", 3, 1, "", True, False),
-         ("b", "t1", 3, 1, "", True, True)],
+        [("a", "t1", 5, 2, "", True, False), ("a", "t2", 5, 2, "", False, False), ("b", "t2", 3, 1, "", True, True),
+         ("b", "t1", 3, 1, "", False, True)],
         columns=["id", "position", "source_layer", "target_layer", "generation", "correct", "clean_correct"],
     )  # fmt: skip
     got = case_layers(["a", "b"], ps, pr, ko, bp).set_index("id")
@@ -142,6 +142,7 @@ def test_case_layers_from_hand_made_tables():
     assert (a.e2_in_attention, a.knockout_matters, a.prediction_extracted) == (2, 6, 7)
     assert a.information_propagation == pytest.approx((6 + 2 + 4) / 3)
     assert a.fixable_t1 and not a.fixable_t2 and not b.fixable_t1 and b.fixable_t2
+    assert not a.unedited_correct and b.unedited_correct
     assert pd.isna(b.first_hop_resolved) and pd.isna(b.information_propagation)
     # without a knockout layer that matters, the propagation layer is unknown, not a mean of two
     got = case_layers(["a"], ps, pr, ko[ko["layer"] != 6], bp).set_index("id")
