@@ -5,11 +5,15 @@
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/dataset.smk"
 include: "rules/models.smk"
 include: "rules/evaluation.smk"
 include: "rules/analyses.smk"
+include: "rules/report.smk"
 
 
 rule all:
@@ -23,3 +27,16 @@ rule all:
         ),
         expand("results/{model}/funnel.csv", model=MODELS),
         expand("results/{model}/{split}/layers.csv", model=MODELS, split=SPLITS),
+        expand(
+            "results/{model}/figures/{figure}.{kind}",
+            model=MODELS,
+            figure=["stages", "first_layers", "patchscopes", "backpatching"],
+            kind=["png", "pdf"],
+        ),
+        expand(
+            "results/{model}/tables/{table}.csv",
+            model=MODELS,
+            table=["backpatching", "projection", "findings"],
+        ),
+        # the side-by-side comparison, once there is something to compare
+        ["results/comparison/models.png"] if len(MODELS) > 1 else [],

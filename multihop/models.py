@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from multihop.adapter import Adapter
 from multihop.bundled import BUNDLED, BUNDLED_DIR
@@ -17,6 +17,15 @@ def local_dir(source: str) -> str | None:
     if source.startswith("bundled:"):
         raise UserError(f"unknown bundled model {source!r}; the bundled one is {BUNDLED!r}")
     return source if Path(source).is_dir() else None
+
+
+def _location(source: str) -> tuple[str, bool]:
+    """(path or hub id, offline): local files never ask the hub, and must exist."""
+    path = local_dir(source) or source
+    offline = local_dir(source) is not None
+    if offline and not Path(path).is_dir():
+        raise UserError(f"model directory {path} does not exist (for {source}, run the convert_default_model rule)")
+    return path, offline
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -50,10 +59,7 @@ def load(source: str, dtype: str = "auto", device: str = "auto", attn_implementa
     The attention implementation is the library's default (SDPA where the family has it, else
     eager); knockouts work under both. Flash attention ignores the masks knockouts edit.
     """
-    path = local_dir(source) or source
-    offline = local_dir(source) is not None  # local files: never ask the hub
-    if offline and not Path(path).is_dir():
-        raise UserError(f"model directory {path} does not exist (for {source}, run the convert_default_model rule)")
+    path, offline = _location(source)
     target = pick_device(device)
     tokenizer = load_tokenizer(source)
     try:
@@ -70,3 +76,13 @@ def load(source: str, dtype: str = "auto", device: str = "auto", attn_implementa
         ) from None
     Adapter(model)  # fails early, with a plain message, for an unsupported architecture
     return model.to(target).eval(), tokenizer
+
+
+def num_layers(source: str) -> int:
+    """The number of decoder blocks, read from the model's config alone (no weights)."""
+    path, offline = _location(source)
+    try:
+        config = AutoConfig.from_pretrained(path, local_files_only=offline)
+    except OSError as error:
+        raise UserError(f"could not read the config of {source!r}: {error}") from None
+    return config.get_text_config().num_hidden_layers

@@ -17,6 +17,16 @@ def dump_input(wildcards):
 MODELS = {model["name"]: model for model in config["models"]}
 if len(MODELS) != len(config["models"]):
     raise ValueError("config: two models share a name; each needs its own `name`")
+RESERVED = {
+    "dataset",
+    "comparison",
+    "logs",
+    "benchmarks",
+}  # folders of results/ that are not models
+if RESERVED & set(MODELS):
+    raise ValueError(
+        f"config: a model may not be named {sorted(RESERVED & set(MODELS))} (results/ uses it)"
+    )
 
 
 wildcard_constraints:
@@ -51,7 +61,16 @@ wildcard_constraints:
     split="|".join(SPLITS),
 
 
+def analysis_parts(analysis):
+    """The file names of one analysis's gathered parts (in each results/{model}/{split}/)."""
+    return [f"{analysis}_{part}.parquet" for part in PARTS[analysis]]
+
+
 def analysis_files(analysis):
     """The gathered files of one analysis for a model and split."""
-    pattern = "results/{{model}}/{{split}}/{analysis}_{part}.parquet"
-    return expand(pattern, analysis=analysis, part=PARTS[analysis])
+    return expand("results/{{model}}/{{split}}/{file}", file=analysis_parts(analysis))
+
+
+def per_split(files):
+    """One model's files of both splits, from their names in results/{model}/{split}/."""
+    return expand("results/{{model}}/{split}/{file}", split=SPLITS, file=files)

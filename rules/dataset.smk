@@ -24,7 +24,11 @@ rule build_dataset:
         facts="results/dataset/facts.csv",
     output:
         dataset="results/dataset/two_hop.csv",
-        stats="results/dataset/stats.csv",
+        stats=report(
+            "results/dataset/stats.csv",
+            caption="../report/dataset_stats.rst",
+            category="dataset",
+        ),
     log:
         "results/logs/build_dataset.log",
     conda:

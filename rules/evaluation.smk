@@ -26,7 +26,12 @@ rule split_cases:
     output:
         correct="results/{model}/cases/correct.csv",
         incorrect="results/{model}/cases/incorrect.csv",
-        funnel="results/{model}/funnel.csv",
+        funnel=report(
+            "results/{model}/funnel.csv",
+            caption="../report/funnel.rst",
+            category="{model}",
+            subcategory="tables",
+        ),
     log:
         "results/logs/{model}/split_cases.log",
     conda:

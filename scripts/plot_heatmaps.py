@@ -1,0 +1,33 @@
+"""Rule plot_heatmaps: source x target layer heatmaps of Patchscopes and back-patching, one model."""
+
+import json
+
+from multihop.figures import heatmaps, save
+from multihop.scripting import run
+from multihop.tables import by_split, rate_grid
+
+PATCHSCOPES = [("t1", "e2"), ("t2", "e2"), ("t2", "e3")]  # (source position, entity decoded)
+
+
+def main(snakemake):
+    model = json.loads(open(snakemake.input.model).read())
+    name, depth = model["name"], model["layers"]
+    patchscopes = by_split(snakemake.input.patchscopes)
+    panels = {}
+    for split, table in patchscopes.items():
+        for position, entity in PATCHSCOPES:
+            rows = table[table["position"] == position]
+            panels[split, f"{position} → {entity}"] = rate_grid(rows, rows["classification"] == entity, depth)
+    figure = heatmaps(panels, depth, f"{name}: Patchscopes, share of generations naming the entity", "share")
+    save(figure, snakemake.output.patchscopes, snakemake.output.patchscopes_pdf)
+    backpatch = by_split(snakemake.input.backpatch)
+    panels = {}
+    for split, table in backpatch.items():
+        for position in ("t1", "t2"):
+            rows = table[table["position"] == position]
+            panels[split, f"at {position}"] = rate_grid(rows, rows["correct"], depth)
+    figure = heatmaps(panels, depth, f"{name}: back-patching, share of runs answering e3", "success rate")
+    save(figure, snakemake.output.backpatching, snakemake.output.backpatching_pdf)
+
+
+run(main, snakemake)  # noqa: F821 (snakemake is injected by the script directive)
