@@ -117,7 +117,11 @@ def heatmaps(panels: dict[tuple[str, str], pd.DataFrame], num_layers: int, title
     rows = list(dict.fromkeys(row for row, _ in panels))
     columns = list(dict.fromkeys(column for _, column in panels))
     figure, axes = plt.subplots(
-        len(rows), len(columns), figsize=(3.4 * len(columns) + 1.2, 3.4 * len(rows)), squeeze=False, layout="constrained"
+        len(rows),
+        len(columns),
+        figsize=(3.4 * len(columns) + 1.2, 3.4 * len(rows)),
+        squeeze=False,
+        layout="constrained",
     )
     ticks = _layer_ticks(num_layers, most=6)
     image = None

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from multihop.stats import estimate, median_difference
+from multihop.tables import STAGES
 
 COLUMNS = ["claim", "statement", "quantity", "n", "value", "ci_low", "ci_high", "criterion", "holds"]
 
@@ -32,6 +33,39 @@ def _row(claim, statement, quantity, result, region, criterion):
     return dict(claim=claim, statement=statement, quantity=quantity, **result, criterion=criterion, holds=holds)
 
 
+# claims about when a stage happens: (claim, statement, layers.csv column, region of relative depth, criterion)
+DEPTH_CLAIMS = [
+    (
+        1,
+        "the bridge entity e2 is resolved early, at the last token of e1 (t1)",
+        "first_hop_resolved",
+        (-math.inf, 0.5),
+        "interval below 0.5 (first half of the layers)",
+    ),
+    (
+        2,
+        "information then propagates to the last token (t2) in middle layers",
+        "information_propagation",
+        (0.25, 0.75),
+        "interval within 0.25-0.75 (middle half of the layers)",
+    ),
+    (
+        3,
+        "the second hop is resolved late, at t2",
+        "e3_decoded_t2",
+        (0.5, math.inf),
+        "interval above 0.5 (second half of the layers)",
+    ),
+    (
+        3,
+        "the answer e3 is extracted in the last layers",
+        "prediction_extracted",
+        (0.75, math.inf),
+        "interval above 0.75 (last quarter of the layers)",
+    ),
+]
+
+
 def findings(layers: dict[str, pd.DataFrame], num_layers: int) -> pd.DataFrame:
     """One row per tested statement; `layers` maps split -> layers.csv of that split."""
     both = pd.concat(list(layers.values()), ignore_index=True)
@@ -42,37 +76,16 @@ def findings(layers: dict[str, pd.DataFrame], num_layers: int) -> pd.DataFrame:
 
     rows = [
         _row(
-            1,
-            "the bridge entity e2 is resolved early, at the last token of e1 (t1)",
-            "first hop resolved (first layer e2 is decoded from t1): median relative depth, all cases",
-            estimate(relative(both, "first_hop_resolved"), np.median),
-            (-math.inf, 0.5),
-            "interval below 0.5 (first half of the layers)",
-        ),
-        _row(
-            2,
-            "information then propagates to the last token (t2) in middle layers",
-            "information propagation: median relative depth, all cases",
-            estimate(relative(both, "information_propagation"), np.median),
-            (0.25, 0.75),
-            "interval within 0.25-0.75 (middle half of the layers)",
-        ),
-        _row(
-            3,
-            "the second hop is resolved late, at t2",
-            "second hop resolved (first layer e3 is decoded from t2): median relative depth, all cases",
-            estimate(relative(both, "e3_decoded_t2"), np.median),
-            (0.5, math.inf),
-            "interval above 0.5 (second half of the layers)",
-        ),
-        _row(
-            3,
-            "the answer e3 is extracted in the last layers",
-            "prediction extracted (first MLP output ranking the prediction first): median relative depth, all cases",
-            estimate(relative(both, "prediction_extracted"), np.median),
-            (0.75, math.inf),
-            "interval above 0.75 (last quarter of the layers)",
-        ),
+            claim,
+            statement,
+            f"{STAGES[column]}: median relative depth, all cases",
+            estimate(relative(both, column), np.median),
+            region,
+            criterion,
+        )
+        for claim, statement, column, region, criterion in DEPTH_CLAIMS
+    ]
+    rows.append(
         _row(
             4,
             "in incorrect cases the first hop resolves later than in correct ones",
@@ -82,8 +95,8 @@ def findings(layers: dict[str, pd.DataFrame], num_layers: int) -> pd.DataFrame:
             ),
             (0.0, math.inf),
             "interval above 0",
-        ),
-    ]
+        )
+    )
     incorrect = layers["incorrect"]
     unedited_wrong = incorrect[~incorrect["unedited_correct"].astype(bool)]
     fixable = unedited_wrong["fixable_t1"].astype(bool) | unedited_wrong["fixable_t2"].astype(bool)

@@ -1,5 +1,6 @@
 """The whole workflow under Snakemake, on a tiny config in a temp dir (tiny excerpt, tiny random model)."""
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 
-def snakemake(workdir, *args, cores=1):
+def snakemake(workdir, *args, cores=2):
     command = [SNAKEMAKE, "-s", ROOT / "Snakefile", "-d", workdir, "--configfile", ROOT / "config.yaml"]
     command += [workdir / "tiny.yaml", "--cores", str(cores), *args]
+    command += ["--set-threads", "evaluate=1", "analysis_shard=1"]  # tiny models: two jobs at once
     return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
 
@@ -48,6 +50,8 @@ def test_workflow_runs_end_to_end_and_reruns_nothing(workdir):
     layers = pd.read_csv(results / "tiny-llama" / "incorrect" / "layers.csv")
     assert layers.empty and "fixable_t2" in layers.columns  # an empty split flows through every step
     assert pd.read_parquet(results / "tiny-llama" / "incorrect" / "patchscopes_t2_s2.parquet").empty
+    assert (results / "tiny-llama" / "figures" / "backpatching.pdf").is_file()  # drawn, saying "no cases"
+    assert set(pd.read_csv(results / "tiny-llama" / "tables" / "findings.csv")["holds"]) == {"too few cases"}
     again = snakemake(workdir, "--dry-run")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
@@ -89,7 +93,7 @@ def run_sweeps(workdir, other, shards):
     results = other / "results" / "tiny-llama" / "correct"
     targets = [str(results.relative_to(other) / f"{name}.parquet") for name in SWEEPS]
     rules = ["locate_cases", "analysis_shard", "gather_analysis"]
-    run = snakemake(other, *targets, "--allowed-rules", *rules, cores=2)
+    run = snakemake(other, *targets, "--allowed-rules", *rules)
     assert run.returncode == 0, run.stderr[-3000:]
     assert len(list((results / "shards").glob("backpatch_*.parquet"))) == shards
     return {name: pd.read_parquet(results / f"{name}.parquet") for name in SWEEPS}
@@ -100,3 +104,58 @@ def test_sharded_sweeps_gather_to_the_same_files(workdir, tmp_path):
     assert len(one["backpatch_t1"]) == 4 * 6 and one["backpatch_t1"]["id"].nunique() == 4  # 4 layers: 6 pairs s > t
     for name, table in one.items():
         pd.testing.assert_frame_equal(table, three[name])
+
+
+REPORT_RULES = ["locate_cases", "analysis_shard", "gather_analysis", "summarize_layers", "describe_model"]
+REPORT_RULES += ["plot_stages", "plot_heatmaps", "make_tables", "compare_models"]
+CAPTIONS = ["stages", "first_layers", "patchscopes", "backpatching_heatmaps", "backpatching_table"]
+CAPTIONS += ["projection_table", "findings", "comparison_figure", "comparison_table"]
+
+
+def test_figures_tables_and_report_on_hand_made_splits(workdir, tmp_path):
+    """The random model answers nothing, so its splits are made by hand; a second model reuses the
+    first one's results (copied), which is enough to draw the comparison."""
+    config = yaml.safe_load((workdir / "tiny.yaml").read_text())
+    source = config["models"][0]["source"]
+    config["models"] = [{"name": name, "source": source, "device": "cpu"} for name in ("tiny-a", "tiny-b")]
+    config["analyses"] = {"cases_per_split": 2, "max_new_tokens": 3}
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(config))
+    dataset = pd.read_csv(workdir / "results" / "dataset" / "two_hop.csv")
+    results = tmp_path / "results"
+    (results / "tiny-a" / "cases").mkdir(parents=True)
+    dataset.iloc[:3].to_csv(results / "tiny-a" / "cases" / "correct.csv", index=False)
+    dataset.iloc[3:].to_csv(results / "tiny-a" / "cases" / "incorrect.csv", index=False)
+    figures = [
+        f"results/tiny-a/figures/{name}.png" for name in ("stages", "first_layers", "patchscopes", "backpatching")
+    ]
+    tables = [f"results/tiny-a/tables/{name}.csv" for name in ("backpatching", "projection", "findings")]
+    run = snakemake(tmp_path, *figures, *tables, "--allowed-rules", *REPORT_RULES)
+    assert run.returncode == 0, run.stderr[-3000:]
+    shutil.copytree(results / "tiny-a", results / "tiny-b")
+    targets = [*figures, *tables, "results/comparison/models.png"]
+    run = snakemake(tmp_path, *targets, "--allowed-rules", *REPORT_RULES)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    backpatching = pd.read_csv(results / "tiny-a" / "tables" / "backpatching.csv")
+    assert list(backpatching["n"]) == [2] * 6  # 2 cases per split, 3 rows each (t1, t2, t1 or t2)
+    assert len(pd.read_csv(results / "tiny-a" / "tables" / "findings.csv")) == 6
+    projection = pd.read_csv(results / "tiny-a" / "tables" / "projection.csv")
+    assert set(projection["n"]) == {2} and projection["share"].between(0, 1).all()
+    compared = pd.read_csv(results / "comparison" / "models.csv")
+    a, b = (
+        compared[compared["model"] == name].drop(columns="model").reset_index(drop=True)
+        for name in ("tiny-a", "tiny-b")
+    )
+    assert len(a) == 2 * 7 and set(a["layers"]) == {4}  # 4 stages and 3 fixable shares per split
+    pd.testing.assert_frame_equal(a, b)  # the same results, so the same rows
+    for figure in ("stages", "first_layers", "patchscopes", "backpatching"):
+        assert (results / "tiny-a" / "figures" / f"{figure}.pdf").read_bytes()[:4] == b"%PDF"
+
+    report = snakemake(tmp_path, *targets, "--report", "report.html", "--allowed-rules", *REPORT_RULES)
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (tmp_path / "report.html").read_text()
+    for name in ("stages.png", "patchscopes.png", "backpatching.png", "findings.csv", "models.png", "models.csv"):
+        assert name in html
+    for caption in CAPTIONS:  # every caption's first words, as the report renders them
+        first_words = " ".join((ROOT / "report" / f"{caption}.rst").read_text().split()[:4])
+        assert first_words.split("{{")[0].strip() in html, caption

@@ -1,0 +1,177 @@
+"""Tables, findings and figures on hand-made results (the numbers are checked by hand)."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from multihop import figures
+from multihop.comparison import model_rows, relative_stages
+from multihop.findings import findings, verdict
+from multihop.layers import COLUMNS
+from multihop.stats import estimate, median_difference
+from multihop.tables import backpatching, first_layer_shares, projection, rate_grid, stage_layers
+
+
+def layers_table(rows) -> pd.DataFrame:
+    """layers.csv rows from dicts; stages not given never happen, flags not given are False."""
+    table = pd.DataFrame(rows).reindex(columns=COLUMNS)
+    flags = ["fixable_t1", "fixable_t2", "unedited_correct"]
+    table[flags] = table[flags].eq(True)
+    return table
+
+
+def test_estimate_and_its_interval():
+    result = estimate([0, 1, 1, 1, np.nan])
+    assert result["n"] == 4 and result["value"] == 0.75
+    assert 0 <= result["ci_low"] < 0.75 < result["ci_high"] <= 1
+    assert estimate([1.0, 1.0, 1.0]) == {"n": 3, "value": 1.0, "ci_low": 1.0, "ci_high": 1.0}
+    single = estimate([0.4], np.median)
+    assert single["value"] == 0.4 and math.isnan(single["ci_low"]) and math.isnan(single["ci_high"])
+    assert math.isnan(estimate([])["value"])
+    assert estimate(range(10), seed=1) == estimate(range(10), seed=1)  # seeded: a rerun gives the same table
+
+
+def test_median_difference():
+    result = median_difference([5, 6, 7], [1, 2])
+    assert result["n"] == 5 and result["value"] == 6 - 1.5
+    assert 0 < result["ci_low"] <= result["value"] <= result["ci_high"]
+    assert math.isnan(median_difference([5], [1, 2])["ci_low"])
+
+
+def test_verdict_reads_the_whole_interval():
+    assert verdict(0.1, 0.3, (-math.inf, 0.5)) == "yes"
+    assert verdict(0.6, 0.9, (-math.inf, 0.5)) == "no"
+    assert verdict(0.4, 0.6, (-math.inf, 0.5)) == "inconclusive"
+    assert verdict(0.0, 0.0, (0.0, math.inf)) == "no"  # a share of exactly 0 is not "above 0"
+    assert verdict(math.nan, math.nan, (0.0, 1.0)) == "too few cases"
+
+
+LAYERS = {
+    "correct": layers_table(
+        [
+            {
+                "id": "a",
+                "first_hop_resolved": 1,
+                "e3_decoded_t2": 15,
+                "prediction_extracted": 18,
+                "unedited_correct": True,
+            },
+            {"id": "b", "first_hop_resolved": 2, "e3_decoded_t2": 16, "fixable_t1": True, "unedited_correct": True},
+        ]
+    ),
+    "incorrect": layers_table(
+        [
+            {"id": "c", "first_hop_resolved": 3, "information_propagation": 9.0, "fixable_t2": True},
+            {"id": "d", "first_hop_resolved": 5},
+            {"id": "e", "fixable_t1": True, "unedited_correct": True},  # drift: left out of the fix rate
+        ]
+    ),
+}
+
+
+def test_stage_layers_and_first_layer_shares():
+    stages = stage_layers(LAYERS)
+    assert len(stages) == 3 + 2 + 2 + 1  # every stage a case reaches, and no row for the others
+    assert set(stages["stage"]) == {
+        "first hop resolved",
+        "information propagation",
+        "second hop resolved",
+        "prediction extracted",
+    }
+    shares = first_layer_shares(LAYERS, num_layers=20).set_index(["split", "event", "layer"])["percent"]
+    assert shares["incorrect", "e2 decoded from t1", 3] == pytest.approx(100 / 3)
+    assert shares["correct", "e3 decoded from t2", 16] == 50
+    # a split's percents sum to the share of its cases where the event happens at all
+    assert shares["incorrect", "e2 decoded from t1"].sum() == pytest.approx(200 / 3)
+    assert shares["incorrect", "e3 decoded from t2"].sum() == 0
+
+
+def test_rate_grid_is_target_by_source_and_blank_where_nothing_ran():
+    table = pd.DataFrame({"source_layer": [2, 2, 1, 2], "target_layer": [0, 0, 0, 1], "hit": [True, False, True, True]})
+    grid = rate_grid(table, table["hit"], num_layers=3)
+    assert grid.shape == (3, 3) and grid.index.name == "target_layer"
+    assert grid.loc[0, 2] == 0.5 and grid.loc[0, 1] == 1 and grid.loc[1, 2] == 1
+    assert np.isnan(grid.loc[2, 0]) and np.isnan(grid.loc[1, 1])
+
+
+def test_backpatching_table():
+    table = backpatching(LAYERS).set_index(["split", "position"])
+    assert table.loc[("incorrect", "t1"), ["n", "fixable"]].tolist() == [3, 1]
+    assert table.loc[("incorrect", "t1 or t2"), "fixable"] == 2
+    assert table.loc[("incorrect", "t1 or t2"), "share"] == pytest.approx(2 / 3)
+    assert table.loc[("incorrect", "t2"), "unedited_correct"] == 1
+    assert table.loc[("correct", "t2"), ["fixable", "share", "ci_low", "ci_high"]].tolist() == [0, 0, 0, 0]
+
+
+def test_projection_table():
+    rows = [
+        ("a", "mlp", 3, 1, 9, 1),
+        ("a", "mlp", 5, 1, 1, 1),
+        ("b", "mlp", 7, 2, 2, 1),
+        ("b", "attention", 2, 1, 4, 4),
+    ]
+    table = pd.DataFrame(rows, columns=["id", "sublayer", "layer", "e2_rank", "e3_rank", "prediction_rank"])
+    got = projection({"correct": table}).set_index(["sublayer", "token"])
+    assert got.loc[("mlp", "prediction"), ["n", "cases", "share", "mean_first_layer"]].tolist() == [2, 2, 1.0, 5.0]
+    assert got.loc[("mlp", "e2"), ["cases", "mean_first_layer"]].tolist() == [1, 3.0]
+    assert got.loc[("attention", "e3"), "cases"] == 0 and np.isnan(got.loc[("attention", "e3"), "mean_first_layer"])
+
+
+def test_findings_on_hand_made_layers():
+    got = findings(LAYERS, num_layers=21)  # relative depth = layer / 20
+    assert len(got) == 6 and list(got["claim"]) == [1, 2, 3, 3, 4, 4]
+    early = got.iloc[0]
+    assert early["n"] == 4 and early["value"] == pytest.approx(np.median([1, 2, 3, 5]) / 20) and early["holds"] == "yes"
+    assert got.iloc[1]["holds"] == "too few cases"  # one case with a propagation layer
+    assert got.iloc[2]["value"] == pytest.approx(15.5 / 20) and got.iloc[2]["holds"] == "yes"
+    assert got.iloc[4]["value"] == pytest.approx((4 - 1.5) / 20)
+    fix = got.iloc[5]
+    assert fix["n"] == 2 and fix["value"] == 0.5 and fix["holds"] == "inconclusive"  # e (drift) left out
+
+
+def test_comparison_rows_use_relative_depth():
+    rows = model_rows("m", LAYERS, 21, backpatching(LAYERS)).set_index(["split", "measure"])
+    assert rows.loc[("correct", "second hop resolved: median relative depth"), "value"] == pytest.approx(15.5 / 20)
+    assert rows.loc[("incorrect", "fixable share at t1 or t2"), "n"] == 3
+    assert relative_stages("m", LAYERS, 21)["depth"].between(0, 1).all()
+
+
+def overlapping(labels) -> bool:
+    boxes = [label.get_window_extent() for label in labels if label.get_text()]
+    return any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+
+
+@pytest.mark.parametrize("num_layers", [4, 18, 80])
+def test_heatmap_tick_labels_do_not_overlap(num_layers):
+    rng = np.random.default_rng(0)
+    grid = pd.DataFrame(rng.random((num_layers, num_layers)))
+    figure = figures.heatmaps({("correct", "t1"): grid, ("incorrect", "t1"): grid * np.nan}, num_layers, "t", "share")
+    figure.canvas.draw()
+    for ax in figure.axes[:-1]:  # the last axes is the colour bar
+        assert not overlapping(ax.get_xticklabels()) and not overlapping(ax.get_yticklabels())
+    figures.plt.close(figure)
+
+
+def test_every_figure_is_written_as_png_and_pdf_also_without_cases(tmp_path):
+    empty = {split: layers_table([]) for split in LAYERS}
+    for name, layers in (("cases", LAYERS), ("empty", empty)):
+        counts = {split: len(table) for split, table in layers.items()}
+        drawn = {
+            "stages": figures.stage_boxplot(stage_layers(layers), counts, 21, name),
+            "first_layers": figures.first_layer_lines(first_layer_shares(layers, 21), counts, 21, name),
+            "comparison": figures.comparison(
+                pd.concat([relative_stages(m, layers, 21) for m in ("a", "b")]),
+                pd.concat([backpatching(layers).assign(model=m) for m in ("a", "b")]),
+                name,
+            ),
+        }
+        for figure_name, figure in drawn.items():
+            figure.canvas.draw()
+            if figure_name == "stages":
+                assert not overlapping(figure.axes[0].get_xticklabels())
+            figures.save(figure, tmp_path / f"{name}_{figure_name}.png", tmp_path / f"{name}_{figure_name}.pdf")
+            assert (tmp_path / f"{name}_{figure_name}.png").read_bytes()[:4] == b"\x89PNG"
+            assert (tmp_path / f"{name}_{figure_name}.pdf").read_bytes()[:4] == b"%PDF"
+    assert not list(tmp_path.glob(".*tmp*"))  # nothing half-written left behind
