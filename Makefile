@@ -18,6 +18,8 @@ install: $(VENV)/.installed
 
 reproduce: install
 	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --report results/report.html
+	@echo "report: $(abspath results/report.html)"
 
 lint: install
 	$(BIN)/ruff check multihop scripts tests benchmarks data

@@ -34,9 +34,12 @@ rule all:
             kind=["png", "pdf"],
         ),
         expand(
-            "results/{model}/tables/{table}.csv",
+            "results/{model}/tables/{table}.{kind}",
             model=MODELS,
             table=["backpatching", "projection", "findings"],
+            kind=["csv", "html"],
         ),
+        expand("results/{model}/tables/funnel.html", model=MODELS),
+        "results/dataset/stats.html",
         # the side-by-side comparison, once there is something to compare
         ["results/comparison/models.png"] if len(MODELS) > 1 else [],

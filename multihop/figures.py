@@ -178,10 +178,14 @@ def comparison(stages: pd.DataFrame, fixable: pd.DataFrame, title: str):
         error = np.nan_to_num([np.subtract(share, low), np.subtract(high, share)])
         ax.bar(x, share, width=width, color=palette[model], label=model)
         ax.errorbar(x, share, yerr=error, fmt="none", ecolor="black", capsize=3)
+        for xi, g, top in zip(x, groups, np.fmax(share, high), strict=True):  # k/n: a share of 0 stays visible
+            if g in own.index:
+                label = f"{own.loc[g, 'fixable']}/{own.loc[g, 'n']}"
+                ax.text(xi, np.nan_to_num(top) + 0.02, label, ha="center", va="bottom", fontsize=8)
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels([f"{split}\n{position}" for split, position in groups])
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("fixable share of cases (95% CI)")
+    ax.set_ylim(0, 1.12)
+    ax.set_ylabel("fixable share of cases (95% CI; fixable/n above)")
     ax.set_title("back-patching")
     ax.legend(title="model", loc="upper left", bbox_to_anchor=(1, 1))
     figure.suptitle(title)

@@ -1,6 +1,7 @@
 """Writing outputs atomically, so an interrupted run never leaves a file that looks finished."""
 
 import contextlib
+import html
 import json
 import os
 from pathlib import Path
@@ -39,3 +40,20 @@ def write_json(obj, path) -> None:
 def read_table(path) -> pd.DataFrame:
     """Read a CSV table of this project; empty cells stay empty strings (a label may be 'NA')."""
     return pd.read_csv(path, keep_default_na=False)
+
+
+TABLE_STYLE = (
+    "body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
+    "th,td{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}th{background:#f3f3f3}"
+)
+
+
+def write_html_table(df: pd.DataFrame, path, title: str) -> None:
+    """The table as a small web page, for the report (numbers to 3 decimals, missing values blank)."""
+    table = df.to_html(index=False, na_rep="", float_format=lambda x: f"{x:.3f}", border=0)
+    numbers = [i + 1 for i, column in enumerate(df.columns) if pd.api.types.is_numeric_dtype(df[column])]
+    style = TABLE_STYLE + "".join(f"td:nth-child({i}){{text-align:right}}" for i in numbers)
+    page = f"<!doctype html>\n<meta charset='utf-8'>\n<title>{html.escape(title)}</title>\n"
+    page += f"<style>{style}</style>\n<h3>{html.escape(title)}</h3>\n{table}\n"
+    with atomic_path(path) as tmp:
+        tmp.write_text(page)

@@ -74,3 +74,13 @@ def analysis_files(analysis):
 def per_split(files):
     """One model's files of both splits, from their names in results/{model}/{split}/."""
     return expand("results/{{model}}/{split}/{file}", split=SPLITS, file=files)
+
+
+def reported_table(name, caption=None):
+    """A table's web page (its CSV sits beside it), shown in the report under the model's tables."""
+    return report(
+        f"results/{{model}}/tables/{name}.html",
+        caption=f"../report/{caption or name}.rst",
+        category="{model}",
+        subcategory="tables",
+    )

@@ -24,11 +24,7 @@ rule build_dataset:
         facts="results/dataset/facts.csv",
     output:
         dataset="results/dataset/two_hop.csv",
-        stats=report(
-            "results/dataset/stats.csv",
-            caption="../report/dataset_stats.rst",
-            category="dataset",
-        ),
+        stats="results/dataset/stats.csv",
     log:
         "results/logs/build_dataset.log",
     conda:

@@ -26,12 +26,7 @@ rule split_cases:
     output:
         correct="results/{model}/cases/correct.csv",
         incorrect="results/{model}/cases/incorrect.csv",
-        funnel=report(
-            "results/{model}/funnel.csv",
-            caption="../report/funnel.rst",
-            category="{model}",
-            subcategory="tables",
-        ),
+        funnel="results/{model}/funnel.csv",
     log:
         "results/logs/{model}/split_cases.log",
     conda:

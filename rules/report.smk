@@ -74,30 +74,52 @@ rule make_tables:
         projection=per_split(analysis_parts("projection")),
         model="results/{model}/model.json",
     output:
-        backpatching=report(
-            "results/{model}/tables/backpatching.csv",
-            caption="../report/backpatching_table.rst",
-            category="{model}",
-            subcategory="tables",
-        ),
-        projection=report(
-            "results/{model}/tables/projection.csv",
-            caption="../report/projection_table.rst",
-            category="{model}",
-            subcategory="tables",
-        ),
-        findings=report(
-            "results/{model}/tables/findings.csv",
-            caption="../report/findings.rst",
-            category="{model}",
-            subcategory="tables",
-        ),
+        backpatching="results/{model}/tables/backpatching.csv",
+        backpatching_html=reported_table("backpatching", "backpatching_table"),
+        projection="results/{model}/tables/projection.csv",
+        projection_html=reported_table("projection", "projection_table"),
+        findings="results/{model}/tables/findings.csv",
+        findings_html=reported_table("findings"),
     log:
         "results/logs/{model}/make_tables.log",
     conda:
         "../environment.yml"
     script:
         "../scripts/make_tables.py"
+
+
+rule render_funnel:
+    input:
+        "results/{model}/funnel.csv",
+    output:
+        reported_table("funnel"),
+    log:
+        "results/logs/{model}/render_funnel.log",
+    conda:
+        "../environment.yml"
+    params:
+        title=lambda wildcards: f"{wildcards.model}: which cases are studied",
+    script:
+        "../scripts/render_table.py"
+
+
+rule render_dataset_stats:
+    input:
+        "results/dataset/stats.csv",
+    output:
+        report(
+            "results/dataset/stats.html",
+            caption="../report/dataset_stats.rst",
+            category="dataset",
+        ),
+    log:
+        "results/logs/render_dataset_stats.log",
+    conda:
+        "../environment.yml"
+    params:
+        title="two-hop cases by relation pair and entity type",
+    script:
+        "../scripts/render_table.py"
 
 
 rule compare_models:
@@ -112,8 +134,9 @@ rule compare_models:
             category="models compared",
         ),
         figure_pdf="results/comparison/models.pdf",
-        table=report(
-            "results/comparison/models.csv",
+        table="results/comparison/models.csv",
+        table_html=report(
+            "results/comparison/models.html",
             caption="../report/comparison_table.rst",
             category="models compared",
         ),

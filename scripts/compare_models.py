@@ -6,7 +6,7 @@ import pandas as pd
 
 from multihop.comparison import model_rows, relative_stages
 from multihop.figures import comparison, save
-from multihop.io import write_csv
+from multihop.io import write_csv, write_html_table
 from multihop.scripting import run
 from multihop.tables import by_split
 
@@ -23,7 +23,9 @@ def main(snakemake):
         fixable.append(backpatching.assign(model=name))
         rows.append(model_rows(name, layers, depth, backpatching))
     out = snakemake.output
-    write_csv(pd.concat(rows, ignore_index=True), out.table)
+    table = pd.concat(rows, ignore_index=True)
+    write_csv(table, out.table)
+    write_html_table(table, out.table_html, "models compared")
     figure = comparison(pd.concat(stages, ignore_index=True), pd.concat(fixable, ignore_index=True), "models compared")
     save(figure, out.figure, out.figure_pdf)
 

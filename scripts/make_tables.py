@@ -6,7 +6,7 @@ import logging
 import pandas as pd
 
 from multihop.findings import findings
-from multihop.io import write_csv
+from multihop.io import write_csv, write_html_table
 from multihop.scripting import run
 from multihop.tables import backpatching, by_split, projection
 
@@ -14,12 +14,16 @@ from multihop.tables import backpatching, by_split, projection
 def main(snakemake):
     model = json.loads(open(snakemake.input.model).read())
     layers = by_split(snakemake.input.layers, pd.read_csv)
-    out = snakemake.output
-    write_csv(backpatching(layers), out.backpatching)
-    write_csv(projection(by_split(snakemake.input.projection)), out.projection)
     claims = findings(layers, model["layers"])
     logging.info("findings:\n%s", claims[["claim", "n", "value", "ci_low", "ci_high", "holds"]].to_string(index=False))
-    write_csv(claims, out.findings)
+    tables = {
+        "backpatching": (backpatching(layers), "back-patching: fixable share of cases"),
+        "projection": (projection(by_split(snakemake.input.projection)), "sublayer projection at t2"),
+        "findings": (claims, "the study's claims on this run"),
+    }
+    for name, (table, title) in tables.items():
+        write_csv(table, getattr(snakemake.output, name))
+        write_html_table(table, getattr(snakemake.output, f"{name}_html"), f"{model['name']}: {title}")
 
 
 run(main, snakemake)  # noqa: F821 (snakemake is injected by the script directive)

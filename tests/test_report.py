@@ -9,6 +9,7 @@ import pytest
 from multihop import figures
 from multihop.comparison import model_rows, relative_stages
 from multihop.findings import findings, verdict
+from multihop.io import write_html_table
 from multihop.layers import COLUMNS
 from multihop.stats import estimate, median_difference
 from multihop.tables import backpatching, first_layer_shares, projection, rate_grid, stage_layers
@@ -175,3 +176,11 @@ def test_every_figure_is_written_as_png_and_pdf_also_without_cases(tmp_path):
             assert (tmp_path / f"{name}_{figure_name}.png").read_bytes()[:4] == b"\x89PNG"
             assert (tmp_path / f"{name}_{figure_name}.pdf").read_bytes()[:4] == b"%PDF"
     assert not list(tmp_path.glob(".*tmp*"))  # nothing half-written left behind
+
+
+def test_html_table_is_escaped_and_formatted(tmp_path):
+    table = pd.DataFrame({"statement": ["a <b> & c"], "value": [0.123456], "missing": [np.nan]})
+    write_html_table(table, tmp_path / "t.html", "claims & checks")
+    page = (tmp_path / "t.html").read_text()
+    assert "a &lt;b&gt; &amp; c" in page and "0.123<" in page and "claims &amp; checks" in page
+    assert "td:nth-child(2){text-align:right}" in page  # numbers right-aligned, text left

@@ -154,7 +154,7 @@ def test_figures_tables_and_report_on_hand_made_splits(workdir, tmp_path):
     report = snakemake(tmp_path, *targets, "--report", "report.html", "--allowed-rules", *REPORT_RULES)
     assert report.returncode == 0, report.stderr[-3000:]
     html = (tmp_path / "report.html").read_text()
-    for name in ("stages.png", "patchscopes.png", "backpatching.png", "findings.csv", "models.png", "models.csv"):
+    for name in ("stages.png", "patchscopes.png", "backpatching.png", "findings.html", "models.png", "models.html"):
         assert name in html
     for caption in CAPTIONS:  # every caption's first words, as the report renders them
         first_words = " ".join((ROOT / "report" / f"{caption}.rst").read_text().split()[:4])
