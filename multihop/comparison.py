@@ -10,7 +10,7 @@ COLUMNS = ["model", "layers", "split", "measure", "n", "value", "ci_low", "ci_hi
 
 
 def relative_stages(model: str, layers: dict[str, pd.DataFrame], num_layers: int) -> pd.DataFrame:
-    """stage_layers of one model with `depth` = layer / (layers - 1): 0 = first block, 1 = last."""
+    """stage_layers of one model with `depth`, the relative depth layer / (layers - 1): 0 = first block, 1 = last."""
     stages = stage_layers(layers)
     return stages.assign(model=model, depth=stages["layer"] / max(num_layers - 1, 1))
 

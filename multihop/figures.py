@@ -20,6 +20,8 @@ from multihop.tables import FIRST_LAYERS, SPLITS, STAGES  # noqa: E402
 
 SPLIT_COLORS = {"correct": "#0173B2", "incorrect": "#DE8F05"}  # seaborn "colorblind" blue, orange
 HEATMAP = "viridis"
+# one colour scale for every heatmap, stretched at the low end where Patchscopes shares live
+HEATMAP_NORM = matplotlib.colors.PowerNorm(gamma=0.5, vmin=0, vmax=1)
 LAYER_AXIS = "layer (decoder block, 0 = first)"
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -61,7 +63,7 @@ def stage_boxplot(stages: pd.DataFrame, counts: dict[str, int], num_layers: int,
         _empty(ax, "no case reached any stage")
     else:
         common = dict(data=data, x="stage", y="layer", hue="split", order=order, hue_order=hue_order, ax=ax)
-        sns.boxplot(**common, palette=palette, fill=False, showfliers=False, width=0.6)
+        sns.boxplot(**common, palette=palette, fill=False, showfliers=False)
         sns.stripplot(**common, palette=palette, dodge=True, size=6, alpha=0.7, legend=False, jitter=0.08)
         ax.legend(title="cases", loc="upper left", bbox_to_anchor=(1, 1))
     reached = stages.groupby(["stage", "split"]).size()
@@ -130,7 +132,7 @@ def heatmaps(panels: dict[tuple[str, str], pd.DataFrame], num_layers: int, title
         values = grid.to_numpy(dtype=float)
         extent = (-0.5, num_layers - 0.5, -0.5, num_layers - 0.5)
         image = ax.imshow(
-            np.ma.masked_invalid(values), origin="lower", extent=extent, vmin=0, vmax=1, cmap=HEATMAP, aspect="equal"
+            np.ma.masked_invalid(values), origin="lower", extent=extent, norm=HEATMAP_NORM, cmap=HEATMAP, aspect="equal"
         )
         if np.isnan(values).all():
             _empty(ax)

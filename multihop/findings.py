@@ -2,7 +2,9 @@
 
 Layers are compared across models as relative depth: layer / (layers - 1), 0 = first block,
 1 = last. A claim holds when the whole 95% interval lies in the region the claim predicts, fails
-when the whole interval lies outside it, and is inconclusive otherwise.
+when the whole interval lies outside it, and is inconclusive otherwise. Below MIN_CASES values
+there is no verdict: a percentile bootstrap of a handful of values is far too narrow (all-equal
+values give a zero-width interval), and a median has no 95% interval from fewer than six.
 """
 
 import math
@@ -11,14 +13,15 @@ import numpy as np
 import pandas as pd
 
 from multihop.stats import estimate, median_difference
-from multihop.tables import STAGES
+from multihop.tables import STAGES, backpatched_cases
 
 COLUMNS = ["claim", "statement", "quantity", "n", "value", "ci_low", "ci_high", "criterion", "holds"]
+MIN_CASES = 6
 
 
-def verdict(low: float, high: float, region: tuple[float, float]) -> str:
+def verdict(n: int, low: float, high: float, region: tuple[float, float]) -> str:
     """'yes' when [low, high] lies inside the open region, 'no' when wholly outside, else 'inconclusive'."""
-    if math.isnan(low) or math.isnan(high):
+    if n < MIN_CASES or math.isnan(low) or math.isnan(high):
         return "too few cases"
     start, end = region
     if start < low and high < end:
@@ -29,7 +32,7 @@ def verdict(low: float, high: float, region: tuple[float, float]) -> str:
 
 
 def _row(claim, statement, quantity, result, region, criterion):
-    holds = verdict(result["ci_low"], result["ci_high"], region)
+    holds = verdict(result["n"], result["ci_low"], result["ci_high"], region)
     return dict(claim=claim, statement=statement, quantity=quantity, **result, criterion=criterion, holds=holds)
 
 
@@ -69,10 +72,10 @@ DEPTH_CLAIMS = [
 def findings(layers: dict[str, pd.DataFrame], num_layers: int) -> pd.DataFrame:
     """One row per tested statement; `layers` maps split -> layers.csv of that split."""
     both = pd.concat(list(layers.values()), ignore_index=True)
-    depth = max(num_layers - 1, 1)
+    last = max(num_layers - 1, 1)
 
     def relative(table, column):
-        return table[column].astype(float) / depth
+        return table[column].astype(float) / last
 
     rows = [
         _row(
@@ -85,30 +88,39 @@ def findings(layers: dict[str, pd.DataFrame], num_layers: int) -> pd.DataFrame:
         )
         for claim, statement, column, region, criterion in DEPTH_CLAIMS
     ]
+    rows.insert(
+        3,
+        _row(
+            3,
+            "the second hop is resolved after the first",
+            "per case: second hop resolved minus first hop resolved, median relative depth",
+            estimate(relative(both, "e3_decoded_t2") - relative(both, "first_hop_resolved"), np.median),
+            (0.0, math.inf),
+            "interval above 0",
+        ),
+    )
+    # a first hop that never resolves is the latest of all: it counts as one layer past the last
+    never = {split: relative(table, "first_hop_resolved").fillna(num_layers / last) for split, table in layers.items()}
     rows.append(
         _row(
             4,
             "in incorrect cases the first hop resolves later than in correct ones",
-            "first hop resolved: median relative depth, incorrect minus correct",
-            median_difference(
-                relative(layers["incorrect"], "first_hop_resolved"), relative(layers["correct"], "first_hop_resolved")
-            ),
+            "first hop resolved (never: past the last layer): median relative depth, incorrect minus correct; "
+            "n counts both splits",
+            median_difference(never["incorrect"], never["correct"]),
             (0.0, math.inf),
             "interval above 0",
         )
     )
-    incorrect = layers["incorrect"]
-    unedited_wrong = incorrect[~incorrect["unedited_correct"].astype(bool)]
-    fixable = unedited_wrong["fixable_t1"].astype(bool) | unedited_wrong["fixable_t2"].astype(bool)
+    fixable = backpatched_cases("incorrect", layers["incorrect"])["t1 or t2"]
     rows.append(
         _row(
             4,
-            "back-patching a later layer's state into an earlier layer fixes a share of incorrect cases "
-            "(the study: 32-66%)",
-            "share of incorrect cases with some back-patch (t1 or t2) answering e3, unedited run incorrect",
+            "back-patching a later layer's state into an earlier layer fixes some incorrect cases",
+            "share of incorrect cases with some back-patch (t1 or t2) answering e3 (unedited run incorrect)",
             estimate(fixable.astype(float)),
             (0.0, math.inf),
-            "interval above 0",
+            "interval above 0; the study found 32-66%",
         )
     )
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -52,24 +52,37 @@ def rate_grid(table: pd.DataFrame, hit: pd.Series, num_layers: int) -> pd.DataFr
     Rows are indexed by target layer and columns by source layer, both 0..num_layers-1. Every case
     has the same rows per cell, so the share over rows is the mean of the cases' shares.
     """
+    if len(table) and max(table["source_layer"].max(), table["target_layer"].max()) >= num_layers:
+        raise ValueError(f"a layer beyond the model's {num_layers} layers: is model.json from another model?")
     layers = range(num_layers)
     grid = hit.astype(float).groupby([table["target_layer"], table["source_layer"]]).mean().unstack()
     return grid.reindex(index=layers, columns=layers).rename_axis(index="target_layer", columns="source_layer")
 
 
-def backpatching(layers: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Fixable share per split and position (any: t1 or t2), with its bootstrap interval.
+def backpatched_cases(split: str, table: pd.DataFrame) -> pd.DataFrame:
+    """Per case of a split's layers.csv, whether it is fixable at t1, t2, and "t1 or t2".
 
-    `unedited_correct` counts the cases whose unedited run already answers correctly: all of the
-    correct split, where "fixable" means some back-patch keeps the answer; in the incorrect split
-    a nonzero count flags numerical drift between evaluation and the analyses' batches.
+    In the incorrect split a case whose unedited run, in the analyses' batch, already answers
+    correctly (numerical drift from the evaluation) is left out: no back-patch is needed to fix it.
+    """
+    if split == "incorrect":
+        table = table[~table["unedited_correct"].astype(bool)]
+    fixable = pd.DataFrame({position: table[f"fixable_{position}"].astype(bool) for position in POSITIONS})
+    fixable["t1 or t2"] = fixable["t1"] | fixable["t2"]
+    return fixable
+
+
+def backpatching(layers: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Fixable share per split and position (and t1 or t2), with its 95% bootstrap interval.
+
+    In the correct split, "fixable" means some back-patch keeps the right answer. `unedited_correct`
+    counts the cases whose unedited run answers correctly: all of the correct split; in the
+    incorrect split these are drift, left out of n.
     """
     rows = []
     for split, table in layers.items():
-        fixable = {position: table[f"fixable_{position}"].astype(bool) for position in POSITIONS}
-        fixable["t1 or t2"] = fixable["t1"] | fixable["t2"]
-        for position, cases in fixable.items():
-            share = estimate(cases)
+        for position, cases in backpatched_cases(split, table).items():
+            share = estimate(cases.astype(float))
             rows.append(
                 {
                     "split": split,

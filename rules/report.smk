@@ -8,7 +8,8 @@ rule describe_model:
     conda:
         "../environment.yml"
     params:
-        model=model_config,
+        name=lambda wildcards: wildcards.model,
+        source=lambda wildcards: MODELS[wildcards.model]["source"],  # only what the depth depends on
     script:
         "../scripts/describe_model.py"
 

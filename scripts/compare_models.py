@@ -16,12 +16,12 @@ def main(snakemake):
     for name, model_file, backpatching_file in zip(
         snakemake.params.models, snakemake.input.models, snakemake.input.backpatching, strict=True
     ):
-        depth = json.loads(open(model_file).read())["layers"]
+        num_layers = json.loads(open(model_file).read())["layers"]
         layers = by_split([p for p in snakemake.input.layers if p.split("/")[1] == name], pd.read_csv)
         backpatching = pd.read_csv(backpatching_file)
-        stages.append(relative_stages(name, layers, depth))
+        stages.append(relative_stages(name, layers, num_layers))
         fixable.append(backpatching.assign(model=name))
-        rows.append(model_rows(name, layers, depth, backpatching))
+        rows.append(model_rows(name, layers, num_layers, backpatching))
     out = snakemake.output
     table = pd.concat(rows, ignore_index=True)
     write_csv(table, out.table)

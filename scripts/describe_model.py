@@ -8,10 +8,10 @@ from multihop.scripting import run
 
 
 def main(snakemake):
-    model = snakemake.params.model
-    layers = num_layers(model["source"])
-    logging.info("%s: %d layers", model["name"], layers)
-    write_json({"name": model["name"], "source": model["source"], "layers": layers}, snakemake.output[0])
+    name, source = snakemake.params.name, snakemake.params.source
+    layers = num_layers(source)
+    logging.info("%s: %d layers", name, layers)
+    write_json({"name": name, "source": source, "layers": layers}, snakemake.output[0])
 
 
 run(main, snakemake)  # noqa: F821 (snakemake is injected by the script directive)

@@ -1,6 +1,9 @@
 """Rule plot_heatmaps: source x target layer heatmaps of Patchscopes and back-patching, one model."""
 
 import json
+from functools import partial
+
+import pandas as pd
 
 from multihop.figures import heatmaps, save
 from multihop.scripting import run
@@ -11,22 +14,27 @@ PATCHSCOPES = [("t1", "e2"), ("t2", "e2"), ("t2", "e3")]  # (source position, en
 
 def main(snakemake):
     model = json.loads(open(snakemake.input.model).read())
-    name, depth = model["name"], model["layers"]
-    patchscopes = by_split(snakemake.input.patchscopes)
+    name, num_layers = model["name"], model["layers"]
+    layers = ["position", "source_layer", "target_layer"]  # the generated texts are not needed here
+    patchscopes = by_split(snakemake.input.patchscopes, partial(pd.read_parquet, columns=[*layers, "classification"]))
     panels = {}
     for split, table in patchscopes.items():
         for position, entity in PATCHSCOPES:
             rows = table[table["position"] == position]
-            panels[split, f"{position} → {entity}"] = rate_grid(rows, rows["classification"] == entity, depth)
-    figure = heatmaps(panels, depth, f"{name}: Patchscopes, share of generations naming the entity", "share")
+            panels[split, f"{position} → {entity}"] = rate_grid(rows, rows["classification"] == entity, num_layers)
+    figure = heatmaps(panels, num_layers, f"{name}: Patchscopes, share of generations naming the entity", "share")
     save(figure, snakemake.output.patchscopes, snakemake.output.patchscopes_pdf)
-    backpatch = by_split(snakemake.input.backpatch)
+    backpatch = by_split(
+        snakemake.input.backpatch, partial(pd.read_parquet, columns=[*layers, "correct", "clean_correct"])
+    )
     panels = {}
     for split, table in backpatch.items():
+        if split == "incorrect":  # as in the back-patching table: cases already right unedited are drift
+            table = table[~table["clean_correct"].astype(bool)]
         for position in ("t1", "t2"):
             rows = table[table["position"] == position]
-            panels[split, f"at {position}"] = rate_grid(rows, rows["correct"], depth)
-    figure = heatmaps(panels, depth, f"{name}: back-patching, share of runs answering e3", "success rate")
+            panels[split, f"at {position}"] = rate_grid(rows, rows["correct"], num_layers)
+    figure = heatmaps(panels, num_layers, f"{name}: back-patching, share of runs answering e3", "success rate")
     save(figure, snakemake.output.backpatching, snakemake.output.backpatching_pdf)
 
 

@@ -42,11 +42,12 @@ def test_median_difference():
 
 
 def test_verdict_reads_the_whole_interval():
-    assert verdict(0.1, 0.3, (-math.inf, 0.5)) == "yes"
-    assert verdict(0.6, 0.9, (-math.inf, 0.5)) == "no"
-    assert verdict(0.4, 0.6, (-math.inf, 0.5)) == "inconclusive"
-    assert verdict(0.0, 0.0, (0.0, math.inf)) == "no"  # a share of exactly 0 is not "above 0"
-    assert verdict(math.nan, math.nan, (0.0, 1.0)) == "too few cases"
+    assert verdict(6, 0.1, 0.3, (-math.inf, 0.5)) == "yes"
+    assert verdict(6, 0.6, 0.9, (-math.inf, 0.5)) == "no"
+    assert verdict(6, 0.4, 0.6, (-math.inf, 0.5)) == "inconclusive"
+    assert verdict(9, 0.0, 0.0, (0.0, math.inf)) == "no"  # a share of exactly 0 is not "above 0"
+    assert verdict(5, 0.1, 0.3, (-math.inf, 0.5)) == "too few cases"  # a bootstrap of 5 values is too narrow
+    assert verdict(9, math.nan, math.nan, (0.0, 1.0)) == "too few cases"
 
 
 LAYERS = {
@@ -99,10 +100,10 @@ def test_rate_grid_is_target_by_source_and_blank_where_nothing_ran():
 
 def test_backpatching_table():
     table = backpatching(LAYERS).set_index(["split", "position"])
-    assert table.loc[("incorrect", "t1"), ["n", "fixable"]].tolist() == [3, 1]
-    assert table.loc[("incorrect", "t1 or t2"), "fixable"] == 2
-    assert table.loc[("incorrect", "t1 or t2"), "share"] == pytest.approx(2 / 3)
-    assert table.loc[("incorrect", "t2"), "unedited_correct"] == 1
+    # case e of the incorrect split answers right unedited (drift): left out of n, counted apart
+    assert table.loc[("incorrect", "t1"), ["n", "fixable", "unedited_correct"]].tolist() == [2, 0, 1]
+    assert table.loc[("incorrect", "t1 or t2"), ["fixable", "share"]].tolist() == [1, 0.5]
+    assert table.loc[("correct", "t1"), ["n", "fixable", "share"]].tolist() == [2, 1, 0.5]
     assert table.loc[("correct", "t2"), ["fixable", "share", "ci_low", "ci_high"]].tolist() == [0, 0, 0, 0]
 
 
@@ -120,22 +121,45 @@ def test_projection_table():
     assert got.loc[("attention", "e3"), "cases"] == 0 and np.isnan(got.loc[("attention", "e3"), "mean_first_layer"])
 
 
-def test_findings_on_hand_made_layers():
-    got = findings(LAYERS, num_layers=21)  # relative depth = layer / 20
-    assert len(got) == 6 and list(got["claim"]) == [1, 2, 3, 3, 4, 4]
-    early = got.iloc[0]
-    assert early["n"] == 4 and early["value"] == pytest.approx(np.median([1, 2, 3, 5]) / 20) and early["holds"] == "yes"
-    assert got.iloc[1]["holds"] == "too few cases"  # one case with a propagation layer
-    assert got.iloc[2]["value"] == pytest.approx(15.5 / 20) and got.iloc[2]["holds"] == "yes"
-    assert got.iloc[4]["value"] == pytest.approx((4 - 1.5) / 20)
-    fix = got.iloc[5]
-    assert fix["n"] == 2 and fix["value"] == 0.5 and fix["holds"] == "inconclusive"  # e (drift) left out
+def many_cases(first_hops_correct=(1, 2), first_hops_incorrect=(3, 5, 4, 6, None, None, 5, 4)):
+    """Eight correct and eight incorrect cases (plus one drifting) following the study's picture."""
+    correct = [
+        {"id": f"c{i}", "first_hop_resolved": first_hops_correct[i % 2], "information_propagation": 9 + i % 2,
+         "e3_decoded_t2": 15 + i % 2, "prediction_extracted": 18 + i % 2, "fixable_t1": True, "unedited_correct": True}
+        for i in range(8)
+    ]  # fmt: skip
+    incorrect = [
+        {"id": f"i{i}", "first_hop_resolved": layer, "fixable_t2": i % 2 == 0}
+        for i, layer in enumerate(first_hops_incorrect)
+    ]
+    incorrect.append({"id": "drift", "fixable_t1": True, "unedited_correct": True})
+    return {"correct": layers_table(correct), "incorrect": layers_table(incorrect)}
+
+
+def test_findings_hold_where_the_cases_follow_the_study():
+    got = findings(many_cases(), num_layers=21)  # relative depth = layer / 20
+    assert list(got["claim"]) == [1, 2, 3, 3, 3, 4, 4]
+    assert list(got["holds"]) == ["yes"] * 7, got[["quantity", "n", "value", "ci_low", "ci_high", "holds"]]
+    early, _, late, order, _, later, fix = got.itertuples(index=False)
+    assert early.n == 14 and early.value == pytest.approx(2 / 20)
+    assert late.value == pytest.approx(15.5 / 20) and order.value == pytest.approx(14 / 20) and order.n == 8
+    # incorrect: 3,4,4,5,5,6 and three never-resolved (one past the last layer: 21) -> median 5
+    assert later.n == 17 and later.value == pytest.approx(5 / 20 - 1.5 / 20)
+    assert fix.n == 8 and fix.value == 0.5  # the drifting case is left out
+
+
+def test_findings_fail_or_abstain_where_the_cases_do_not_follow():
+    late_first_hops = findings(many_cases((15, 16), (11, 11, 12, 12, 11, 12, 11, 12)), num_layers=21)
+    assert late_first_hops.iloc[0]["holds"] == "no"  # first hop resolved in the second half
+    assert late_first_hops.iloc[5]["holds"] == "no"  # incorrect cases resolve earlier, not later
+    few = findings(LAYERS, num_layers=21)
+    assert set(few["holds"]) == {"too few cases"}  # 2 to 4 values a row
 
 
 def test_comparison_rows_use_relative_depth():
     rows = model_rows("m", LAYERS, 21, backpatching(LAYERS)).set_index(["split", "measure"])
     assert rows.loc[("correct", "second hop resolved: median relative depth"), "value"] == pytest.approx(15.5 / 20)
-    assert rows.loc[("incorrect", "fixable share at t1 or t2"), "n"] == 3
+    assert rows.loc[("incorrect", "fixable share at t1 or t2"), "n"] == 2  # without the drifting case
     assert relative_stages("m", LAYERS, 21)["depth"].between(0, 1).all()
 
 
@@ -145,14 +169,20 @@ def overlapping(labels) -> bool:
 
 
 @pytest.mark.parametrize("num_layers", [4, 18, 80])
-def test_heatmap_tick_labels_do_not_overlap(num_layers):
+def test_tick_labels_do_not_overlap(num_layers):
     rng = np.random.default_rng(0)
     grid = pd.DataFrame(rng.random((num_layers, num_layers)))
-    figure = figures.heatmaps({("correct", "t1"): grid, ("incorrect", "t1"): grid * np.nan}, num_layers, "t", "share")
-    figure.canvas.draw()
-    for ax in figure.axes[:-1]:  # the last axes is the colour bar
+    heatmaps = figures.heatmaps({("correct", "t1"): grid, ("incorrect", "t1"): grid * np.nan}, num_layers, "t", "share")
+    layers = {"correct": layers_table([{"id": "a", "first_hop_resolved": 0, "e3_decoded_t2": num_layers - 1}])}
+    lines = figures.first_layer_lines(first_layer_shares(layers, num_layers), {"correct": 1}, num_layers, "t")
+    boxes = figures.stage_boxplot(stage_layers(layers), {"correct": 1}, num_layers, "t")
+    axes = heatmaps.axes[:-1] + lines.axes + boxes.axes  # the heatmaps' last axes is the colour bar
+    for figure in (heatmaps, lines, boxes):
+        figure.canvas.draw()
+    for ax in axes:
         assert not overlapping(ax.get_xticklabels()) and not overlapping(ax.get_yticklabels())
-    figures.plt.close(figure)
+    for figure in (heatmaps, lines, boxes):
+        figures.plt.close(figure)
 
 
 def test_every_figure_is_written_as_png_and_pdf_also_without_cases(tmp_path):
