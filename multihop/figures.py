@@ -177,7 +177,8 @@ def comparison(stages: pd.DataFrame, fixable: pd.DataFrame, title: str):
         share = [own.loc[g, "share"] if g in own.index else np.nan for g in groups]
         low = [own.loc[g, "ci_low"] if g in own.index else np.nan for g in groups]
         high = [own.loc[g, "ci_high"] if g in own.index else np.nan for g in groups]
-        error = np.nan_to_num([np.subtract(share, low), np.subtract(high, share)])
+        # a percentile interval need not contain its point estimate: clip, never a negative bar
+        error = np.clip(np.nan_to_num([np.subtract(share, low), np.subtract(high, share)]), 0, None)
         ax.bar(x, share, width=width, color=palette[model], label=model)
         ax.errorbar(x, share, yerr=error, fmt="none", ecolor="black", capsize=3)
         for xi, g, top in zip(x, groups, np.fmax(share, high), strict=True):  # k/n: a share of 0 stays visible

@@ -194,7 +194,7 @@ def test_every_figure_is_written_as_png_and_pdf_also_without_cases(tmp_path):
             "first_layers": figures.first_layer_lines(first_layer_shares(layers, 21), counts, 21, name),
             "comparison": figures.comparison(
                 pd.concat([relative_stages(m, layers, 21) for m in ("a", "b")]),
-                pd.concat([backpatching(layers).assign(model=m) for m in ("a", "b")]),
+                pd.concat([backpatching(layers).assign(model="a"), backpatching(layers).assign(model="b", share=0.9)]),
                 name,
             ),
         }
