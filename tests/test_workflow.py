@@ -140,7 +140,7 @@ def test_figures_tables_and_report_on_hand_made_splits(workdir, tmp_path):
 
     backpatching = pd.read_csv(results / "tiny-a" / "tables" / "backpatching.csv")
     assert list(backpatching["n"]) == [2] * 6  # 2 cases per split, 3 rows each (t1, t2, t1 or t2)
-    assert len(pd.read_csv(results / "tiny-a" / "tables" / "findings.csv")) == 6
+    assert len(pd.read_csv(results / "tiny-a" / "tables" / "findings.csv")) == 7  # claims 1, 2, 3 (three rows), 4 (two)
     projection = pd.read_csv(results / "tiny-a" / "tables" / "projection.csv")
     assert set(projection["n"]) == {2} and projection["share"].between(0, 1).all()
     compared = pd.read_csv(results / "comparison" / "models.csv")
