@@ -17,6 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import tiny  # noqa: E402  (tiny models and tokenizers of the test suite)
+from comparison import print_comparison  # noqa: E402  (beside this file)
 
 from multihop.adapter import Adapter  # noqa: E402
 from multihop.interventions import Patch, generate, read_states, reference_generate, variant_seed  # noqa: E402
@@ -63,11 +64,7 @@ def main():
 
     device = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else platform.processor() or "cpu"
     print(f"machine: {device}, torch {torch.__version__}; model: {args.layers} layers, hidden {args.hidden}")
-    for name, seconds in timings.items():
-        print(f"{name:>9}: {len(variants) / seconds:8.1f} variants/s ({len(variants)} variants, {seconds:.2f} s)")
-    same = sum(a == b for a, b in zip(outputs["reference"], outputs["batched"], strict=True))
-    speedup = timings["reference"] / timings["batched"]
-    print(f"batched / reference: {speedup:.1f}x faster; {same}/{len(variants)} generations identical")
+    print_comparison(timings, outputs, len(variants), "variants")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 import yaml
+from comparison import print_comparison  # beside this file
 
 from multihop import models
 from multihop.bundled import BUNDLED
@@ -49,12 +50,7 @@ def main():
         f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads"
     )
-    for name, seconds in timings.items():
-        rate = len(texts) / seconds
-        print(f"{name:>13}: {rate:6.2f} prompts/s ({len(texts)} prompts, batch {args.batch_size}, {seconds:.1f} s)")
-    same = sum(a == b for a, b in zip(outputs["plain"], outputs["shared prefix"], strict=True))
-    speedup = timings["plain"] / timings["shared prefix"]
-    print(f"shared prefix / plain: {speedup:.2f}x faster; {same}/{len(texts)} generations identical")
+    print_comparison(timings, outputs, len(texts), "prompts", f", batch {args.batch_size}")
 
 
 if __name__ == "__main__":

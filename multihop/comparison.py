@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from multihop.stats import estimate
-from multihop.tables import STAGES, stage_layers
+from multihop.tables import STAGES, relative_depth, stage_layers
 
 COLUMNS = ["model", "layers", "split", "measure", "n", "value", "ci_low", "ci_high"]
 
@@ -12,7 +12,7 @@ COLUMNS = ["model", "layers", "split", "measure", "n", "value", "ci_low", "ci_hi
 def relative_stages(model: str, layers: dict[str, pd.DataFrame], num_layers: int) -> pd.DataFrame:
     """stage_layers of one model with `depth`, the relative depth layer / (layers - 1): 0 = first block, 1 = last."""
     stages = stage_layers(layers)
-    return stages.assign(model=model, depth=stages["layer"] / max(num_layers - 1, 1))
+    return stages.assign(model=model, depth=relative_depth(stages["layer"], num_layers))
 
 
 def model_rows(model: str, layers: dict[str, pd.DataFrame], num_layers: int, backpatching: pd.DataFrame):

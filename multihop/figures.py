@@ -172,18 +172,16 @@ def comparison(stages: pd.DataFrame, fixable: pd.DataFrame, title: str):
     groups = [(split, position) for split in ("incorrect", "correct") for position in ("t1", "t2")]
     width = 0.8 / len(models)
     for i, model in enumerate(models):
-        own = fixable[fixable["model"] == model].set_index(["split", "position"])
+        own = fixable[fixable["model"] == model].set_index(["split", "position"]).reindex(groups)
         x = np.arange(len(groups)) + (i - (len(models) - 1) / 2) * width
-        share = [own.loc[g, "share"] if g in own.index else np.nan for g in groups]
-        low = [own.loc[g, "ci_low"] if g in own.index else np.nan for g in groups]
-        high = [own.loc[g, "ci_high"] if g in own.index else np.nan for g in groups]
+        share, low, high = (own[column].to_numpy(dtype=float) for column in ("share", "ci_low", "ci_high"))
         # a percentile interval need not contain its point estimate: clip, never a negative bar
         error = np.clip(np.nan_to_num([np.subtract(share, low), np.subtract(high, share)]), 0, None)
         ax.bar(x, share, width=width, color=palette[model], label=model)
         ax.errorbar(x, share, yerr=error, fmt="none", ecolor="black", capsize=3)
-        for xi, g, top in zip(x, groups, np.fmax(share, high), strict=True):  # k/n: a share of 0 stays visible
-            if g in own.index:
-                label = f"{own.loc[g, 'fixable']}/{own.loc[g, 'n']}"
+        for xi, top, row in zip(x, np.fmax(share, high), own.itertuples(), strict=True):  # k/n: 0 stays visible
+            if not np.isnan(row.n):
+                label = f"{row.fixable:.0f}/{row.n:.0f}"
                 ax.text(xi, np.nan_to_num(top) + 0.02, label, ha="center", va="bottom", fontsize=8)
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels([f"{split}\n{position}" for split, position in groups])

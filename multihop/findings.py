@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from multihop.stats import estimate, median_difference
-from multihop.tables import STAGES, backpatched_cases
+from multihop.tables import STAGES, backpatched_cases, relative_depth
 
 COLUMNS = ["claim", "statement", "quantity", "n", "value", "ci_low", "ci_high", "criterion", "holds"]
 MIN_CASES = 6
@@ -72,10 +72,9 @@ DEPTH_CLAIMS = [
 def findings(layers: dict[str, pd.DataFrame], num_layers: int) -> pd.DataFrame:
     """One row per tested statement; `layers` maps split -> layers.csv of that split."""
     both = pd.concat(list(layers.values()), ignore_index=True)
-    last = max(num_layers - 1, 1)
 
     def relative(table, column):
-        return table[column].astype(float) / last
+        return relative_depth(table[column].astype(float), num_layers)
 
     rows = [
         _row(
@@ -100,7 +99,8 @@ def findings(layers: dict[str, pd.DataFrame], num_layers: int) -> pd.DataFrame:
         ),
     )
     # a first hop that never resolves is the latest of all: it counts as one layer past the last
-    never = {split: relative(table, "first_hop_resolved").fillna(num_layers / last) for split, table in layers.items()}
+    past_last = relative_depth(num_layers, num_layers)
+    never = {split: relative(table, "first_hop_resolved").fillna(past_last) for split, table in layers.items()}
     rows.append(
         _row(
             4,

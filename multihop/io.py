@@ -37,6 +37,10 @@ def write_json(obj, path) -> None:
         tmp.write_text(json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
 
+def read_json(path):
+    return json.loads(Path(path).read_text())
+
+
 def read_table(path) -> pd.DataFrame:
     """Read a CSV table of this project; empty cells stay empty strings (a label may be 'NA')."""
     return pd.read_csv(path, keep_default_na=False)

@@ -18,6 +18,23 @@ FIRST_LAYERS = {"first_hop_resolved": "e2 decoded from t1", "e3_decoded_t2": "e3
 POSITIONS = ("t1", "t2")
 
 
+def relative_depth(layers, num_layers: int):
+    """layer / (layers - 1): 0 = the first block, 1 = the last, so models of any depth compare."""
+    return layers / max(num_layers - 1, 1)
+
+
+def without_drift(split: str, table: pd.DataFrame, unedited_correct: str) -> pd.DataFrame:
+    """The rows of a split that back-patching results count.
+
+    In the incorrect split a case whose unedited run, in the analyses' batch, already answers
+    correctly (numerical drift from the evaluation) is left out: no back-patch is needed to fix it.
+    `unedited_correct` names the column saying so (per case in layers.csv, per row in the sweep).
+    """
+    if split != "incorrect":
+        return table
+    return table[~table[unedited_correct].astype(bool)]
+
+
 def stage_layers(layers: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Long table [split, id, stage, layer] of every stage a case reaches (never reached: no row)."""
     frames = []
@@ -60,13 +77,8 @@ def rate_grid(table: pd.DataFrame, hit: pd.Series, num_layers: int) -> pd.DataFr
 
 
 def backpatched_cases(split: str, table: pd.DataFrame) -> pd.DataFrame:
-    """Per case of a split's layers.csv, whether it is fixable at t1, t2, and "t1 or t2".
-
-    In the incorrect split a case whose unedited run, in the analyses' batch, already answers
-    correctly (numerical drift from the evaluation) is left out: no back-patch is needed to fix it.
-    """
-    if split == "incorrect":
-        table = table[~table["unedited_correct"].astype(bool)]
+    """Per case of a split's layers.csv (drift left out), whether it is fixable at t1, t2, and "t1 or t2"."""
+    table = without_drift(split, table, "unedited_correct")
     fixable = pd.DataFrame({position: table[f"fixable_{position}"].astype(bool) for position in POSITIONS})
     fixable["t1 or t2"] = fixable["t1"] | fixable["t2"]
     return fixable

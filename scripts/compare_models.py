@@ -1,12 +1,10 @@
 """Rule compare_models: every configured model side by side, one figure and one table."""
 
-import json
-
 import pandas as pd
 
 from multihop.comparison import model_rows, relative_stages
 from multihop.figures import comparison, save
-from multihop.io import write_csv, write_html_table
+from multihop.io import read_json, write_csv, write_html_table
 from multihop.scripting import run
 from multihop.tables import by_split
 
@@ -16,7 +14,7 @@ def main(snakemake):
     for name, model_file, backpatching_file in zip(
         snakemake.params.models, snakemake.input.models, snakemake.input.backpatching, strict=True
     ):
-        num_layers = json.loads(open(model_file).read())["layers"]
+        num_layers = read_json(model_file)["layers"]
         layers = by_split([p for p in snakemake.input.layers if p.split("/")[1] == name], pd.read_csv)
         backpatching = pd.read_csv(backpatching_file)
         stages.append(relative_stages(name, layers, num_layers))

@@ -1,18 +1,17 @@
 """Rule make_tables: back-patching, projection and findings tables of one model."""
 
-import json
 import logging
 
 import pandas as pd
 
 from multihop.findings import findings
-from multihop.io import write_csv, write_html_table
+from multihop.io import read_json, write_csv, write_html_table
 from multihop.scripting import run
 from multihop.tables import backpatching, by_split, projection
 
 
 def main(snakemake):
-    model = json.loads(open(snakemake.input.model).read())
+    model = read_json(snakemake.input.model)
     layers = by_split(snakemake.input.layers, pd.read_csv)
     claims = findings(layers, model["layers"])
     logging.info("findings:\n%s", claims[["claim", "n", "value", "ci_low", "ci_high", "holds"]].to_string(index=False))

@@ -1,19 +1,19 @@
 """Rule plot_heatmaps: source x target layer heatmaps of Patchscopes and back-patching, one model."""
 
-import json
 from functools import partial
 
 import pandas as pd
 
 from multihop.figures import heatmaps, save
+from multihop.io import read_json
 from multihop.scripting import run
-from multihop.tables import by_split, rate_grid
+from multihop.tables import POSITIONS, by_split, rate_grid, without_drift
 
 PATCHSCOPES = [("t1", "e2"), ("t2", "e2"), ("t2", "e3")]  # (source position, entity decoded)
 
 
 def main(snakemake):
-    model = json.loads(open(snakemake.input.model).read())
+    model = read_json(snakemake.input.model)
     name, num_layers = model["name"], model["layers"]
     layers = ["position", "source_layer", "target_layer"]  # the generated texts are not needed here
     patchscopes = by_split(snakemake.input.patchscopes, partial(pd.read_parquet, columns=[*layers, "classification"]))
@@ -29,9 +29,8 @@ def main(snakemake):
     )
     panels = {}
     for split, table in backpatch.items():
-        if split == "incorrect":  # as in the back-patching table: cases already right unedited are drift
-            table = table[~table["clean_correct"].astype(bool)]
-        for position in ("t1", "t2"):
+        table = without_drift(split, table, "clean_correct")  # the cases the back-patching table counts
+        for position in POSITIONS:
             rows = table[table["position"] == position]
             panels[split, f"at {position}"] = rate_grid(rows, rows["correct"], num_layers)
     figure = heatmaps(panels, num_layers, f"{name}: back-patching, share of runs answering e3", "success rate")

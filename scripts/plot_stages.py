@@ -1,16 +1,15 @@
 """Rule plot_stages: the stage box plot and the first-layer line plot of one model."""
 
-import json
-
 import pandas as pd
 
 from multihop.figures import first_layer_lines, save, stage_boxplot
+from multihop.io import read_json
 from multihop.scripting import run
 from multihop.tables import by_split, first_layer_shares, stage_layers
 
 
 def main(snakemake):
-    model = json.loads(open(snakemake.input.model).read())
+    model = read_json(snakemake.input.model)
     layers = by_split(snakemake.input.layers, pd.read_csv)
     counts = {split: len(table) for split, table in layers.items()}
     name = model["name"]
