@@ -2,7 +2,7 @@
 # Wikidata -> two-hop dataset -> per-model evaluation and case splits -> analyses -> report.
 
 
-configfile: "config.yaml"
+configfile: f"{workflow.basedir}/config.yaml"  # the study's settings, wherever the run is
 
 
 report: "report/workflow.rst"
@@ -20,13 +20,9 @@ rule all:
     input:
         "results/dataset/two_hop.csv",
         "results/dataset/stats.csv",
-        expand(
-            "results/{model}/cases/{split}.csv",
-            model=MODELS,
-            split=["correct", "incorrect"],
-        ),
+        expand("results/{model}/cases/{split}.csv", model=MODELS, split=SPLITS),
         expand("results/{model}/funnel.csv", model=MODELS),
-        expand("results/{model}/{split}/layers.csv", model=MODELS, split=SPLITS),
+        expand("results/{model}/{split}/stages.csv", model=MODELS, split=SPLITS),
         expand(
             "results/{model}/figures/{figure}.{kind}",
             model=MODELS,

@@ -9,18 +9,17 @@ generations. Prints the time of each, their ratio, whether they agree, and the m
 
 import argparse
 import platform
-import sys
 import time
-from pathlib import Path
 
 import torch
+from comparison import print_comparison  # beside this file
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-import tiny  # noqa: E402  (tiny models and tokenizers of the test suite)
-from comparison import print_comparison  # noqa: E402  (beside this file)
-
-from multihop.adapter import Adapter  # noqa: E402
-from multihop.interventions import Patch, generate, read_states, reference_generate, variant_seed  # noqa: E402
+from multihop.engine.decoding import generate_variants, reference_generate
+from multihop.engine.edits import Patch
+from multihop.engine.sampling import variant_seed
+from multihop.engine.states import read_states
+from multihop.models import tiny
+from multihop.models.adapter import Adapter
 
 PROMPT = "the capital of Japan is Tokyo. the author of Hamlet is William Shakespeare. the spouse of the performer of"
 
@@ -52,7 +51,7 @@ def main():
     timings, outputs = {}, {}
     for name, run in (
         ("reference", lambda: reference_generate(adapter, tokenizer, ids, variants, 10, seeds)),
-        ("batched", lambda: generate(adapter, tokenizer, ids, variants, 10, seeds, args.batch_size)),
+        ("batched", lambda: generate_variants(adapter, tokenizer, ids, variants, 10, seeds, args.batch_size)),
     ):
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()

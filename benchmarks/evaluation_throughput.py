@@ -18,11 +18,13 @@ import torch
 import yaml
 from comparison import print_comparison  # beside this file
 
-from multihop import models
-from multihop.bundled import BUNDLED
-from multihop.chains import build_chains
-from multihop.generation import greedy_generate
-from multihop.wikidata import extract_from_dump
+from multihop.dataset.chains import build_chains
+from multihop.dataset.wikidata import extract_from_dump
+from multihop.engine.decoding import generate_prompts
+from multihop.models.adapter import Adapter
+from multihop.models.loading import load
+
+DEFAULT = "bundled:gemma3-270m"
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,16 +36,17 @@ def main():
     args = parser.parse_args()
     os.chdir(ROOT)
     config = yaml.safe_load(Path("config.yaml").read_text())
-    spec = next(m for m in config["models"] if m["source"] == BUNDLED)
+    spec = next(m for m in config["models"] if m["source"] == DEFAULT)
     entities, facts = extract_from_dump(config["wikidata"]["dump"], config["entity_types"], list(config["relations"]))
     chains = build_chains(entities, facts, config["relations"])
     texts = [spec["prompt_prefix"] + p for p in sorted(set(chains["first_hop_prompt"]))[: args.prompts]]
-    model, tokenizer = models.load(BUNDLED, "float32", "cpu")
+    model, tokenizer = load(DEFAULT, "float32", "cpu")
+    adapter = Adapter(model)
 
     timings, outputs = {}, {}
     for name, share in (("plain", False), ("shared prefix", True)):
         start = time.perf_counter()
-        outputs[name] = greedy_generate(model, tokenizer, texts, 10, args.batch_size, desc=name, share_prefix=share)
+        outputs[name] = generate_prompts(adapter, tokenizer, texts, 10, args.batch_size, desc=name, share_prefix=share)
         timings[name] = time.perf_counter() - start
 
     print(

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import yaml
 
-from multihop.ntriples import read_triples
-from multihop.wikidata import extract_from_dump
+from multihop.dataset.ntriples import read_triples
+from multihop.dataset.wikidata import extract_from_dump
 
 ROOT = Path(__file__).resolve().parents[1]
 E, P = "http://www.wikidata.org/entity/", "http://www.wikidata.org/prop/direct/"

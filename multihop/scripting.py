@@ -1,4 +1,4 @@
-"""What every scripts/ entry point does around its work: logging to the rule's log, clean errors."""
+"""What every scripts/ entry point does around its work: logging to the rule's log, clean errors, reading inputs."""
 
 import logging
 import sys
@@ -21,3 +21,12 @@ def run(main, snakemake):
     except UserError as error:
         logging.error("error: %s", error)
         sys.exit(1)
+
+
+def by_split(inputs, name: str, read) -> dict:
+    """One table per split from a rule's named inputs `{name}_{split}` (see rules/common.smk, per_split)."""
+    import pandas as pd
+
+    from multihop.evaluation.splits import SPLITS
+
+    return {split: pd.concat([read(path) for path in inputs[f"{name}_{split}"]], ignore_index=True) for split in SPLITS}

@@ -6,15 +6,15 @@ rule locate_cases:
     input:
         cases="results/{model}/cases/{split}.csv",
         model=model_files,
+        code=code_files("scripts/locate_cases.py"),
     output:
         positions="results/{model}/{split}/positions.csv",
+        studied="results/{model}/{split}/studied.csv",
         shards=scatter.cases(
             "results/{{model}}/{{split}}/shards/cases_{scatteritem}.csv"
         ),
     log:
         "results/logs/{model}/{split}/locate_cases.log",
-    conda:
-        "../environment.yml"
     params:
         model=model_config,
         cases_per_split=config["analyses"]["cases_per_split"],
@@ -27,16 +27,15 @@ rule analysis_shard:
     input:
         cases="results/{model}/{split}/shards/cases_{scatteritem}.csv",
         model=model_files,
+        code=lambda wildcards: code_files(
+            "scripts/run_analysis.py", ANALYSES[wildcards.analysis].module_file
+        ),
     output:
         "results/{model}/{split}/shards/{analysis}_{scatteritem}.parquet",
     log:
         "results/logs/{model}/{split}/{analysis}_{scatteritem}.log",
     benchmark:
         "results/benchmarks/{model}/{split}/{analysis}_{scatteritem}.tsv"
-    wildcard_constraints:
-        analysis="patchscopes|projection|knockout|backpatch",
-    conda:
-        "../environment.yml"
     threads: workflow.cores  # torch uses them all; model jobs run one at a time
     params:
         model=model_config,
@@ -47,33 +46,33 @@ rule analysis_shard:
 
 rule gather_analysis:
     input:
-        gather.cases(
+        shards=gather.cases(
             "results/{{model}}/{{split}}/shards/{{analysis}}_{scatteritem}.parquet"
         ),
+        code=code_files("scripts/gather_analysis.py"),
     output:
         "results/{model}/{split}/{analysis}_{part}.parquet",
     log:
         "results/logs/{model}/{split}/gather_{analysis}_{part}.log",
-    wildcard_constraints:
-        analysis="patchscopes|projection|knockout|backpatch",
-    conda:
-        "../environment.yml"
+    params:
+        settings=config["analyses"],
     script:
         "../scripts/gather_analysis.py"
 
 
-rule summarize_layers:
+rule summarize_stages:
     input:
-        cases="results/{model}/{split}/positions.csv",
-        patchscopes=analysis_files("patchscopes"),
-        projection=analysis_files("projection"),
-        knockout=analysis_files("knockout"),
-        backpatch=analysis_files("backpatch"),
+        **{
+            name: expand(
+                "results/{{model}}/{{split}}/{file}", file=analysis_parts(name)
+            )
+            for name in ANALYSES
+        },
+        studied="results/{model}/{split}/studied.csv",
+        code=code_files("scripts/summarize_stages.py"),
     output:
-        "results/{model}/{split}/layers.csv",
+        "results/{model}/{split}/stages.csv",
     log:
-        "results/logs/{model}/{split}/summarize_layers.log",
-    conda:
-        "../environment.yml"
+        "results/logs/{model}/{split}/summarize_stages.log",
     script:
-        "../scripts/summarize_layers.py"
+        "../scripts/summarize_stages.py"

@@ -1,17 +1,14 @@
 from snakemake.utils import min_version, validate
 
-from multihop.bundled import BUNDLED, BUNDLED_DIR
+from multihop.analyses.registry import ANALYSES
+from multihop.dependencies import code_files
+from multihop.evaluation.splits import SPLITS
+from multihop.models.bundled import BUNDLED, RESOURCES, bundled_dir
 
 min_version("9.0")
 
 
 validate(config, "../schemas/config.schema.yaml")
-
-
-def dump_input(wildcards):
-    """The dump file is an input only when the dump is the source."""
-    wikidata = config["wikidata"]
-    return [wikidata["dump"]] if wikidata["source"] == "dump" else []
 
 
 MODELS = {model["name"]: model for model in config["models"]}
@@ -22,7 +19,7 @@ RESERVED = {
     "comparison",
     "logs",
     "benchmarks",
-}  # folders of results/ that are not models
+}  # folders of results/, not models
 if RESERVED & set(MODELS):
     raise ValueError(
         f"config: a model may not be named {sorted(RESERVED & set(MODELS))} (results/ uses it)"
@@ -31,6 +28,15 @@ if RESERVED & set(MODELS):
 
 wildcard_constraints:
     model="|".join(MODELS),
+    split="|".join(SPLITS),
+    analysis="|".join(ANALYSES),
+    bundled="|".join(BUNDLED),
+
+
+def dump_input(wildcards):
+    """The dump file is an input only when the dump is the source."""
+    wikidata = config["wikidata"]
+    return [wikidata["dump"]] if wikidata["source"] == "dump" else []
 
 
 def model_config(wildcards):
@@ -38,27 +44,14 @@ def model_config(wildcards):
 
 
 def model_files(wildcards):
-    """The converted snapshot, when the model is the bundled default; nothing otherwise."""
-    source = MODELS[wildcards.model]["source"]
-    return [BUNDLED_DIR] if source == BUNDLED else []
+    """The bundled model's snapshot, when the model is bundled; nothing for hub ids and directories."""
+    local = bundled_dir(MODELS[wildcards.model]["source"])
+    return [local] if local else []
 
 
-SPLITS = ["correct", "incorrect"]
-# each analysis's table is written in parts: by position (and seed), sublayer or knockout target
-PARTS = {
-    "patchscopes": [
-        f"{p}_s{s}"
-        for p in ("t1", "t2")
-        for s in config["analyses"]["patchscopes_seeds"]
-    ],
-    "projection": ["attention", "mlp"],
-    "knockout": ["e1", "r1", "r2"],
-    "backpatch": ["t1", "t2"],
-}
-
-
-wildcard_constraints:
-    split="|".join(SPLITS),
+SETTINGS = config["analyses"]
+# each analysis's table is written in parts (by position, seed, sublayer or target; see the registry)
+PARTS = {name: analysis.part_names(SETTINGS) for name, analysis in ANALYSES.items()}
 
 
 def analysis_parts(analysis):
@@ -66,14 +59,23 @@ def analysis_parts(analysis):
     return [f"{analysis}_{part}.parquet" for part in PARTS[analysis]]
 
 
-def analysis_files(analysis):
-    """The gathered files of one analysis for a model and split."""
-    return expand("results/{{model}}/{{split}}/{file}", file=analysis_parts(analysis))
+def per_split(**files):
+    """Named inputs `{name}_{split}`: the files of one model's split, for each split.
 
+    `files` maps a name to file names in results/{model}/{split}/; scripts read them back with
+    multihop.scripting.by_split.
+    """
 
-def per_split(files):
-    """One model's files of both splits, from their names in results/{model}/{split}/."""
-    return expand("results/{{model}}/{split}/{file}", split=SPLITS, file=files)
+    def inputs(wildcards):
+        return {
+            f"{name}_{split}": [
+                f"results/{wildcards.model}/{split}/{file}" for file in names
+            ]
+            for name, names in files.items()
+            for split in SPLITS
+        }
+
+    return inputs
 
 
 def reported_table(name, caption=None):

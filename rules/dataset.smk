@@ -1,6 +1,7 @@
 rule extract_wikidata:
     input:
         dump_input,
+        code=code_files("scripts/extract_wikidata.py"),
     output:
         entities="results/dataset/entities.csv",
         facts="results/dataset/facts.csv",
@@ -8,8 +9,6 @@ rule extract_wikidata:
         "results/logs/extract_wikidata.log",
     benchmark:
         "results/benchmarks/extract_wikidata.tsv"
-    conda:
-        "../environment.yml"
     params:
         wikidata=config["wikidata"],
         entity_types=config["entity_types"],
@@ -22,13 +21,12 @@ rule build_dataset:
     input:
         entities="results/dataset/entities.csv",
         facts="results/dataset/facts.csv",
+        code=code_files("scripts/build_dataset.py"),
     output:
         dataset="results/dataset/two_hop.csv",
         stats="results/dataset/stats.csv",
     log:
         "results/logs/build_dataset.log",
-    conda:
-        "../environment.yml"
     params:
         relations=config["relations"],
         capitalize=config["prompts"]["capitalize"],

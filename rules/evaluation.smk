@@ -2,14 +2,13 @@ rule evaluate:
     input:
         dataset="results/dataset/two_hop.csv",
         model=model_files,
+        code=code_files("scripts/evaluate.py"),
     output:
         "results/{model}/evaluation.csv",
     log:
         "results/logs/{model}/evaluate.log",
     benchmark:
         "results/benchmarks/{model}/evaluate.tsv"
-    conda:
-        "../environment.yml"
     threads: workflow.cores  # torch uses them all; model jobs run one at a time
     params:
         model=model_config,
@@ -23,14 +22,13 @@ rule split_cases:
     input:
         dataset="results/dataset/two_hop.csv",
         evaluation="results/{model}/evaluation.csv",
+        code=code_files("scripts/split_cases.py"),
     output:
         correct="results/{model}/cases/correct.csv",
         incorrect="results/{model}/cases/incorrect.csv",
         funnel="results/{model}/funnel.csv",
     log:
         "results/logs/{model}/split_cases.log",
-    conda:
-        "../environment.yml"
     params:
         max_per_e2_type=config["splits"]["max_per_e2_type"],
         seed=config["splits"]["seed"],

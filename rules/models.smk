@@ -1,11 +1,26 @@
-rule convert_default_model:
+rule prepare_bundled_model:
+    input:
+        code=code_files("scripts/prepare_bundled_model.py"),
     output:
-        directory(BUNDLED_DIR),
+        directory(f"{RESOURCES}/{{bundled}}"),
     log:
-        "results/logs/convert_default_model.log",
+        "results/logs/prepare_bundled_model/{bundled}.log",
     benchmark:
-        "results/benchmarks/convert_default_model.tsv"
-    conda:
-        "../environment.yml"
+        "results/benchmarks/prepare_bundled_model/{bundled}.tsv"
     script:
-        "../scripts/convert_default_model.py"
+        "../scripts/prepare_bundled_model.py"
+
+
+rule describe_model:
+    input:
+        model=model_files,
+        code=code_files("scripts/describe_model.py"),
+    output:
+        "results/{model}/model.json",
+    log:
+        "results/logs/{model}/describe_model.log",
+    params:
+        name=lambda wildcards: wildcards.model,
+        source=lambda wildcards: MODELS[wildcards.model]["source"],  # only what the depth depends on
+    script:
+        "../scripts/describe_model.py"

@@ -1,23 +1,8 @@
-rule describe_model:
-    input:
-        model=model_files,
-    output:
-        "results/{model}/model.json",
-    log:
-        "results/logs/{model}/describe_model.log",
-    conda:
-        "../environment.yml"
-    params:
-        name=lambda wildcards: wildcards.model,
-        source=lambda wildcards: MODELS[wildcards.model]["source"],  # only what the depth depends on
-    script:
-        "../scripts/describe_model.py"
-
-
 rule plot_stages:
     input:
-        layers=per_split(["layers.csv"]),
+        unpack(per_split(stages=["stages.csv"])),
         model="results/{model}/model.json",
+        code=code_files("scripts/plot_stages.py"),
     output:
         stages=report(
             "results/{model}/figures/stages.png",
@@ -35,17 +20,20 @@ rule plot_stages:
         first_layers_pdf="results/{model}/figures/first_layers.pdf",
     log:
         "results/logs/{model}/plot_stages.log",
-    conda:
-        "../environment.yml"
     script:
         "../scripts/plot_stages.py"
 
 
 rule plot_heatmaps:
     input:
-        patchscopes=per_split(analysis_parts("patchscopes")),
-        backpatch=per_split(analysis_parts("backpatch")),
+        unpack(
+            per_split(
+                patchscopes=analysis_parts("patchscopes"),
+                backpatching=analysis_parts("backpatching"),
+            )
+        ),
         model="results/{model}/model.json",
+        code=code_files("scripts/plot_heatmaps.py"),
     output:
         patchscopes=report(
             "results/{model}/figures/patchscopes.png",
@@ -63,17 +51,17 @@ rule plot_heatmaps:
         backpatching_pdf="results/{model}/figures/backpatching.pdf",
     log:
         "results/logs/{model}/plot_heatmaps.log",
-    conda:
-        "../environment.yml"
     script:
         "../scripts/plot_heatmaps.py"
 
 
 rule make_tables:
     input:
-        layers=per_split(["layers.csv"]),
-        projection=per_split(analysis_parts("projection")),
+        unpack(
+            per_split(stages=["stages.csv"], projection=analysis_parts("projection"))
+        ),
         model="results/{model}/model.json",
+        code=code_files("scripts/make_tables.py"),
     output:
         backpatching="results/{model}/tables/backpatching.csv",
         backpatching_html=reported_table("backpatching", "backpatching_table"),
@@ -83,21 +71,18 @@ rule make_tables:
         findings_html=reported_table("findings"),
     log:
         "results/logs/{model}/make_tables.log",
-    conda:
-        "../environment.yml"
     script:
         "../scripts/make_tables.py"
 
 
 rule render_funnel:
     input:
-        "results/{model}/funnel.csv",
+        table="results/{model}/funnel.csv",
+        code=code_files("scripts/render_table.py"),
     output:
         reported_table("funnel"),
     log:
         "results/logs/{model}/render_funnel.log",
-    conda:
-        "../environment.yml"
     params:
         title=lambda wildcards: f"{wildcards.model}: which cases are studied",
     script:
@@ -106,7 +91,8 @@ rule render_funnel:
 
 rule render_dataset_stats:
     input:
-        "results/dataset/stats.csv",
+        table="results/dataset/stats.csv",
+        code=code_files("scripts/render_table.py"),
     output:
         report(
             "results/dataset/stats.html",
@@ -115,8 +101,6 @@ rule render_dataset_stats:
         ),
     log:
         "results/logs/render_dataset_stats.log",
-    conda:
-        "../environment.yml"
     params:
         title="two-hop cases by relation pair and entity type",
     script:
@@ -125,9 +109,11 @@ rule render_dataset_stats:
 
 rule compare_models:
     input:
-        layers=expand("results/{model}/{split}/layers.csv", model=MODELS, split=SPLITS),
+        # in the order of params: model by model, split by split
+        stages=expand("results/{model}/{split}/stages.csv", model=MODELS, split=SPLITS),
         models=expand("results/{model}/model.json", model=MODELS),
         backpatching=expand("results/{model}/tables/backpatching.csv", model=MODELS),
+        code=code_files("scripts/compare_models.py"),
     output:
         figure=report(
             "results/comparison/models.png",
@@ -143,9 +129,8 @@ rule compare_models:
         ),
     log:
         "results/logs/compare_models.log",
-    conda:
-        "../environment.yml"
     params:
         models=list(MODELS),
+        splits=SPLITS,
     script:
         "../scripts/compare_models.py"

@@ -2,9 +2,9 @@
 
 import logging
 
-from multihop.chains import build_chains, dataset_stats
+from multihop.dataset.chains import build_chains, dataset_stats
 from multihop.errors import UserError
-from multihop.io import read_table, write_csv
+from multihop.files import read_table, write_csv
 from multihop.scripting import run
 
 

@@ -2,29 +2,33 @@
 
 import pandas as pd
 
-from multihop.comparison import model_rows, relative_stages
-from multihop.figures import comparison, save
-from multihop.io import read_json, write_csv, write_html_table
+from multihop.files import read_json, write_csv
+from multihop.report.comparison import model_rows, relative_stages
+from multihop.report.figures import comparison, save
+from multihop.report.pages import write_html_table
 from multihop.scripting import run
-from multihop.tables import by_split
 
 
 def main(snakemake):
-    stages, fixable, rows = [], [], []
+    models, splits = snakemake.params.models, snakemake.params.splits
+    stage_files = iter(snakemake.input.stages)  # model by model, split by split
+    relative, fixable, rows = [], [], []
     for name, model_file, backpatching_file in zip(
-        snakemake.params.models, snakemake.input.models, snakemake.input.backpatching, strict=True
+        models, snakemake.input.models, snakemake.input.backpatching, strict=True
     ):
         num_layers = read_json(model_file)["layers"]
-        layers = by_split([p for p in snakemake.input.layers if p.split("/")[1] == name], pd.read_csv)
+        stages = {split: pd.read_csv(next(stage_files)) for split in splits}
         backpatching = pd.read_csv(backpatching_file)
-        stages.append(relative_stages(name, layers, num_layers))
+        relative.append(relative_stages(name, stages, num_layers))
         fixable.append(backpatching.assign(model=name))
-        rows.append(model_rows(name, layers, num_layers, backpatching))
+        rows.append(model_rows(name, stages, num_layers, backpatching))
     out = snakemake.output
     table = pd.concat(rows, ignore_index=True)
     write_csv(table, out.table)
     write_html_table(table, out.table_html, "models compared")
-    figure = comparison(pd.concat(stages, ignore_index=True), pd.concat(fixable, ignore_index=True), "models compared")
+    figure = comparison(
+        pd.concat(relative, ignore_index=True), pd.concat(fixable, ignore_index=True), "models compared"
+    )
     save(figure, out.figure, out.figure_pdf)
 
 

@@ -2,8 +2,8 @@
 
 import logging
 
-from multihop.io import write_json
-from multihop.models import num_layers
+from multihop.files import write_json
+from multihop.models.loading import num_layers
 from multihop.scripting import run
 
 

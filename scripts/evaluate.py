@@ -5,10 +5,11 @@ import time
 
 import torch
 
-from multihop import models
-from multihop.evaluation import check_prefix, evaluate
-from multihop.generation import greedy_generate
-from multihop.io import read_table, write_csv
+from multihop.engine.decoding import generate_prompts
+from multihop.evaluation.evaluate import check_prefix, evaluate
+from multihop.files import read_table, write_csv
+from multihop.models.adapter import Adapter
+from multihop.models.loading import load
 from multihop.scripting import run
 
 
@@ -17,13 +18,14 @@ def main(snakemake):
     spec = snakemake.params.model
     dataset = read_table(snakemake.input.dataset)
     check_prefix(spec["prompt_prefix"], dataset)
-    model, tokenizer = models.load(spec["source"], spec["dtype"], spec["device"])
+    model, tokenizer = load(spec["source"], spec["dtype"], spec["device"])
+    adapter = Adapter(model)
     logging.info("loaded %s on %s", spec["source"], model.device)
 
     def generate(texts):
         logging.info("%d distinct prompts for %d cases", len(texts), len(dataset))
-        return greedy_generate(
-            model, tokenizer, texts, snakemake.params.max_new_tokens, spec["batch_size"], desc=spec["name"]
+        return generate_prompts(
+            adapter, tokenizer, texts, snakemake.params.max_new_tokens, spec["batch_size"], desc=spec["name"]
         )
 
     start = time.perf_counter()

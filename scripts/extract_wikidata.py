@@ -2,9 +2,9 @@
 
 import logging
 
-from multihop import sparql, wikidata
+from multihop.dataset import sparql, wikidata
 from multihop.errors import UserError
-from multihop.io import write_csv
+from multihop.files import write_csv
 from multihop.scripting import run
 
 

@@ -1,10 +1,10 @@
-"""Rule locate_cases: token positions of each case (or why not), and the cases cut into shards."""
+"""Rule locate_cases: token positions of each case (or why not), the studied sample, and its shards."""
 
 import logging
 
-from multihop.cases import locate_all
-from multihop.io import read_table, write_csv
-from multihop.models import load_tokenizer
+from multihop.analyses.cases import locate_all, sample_studied
+from multihop.files import read_table, write_csv
+from multihop.models.loading import load_tokenizer
 from multihop.scripting import run
 
 
@@ -17,10 +17,10 @@ def main(snakemake):
         logging.warning("skipped %s: %s", row.id, row.skipped)
     write_csv(positions, snakemake.output.positions)
 
-    located = cases.merge(positions[positions["skipped"] == ""], on="id")
-    studied = located.sample(n=min(len(located), snakemake.params.cases_per_split), random_state=snakemake.params.seed)
-    studied = studied.sort_values("id").reset_index(drop=True)
-    logging.info("%d cases, %d located, %d studied", len(cases), len(located), len(studied))
+    studied = sample_studied(cases, positions, snakemake.params.cases_per_split, snakemake.params.seed)
+    located = int((positions["skipped"] == "").sum())
+    logging.info("%d cases, %d located, %d studied", len(cases), located, len(studied))
+    write_csv(studied, snakemake.output.studied)
     shards = snakemake.output.shards
     for i, path in enumerate(shards):
         write_csv(studied.iloc[i :: len(shards)], path)

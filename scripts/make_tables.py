@@ -4,20 +4,24 @@ import logging
 
 import pandas as pd
 
-from multihop.findings import findings
-from multihop.io import read_json, write_csv, write_html_table
-from multihop.scripting import run
-from multihop.tables import backpatching, by_split, projection
+from multihop.files import read_json, write_csv
+from multihop.report.findings import findings
+from multihop.report.pages import write_html_table
+from multihop.report.tables import backpatching, projection
+from multihop.scripting import by_split, run
 
 
 def main(snakemake):
     model = read_json(snakemake.input.model)
-    layers = by_split(snakemake.input.layers, pd.read_csv)
-    claims = findings(layers, model["layers"])
+    stages = by_split(snakemake.input, "stages", pd.read_csv)
+    claims = findings(stages, model["layers"])
     logging.info("findings:\n%s", claims[["claim", "n", "value", "ci_low", "ci_high", "holds"]].to_string(index=False))
     tables = {
-        "backpatching": (backpatching(layers), "back-patching: fixable share of cases"),
-        "projection": (projection(by_split(snakemake.input.projection)), "sublayer projection at t2"),
+        "backpatching": (backpatching(stages), "back-patching: fixable share of cases"),
+        "projection": (
+            projection(by_split(snakemake.input, "projection", pd.read_parquet)),
+            "sublayer projection at t2",
+        ),
         "findings": (claims, "the study's claims on this run"),
     }
     for name, (table, title) in tables.items():

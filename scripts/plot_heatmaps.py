@@ -4,10 +4,11 @@ from functools import partial
 
 import pandas as pd
 
-from multihop.figures import heatmaps, save
-from multihop.io import read_json
-from multihop.scripting import run
-from multihop.tables import POSITIONS, by_split, rate_grid, without_drift
+from multihop.analyses.registry import POSITIONS
+from multihop.files import read_json
+from multihop.report.figures import heatmaps, save
+from multihop.report.tables import rate_grid, without_drift
+from multihop.scripting import by_split, run
 
 PATCHSCOPES = [("t1", "e2"), ("t2", "e2"), ("t2", "e3")]  # (source position, entity decoded)
 
@@ -15,8 +16,8 @@ PATCHSCOPES = [("t1", "e2"), ("t2", "e2"), ("t2", "e3")]  # (source position, en
 def main(snakemake):
     model = read_json(snakemake.input.model)
     name, num_layers = model["name"], model["layers"]
-    layers = ["position", "source_layer", "target_layer"]  # the generated texts are not needed here
-    patchscopes = by_split(snakemake.input.patchscopes, partial(pd.read_parquet, columns=[*layers, "classification"]))
+    cells = ["position", "source_layer", "target_layer"]  # the generated texts are not needed here
+    patchscopes = by_split(snakemake.input, "patchscopes", partial(pd.read_parquet, columns=[*cells, "classification"]))
     panels = {}
     for split, table in patchscopes.items():
         for position, entity in PATCHSCOPES:
@@ -24,11 +25,11 @@ def main(snakemake):
             panels[split, f"{position} → {entity}"] = rate_grid(rows, rows["classification"] == entity, num_layers)
     figure = heatmaps(panels, num_layers, f"{name}: Patchscopes, share of generations naming the entity", "share")
     save(figure, snakemake.output.patchscopes, snakemake.output.patchscopes_pdf)
-    backpatch = by_split(
-        snakemake.input.backpatch, partial(pd.read_parquet, columns=[*layers, "correct", "clean_correct"])
+    backpatching = by_split(
+        snakemake.input, "backpatching", partial(pd.read_parquet, columns=[*cells, "correct", "clean_correct"])
     )
     panels = {}
-    for split, table in backpatch.items():
+    for split, table in backpatching.items():
         table = without_drift(split, table, "clean_correct")  # the cases the back-patching table counts
         for position in POSITIONS:
             rows = table[table["position"] == position]

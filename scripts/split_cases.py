@@ -2,10 +2,10 @@
 
 import logging
 
-from multihop.evaluation import read_evaluation
-from multihop.io import read_table, write_csv
+from multihop.evaluation.evaluate import read_evaluation
+from multihop.evaluation.splits import split_cases
+from multihop.files import read_table, write_csv
 from multihop.scripting import run
-from multihop.splits import split_cases
 
 
 def main(snakemake):

@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parent / "data"
+TEST_RUN = ROOT / ".test"  # the tiny run anyone can start by hand
 
 
 @pytest.fixture(scope="session")
@@ -16,7 +16,7 @@ def config():
 
 @pytest.fixture
 def tiny_dump(tmp_path):
-    """A copy of the tiny excerpt (8 items, 8 statements) in a temp dir."""
+    """A copy of the tiny excerpt of .test/ (8 items, 6 two-hop chains) in a temp dir."""
     path = tmp_path / "tiny.nt"
-    shutil.copy(DATA / "tiny.nt", path)
+    shutil.copy(TEST_RUN / "tiny.nt", path)
     return path

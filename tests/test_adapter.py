@@ -1,10 +1,10 @@
 import pytest
-import tiny
 import torch
 from torch import nn
 
-from multihop.adapter import Adapter, output_tensor
 from multihop.errors import UserError
+from multihop.models import tiny
+from multihop.models.adapter import Adapter, output_tensor
 
 
 def capture(adapter, ids):

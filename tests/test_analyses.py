@@ -1,20 +1,20 @@
 import pandas as pd
 import pytest
-import tiny
 import torch
 
-from multihop import analyses
-from multihop.adapter import Adapter
-from multihop.cases import load_cases, locate_all
-from multihop.chains import build_chains
-from multihop.interventions import read_states
-from multihop.layers import case_layers
-from multihop.parts import part
-from multihop.patchscopes import classify
-from multihop.projection import best_rank, first_token_ids
-from multihop.wikidata import extract_from_dump
+from multihop.analyses import registry
+from multihop.analyses.cases import load_cases, locate_all
+from multihop.analyses.patchscopes import classify
+from multihop.analyses.projection import best_rank, first_token_ids
+from multihop.analyses.stages import case_stages
+from multihop.dataset.chains import build_chains
+from multihop.dataset.wikidata import extract_from_dump
+from multihop.engine.states import read_states
+from multihop.models import tiny
+from multihop.models.adapter import Adapter
 
 SETTINGS = {"max_new_tokens": 4, "batch_size": 16, "patchscopes_seeds": [0], "knockout_window": 1}
+ANALYSES = registry.ANALYSES
 PREFIX = "the capital of Japan is Tokyo. "
 
 
@@ -64,30 +64,23 @@ def test_the_four_analyses_give_one_row_per_variant(dataset):
     tokenizer = tiny.tokenizer()
     adapter = Adapter(tiny.model("llama", vocab_size=len(tokenizer)))
     cases = load_cases(tokenizer, dataset.merge(locate_all(tokenizer, dataset, PREFIX), on="id"), PREFIX)[:2]
-    tables = {name: analyses.run(name, adapter, tokenizer, cases, SETTINGS) for name in analyses.COLUMNS}
+    tables = {name: registry.run(name, adapter, tokenizer, cases, SETTINGS) for name in ANALYSES}
     layers, positions = adapter.num_layers, 2
     assert len(tables["patchscopes"]) == 2 * positions * layers * layers
     assert len(tables["projection"]) == 2 * 2 * layers
     assert len(tables["knockout"]) == 2 * 3 * layers
-    assert len(tables["backpatch"]) == 2 * positions * layers * (layers - 1) // 2
-    assert (tables["backpatch"]["source_layer"] > tables["backpatch"]["target_layer"]).all()
+    assert len(tables["backpatching"]) == 2 * positions * layers * (layers - 1) // 2
+    assert (tables["backpatching"]["source_layer"] > tables["backpatching"]["target_layer"]).all()
     assert set(tables["patchscopes"]["classification"]) <= {"e1", "e2", "e3", "other"}
     assert tables["projection"]["e2_rank"].between(1, len(tokenizer)).all()
     for name, table in tables.items():
-        assert list(table.columns) == analyses.COLUMNS[name]
-        parts = [
-            part(name, table, p)
-            for p in {
-                "patchscopes": ["t1_s0", "t2_s0"],
-                "projection": ["attention", "mlp"],
-                "knockout": ["e1", "r1", "r2"],
-                "backpatch": ["t1", "t2"],
-            }[name]
-        ]
-        assert sum(len(p) for p in parts) == len(table)
-    summary = case_layers([c.id for c in cases], **tables)
+        assert list(table.columns) == list(ANALYSES[name].columns)
+        parts = [ANALYSES[name].cut(table, part, SETTINGS) for part in ANALYSES[name].part_names(SETTINGS)]
+        assert all(len(part) for part in parts) and sum(len(part) for part in parts) == len(table)
+    assert ANALYSES["patchscopes"].part_names(SETTINGS) == ["t1_s0", "t2_s0"]
+    summary = case_stages([c.id for c in cases], **tables)
     assert list(summary["id"]) == [c.id for c in cases]
-    assert analyses.run("knockout", adapter, tokenizer, [], SETTINGS).empty
+    assert registry.run("knockout", adapter, tokenizer, [], SETTINGS).empty
 
 
 @pytest.mark.parametrize("style", ["bytelevel", "metaspace", "metaspace-prefixed"])
@@ -116,7 +109,7 @@ def test_projecting_the_last_layer_at_t2_gives_the_models_next_token(dataset):
     assert int(model_next) == int(projected_next)
 
 
-def test_case_layers_from_hand_made_tables():
+def test_case_stages_from_hand_made_tables():
     ps = pd.DataFrame(
         [("a", "t1", 0, 3, 1, "", "e2"), ("a", "t1", 0, 2, 1, "", "e1"), ("a", "t2", 0, 5, 2, "", "e3"),
          ("a", "t2", 1, 4, 0, "", "e2"), ("b", "t1", 0, 1, 1, "", "other")],
@@ -136,7 +129,7 @@ def test_case_layers_from_hand_made_tables():
          ("b", "t1", 3, 1, "", False, True)],
         columns=["id", "position", "source_layer", "target_layer", "generation", "correct", "clean_correct"],
     )  # fmt: skip
-    got = case_layers(["a", "b"], ps, pr, ko, bp).set_index("id")
+    got = case_stages(["a", "b"], ps, pr, ko, bp).set_index("id")
     a, b = got.loc["a"], got.loc["b"]
     assert (a.first_hop_resolved, a.e2_decoded_t2, a.e3_decoded_t2) == (3, 4, 5)
     assert (a.e2_in_attention, a.knockout_matters, a.prediction_extracted) == (2, 6, 7)
@@ -145,5 +138,5 @@ def test_case_layers_from_hand_made_tables():
     assert not a.unedited_correct and b.unedited_correct
     assert pd.isna(b.first_hop_resolved) and pd.isna(b.information_propagation)
     # without a knockout layer that matters, the propagation layer is unknown, not a mean of two
-    got = case_layers(["a"], ps, pr, ko[ko["layer"] != 6], bp).set_index("id")
+    got = case_stages(["a"], ps, pr, ko[ko["layer"] != 6], bp).set_index("id")
     assert pd.isna(got.loc["a", "information_propagation"]) and got.loc["a", "e2_in_attention"] == 2

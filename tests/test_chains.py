@@ -2,8 +2,8 @@ import json
 
 import pandas as pd
 
-from multihop.chains import build_chains, chain_id, dataset_stats, e1_offset, prompts, relation_phrase
-from multihop.wikidata import extract_from_dump
+from multihop.dataset.chains import build_chains, chain_id, dataset_stats, e1_offset, prompts, relation_phrase
+from multihop.dataset.wikidata import extract_from_dump
 
 
 def test_prompts_follow_the_study():

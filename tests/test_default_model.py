@@ -4,15 +4,16 @@ from pathlib import Path
 
 import pytest
 
-from multihop import models, patchscopes
-from multihop.adapter import Adapter
-from multihop.bundled import BUNDLED, BUNDLED_DIR, convert_bundled_gemma
-from multihop.cases import load_cases, locate_all
-from multihop.chains import build_chains
-from multihop.evaluation import evaluate
-from multihop.generation import greedy_generate
-from multihop.tokens import needs_leading_space
-from multihop.wikidata import extract_from_dump
+from multihop.analyses import patchscopes
+from multihop.analyses.cases import load_cases, locate_all
+from multihop.analyses.registry import Context
+from multihop.dataset.chains import build_chains
+from multihop.dataset.wikidata import extract_from_dump
+from multihop.engine.decoding import PrefixCaches, generate_prompts
+from multihop.evaluation.evaluate import evaluate
+from multihop.models.adapter import Adapter
+from multihop.models.bundled import bundled_dir, prepare
+from multihop.models.loading import load
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -22,11 +23,13 @@ pytestmark = pytest.mark.slow
 def default_model(config, monkeypatch_module):
     """The converted snapshot under resources/ (what `make reproduce` uses), converted if missing."""
     monkeypatch_module.chdir(ROOT)
-    if not (ROOT / BUNDLED_DIR / "model.safetensors").is_file():
-        convert_bundled_gemma(ROOT / BUNDLED_DIR)
     spec = config["models"][0]
-    assert spec["source"] == BUNDLED
-    return (*models.load(BUNDLED, "float32", "cpu"), spec)
+    assert spec["source"] == "bundled:gemma3-270m"
+    snapshot = ROOT / bundled_dir(spec["source"])
+    if not (snapshot / "model.safetensors").is_file():
+        prepare("gemma3-270m", snapshot)
+    model, tokenizer = load(spec["source"], "float32", "cpu")
+    return Adapter(model), tokenizer, spec
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +39,7 @@ def monkeypatch_module():
 
 
 def test_default_model_answers_well_known_facts_through_the_evaluation(default_model, config):
-    model, tokenizer, spec = default_model
+    adapter, tokenizer, spec = default_model
     entities, facts = extract_from_dump(
         ROOT / "data" / "wikidata" / "excerpt.nt", config["entity_types"], list(config["relations"])
     )
@@ -47,7 +50,7 @@ def test_default_model_answers_well_known_facts_through_the_evaluation(default_m
     assert len(cases) == len(capitals)
 
     def generate(texts):
-        return greedy_generate(model, tokenizer, texts, max_new_tokens=10, batch_size=8)
+        return generate_prompts(adapter, tokenizer, texts, max_new_tokens=10, batch_size=8)
 
     table = evaluate(cases, generate, spec["prompt_prefix"])
     answered = dict(zip(cases["e2_label"], table["second_hop_correct"], strict=True))
@@ -55,7 +58,7 @@ def test_default_model_answers_well_known_facts_through_the_evaluation(default_m
 
 
 def test_e3_is_decoded_from_t2_at_a_late_layer_when_the_model_is_right(default_model, config):
-    model, tokenizer, spec = default_model
+    adapter, tokenizer, spec = default_model
     entities, facts = extract_from_dump(
         ROOT / "data" / "wikidata" / "excerpt.nt", config["entity_types"], list(config["relations"])
     )
@@ -65,22 +68,17 @@ def test_e3_is_decoded_from_t2_at_a_late_layer_when_the_model_is_right(default_m
     chains = chains[chains["e1_label"].isin(["Emmanuel Macron", "Barack Obama", "Vladimir Putin", "Angela Merkel"])]
 
     def generate(texts):
-        return greedy_generate(model, tokenizer, texts, max_new_tokens=10, batch_size=8)
+        return generate_prompts(adapter, tokenizer, texts, max_new_tokens=10, batch_size=8)
 
     table = evaluate(chains, generate, spec["prompt_prefix"], staged=False)
     right = chains[table["composition_correct"].to_numpy(dtype=bool)]
     assert len(right) >= 1, table[["composition_generation"]].to_string()
-    adapter = Adapter(model)
     located = right.merge(locate_all(tokenizer, right, spec["prompt_prefix"]), on="id")
-    target_ids = tokenizer(patchscopes.TARGET_PROMPT)["input_ids"]
+    settings = {**config["analyses"], "patchscopes_seeds": [0]}
+    context = Context(adapter, tokenizer, settings, PrefixCaches(adapter))
     late = adapter.num_layers // 2
     decoded = []
     for case in load_cases(tokenizer, located, spec["prompt_prefix"])[:2]:
-        rows = patchscopes.run(adapter, tokenizer, case, target_ids, seeds=[0], positions=("t2",))
+        rows = patchscopes.sweep(context, case, positions=("t2",))
         decoded += list(rows[(rows["classification"] == "e3") & (rows["source_layer"] >= late)]["source_layer"])
     assert decoded, "e3 was never decoded from t2 at a source layer in the second half"
-
-
-def test_default_tokenizer_needs_a_leading_space(default_model):
-    _, tokenizer, _ = default_model
-    assert needs_leading_space(tokenizer)

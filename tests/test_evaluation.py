@@ -1,15 +1,16 @@
 import pandas as pd
 import pytest
-import tiny
 
-from multihop.chains import build_chains
+from multihop.dataset.chains import build_chains
+from multihop.dataset.wikidata import extract_from_dump
+from multihop.engine.decoding import generate_prompts
 from multihop.errors import UserError
-from multihop.evaluation import check_prefix, evaluate, read_evaluation
-from multihop.generation import greedy_generate
-from multihop.io import write_csv
-from multihop.judge import entity_names, mentions
-from multihop.splits import rebalance, split_cases
-from multihop.wikidata import extract_from_dump
+from multihop.evaluation.evaluate import check_prefix, evaluate, read_evaluation
+from multihop.evaluation.judging import entity_names, mentions
+from multihop.evaluation.splits import rebalance, split_cases
+from multihop.files import write_csv
+from multihop.models import tiny
+from multihop.models.adapter import Adapter
 
 
 @pytest.fixture
@@ -113,10 +114,10 @@ def test_split_funnel_and_rebalancing(dataset):
 @pytest.mark.parametrize("family", ["llama", "gemma3", "gpt2"])
 def test_batched_left_padded_generation_equals_one_at_a_time(family):
     tokenizer = tiny.tokenizer()
-    model = tiny.model(family, vocab_size=len(tokenizer))
+    model = Adapter(tiny.model(family, vocab_size=len(tokenizer)))
     prompts = ["the capital of Japan is", "the spouse of the performer of Imagine is", "Paris is"]
-    batched = greedy_generate(model, tokenizer, prompts, max_new_tokens=5, batch_size=3, share_prefix=False)
-    single = [greedy_generate(model, tokenizer, [p], 5, batch_size=1, share_prefix=False)[0] for p in prompts]
+    batched = generate_prompts(model, tokenizer, prompts, max_new_tokens=5, batch_size=3, share_prefix=False)
+    single = [generate_prompts(model, tokenizer, [p], 5, batch_size=1, share_prefix=False)[0] for p in prompts]
     assert batched == single
     assert all(len(tokenizer(t, add_special_tokens=False)["input_ids"]) >= 1 for t in batched)
 
@@ -126,16 +127,16 @@ def test_batched_left_padded_generation_equals_one_at_a_time(family):
 )
 def test_sharing_the_prefix_gives_the_plain_paths_generations(family, window):
     tokenizer = tiny.tokenizer()
-    model = tiny.model(family, vocab_size=len(tokenizer), **({"sliding_window": window} if window else {}))
+    model = Adapter(tiny.model(family, vocab_size=len(tokenizer), **({"sliding_window": window} if window else {})))
     prefix = "the capital of Japan is Tokyo. the author of Hamlet is William Shakespeare. "
     prompts = [
         prefix + p
         for p in ["the spouse of the performer of Imagine is", "Paris is", "the euro", "the director of Titanic is"]
     ]
-    plain = greedy_generate(model, tokenizer, prompts, max_new_tokens=5, batch_size=4, share_prefix=False)
-    assert greedy_generate(model, tokenizer, prompts, max_new_tokens=5, batch_size=3) == plain
+    plain = generate_prompts(model, tokenizer, prompts, max_new_tokens=5, batch_size=4, share_prefix=False)
+    assert generate_prompts(model, tokenizer, prompts, max_new_tokens=5, batch_size=3) == plain
     # no common prefix at all, and a single prompt, take the same path
-    assert greedy_generate(model, tokenizer, ["Paris is", "the euro"], 5) == greedy_generate(
+    assert generate_prompts(model, tokenizer, ["Paris is", "the euro"], 5) == generate_prompts(
         model, tokenizer, ["Paris is", "the euro"], 5, share_prefix=False
     )
-    assert greedy_generate(model, tokenizer, prompts[:1], 5) == plain[:1]
+    assert generate_prompts(model, tokenizer, prompts[:1], 5) == plain[:1]

@@ -1,18 +1,12 @@
 import pytest
-import tiny
 import torch
 
-from multihop.adapter import Adapter
-from multihop.interventions import (
-    Knockout,
-    Patch,
-    edited,
-    generate,
-    read_states,
-    read_sublayers,
-    reference_generate,
-    variant_seed,
-)
+from multihop.engine.decoding import generate_variants, reference_generate
+from multihop.engine.edits import Knockout, Patch, edited
+from multihop.engine.sampling import variant_seed
+from multihop.engine.states import read_states, read_sublayers
+from multihop.models import tiny
+from multihop.models.adapter import Adapter
 
 PROMPT = "the spouse of the performer of Imagine is"
 
@@ -27,7 +21,7 @@ def setup(family, attn="eager", layers=4):
 
 
 def clean(adapter, tokenizer, ids, n=6):
-    return generate(adapter, tokenizer, ids, [()], max_new_tokens=n)[0]
+    return generate_variants(adapter, tokenizer, ids, [()], max_new_tokens=n)[0]
 
 
 def last_logits(adapter, ids, variants):
@@ -55,7 +49,7 @@ def test_patching_a_layers_own_state_changes_nothing(family):
     states = read_states(adapter, ids)
     variants = [(Patch(t, p, states[t, p]),) for t in range(adapter.num_layers) for p in (2, len(ids) - 1)]
     expected = clean(adapter, tokenizer, ids)
-    assert generate(adapter, tokenizer, ids, variants, max_new_tokens=6) == [expected] * len(variants)
+    assert generate_variants(adapter, tokenizer, ids, variants, max_new_tokens=6) == [expected] * len(variants)
 
 
 @pytest.mark.parametrize("family", ["llama", "gemma3", "gemma3-long", "gpt2"])
@@ -67,20 +61,20 @@ def test_engine_agrees_with_the_reference_path(family, attn):
     variants = [(Patch(t, last, states[s, last]),) for s in range(4) for t in range(s)]
     variants += [(Knockout(tuple(range(lo, lo + 2)), last, (3,)),) for lo in range(3)]
     variants += [(Patch(0, 3, states[3, 3]), Knockout((1, 2), last, (3, 4)))]
-    assert generate(adapter, tokenizer, ids, variants, 6, batch_size=5) == reference_generate(
+    assert generate_variants(adapter, tokenizer, ids, variants, 6, batch_size=5) == reference_generate(
         adapter, tokenizer, ids, variants, 6
     )
     seeds = [variant_seed(0, str(i)) for i in range(len(variants))]
-    sampled = generate(adapter, tokenizer, ids, variants, 6, seeds=seeds, batch_size=4)
+    sampled = generate_variants(adapter, tokenizer, ids, variants, 6, seeds=seeds, batch_size=4)
     assert sampled == reference_generate(adapter, tokenizer, ids, variants, 6, seeds=seeds)
     other_seeds = [variant_seed(1, str(i)) for i in range(len(variants))]
-    assert generate(adapter, tokenizer, ids, variants, 6, seeds=other_seeds) != sampled
+    assert generate_variants(adapter, tokenizer, ids, variants, 6, seeds=other_seeds) != sampled
 
 
 @pytest.mark.parametrize("attn", ["eager", "sdpa"])
 def test_a_knockout_over_no_layers_is_the_clean_run(attn):
     adapter, tokenizer, ids = setup("llama", attn)
-    out = generate(adapter, tokenizer, ids, [(Knockout((), len(ids) - 1, (2,)),)], 6)
+    out = generate_variants(adapter, tokenizer, ids, [(Knockout((), len(ids) - 1, (2,)),)], 6)
     assert out == [clean(adapter, tokenizer, ids)]
 
 

@@ -3,7 +3,7 @@ import gzip
 
 import pytest
 
-from multihop.ntriples import NTriplesError, Term, parse_line, parse_term, read_triples
+from multihop.dataset.ntriples import NTriplesError, Term, parse_line, parse_term, read_triples
 
 LINE = '<http://a/s> <http://a/p> "T\\u014Dky\\u014D \\"x\\""@en-GB .'
 

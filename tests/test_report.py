@@ -6,17 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from multihop import figures
-from multihop.comparison import model_rows, relative_stages
-from multihop.findings import findings, verdict
-from multihop.io import write_html_table
-from multihop.layers import COLUMNS
-from multihop.stats import estimate, median_difference
-from multihop.tables import backpatching, first_layer_shares, projection, rate_grid, stage_layers
+from multihop.analyses.stages import COLUMNS
+from multihop.report import figures
+from multihop.report.comparison import model_rows, relative_stages
+from multihop.report.findings import findings, verdict
+from multihop.report.pages import write_html_table
+from multihop.report.stats import estimate, median_difference
+from multihop.report.tables import backpatching, first_layer_shares, projection, rate_grid, stage_rows
 
 
-def layers_table(rows) -> pd.DataFrame:
-    """layers.csv rows from dicts; stages not given never happen, flags not given are False."""
+def stages_table(rows) -> pd.DataFrame:
+    """stages.csv rows from dicts; stages not given never happen, flags not given are False."""
     table = pd.DataFrame(rows).reindex(columns=COLUMNS)
     flags = ["fixable_t1", "fixable_t2", "unedited_correct"]
     table[flags] = table[flags].eq(True)
@@ -50,8 +50,8 @@ def test_verdict_reads_the_whole_interval():
     assert verdict(9, math.nan, math.nan, (0.0, 1.0)) == "too few cases"
 
 
-LAYERS = {
-    "correct": layers_table(
+STAGES = {
+    "correct": stages_table(
         [
             {
                 "id": "a",
@@ -63,7 +63,7 @@ LAYERS = {
             {"id": "b", "first_hop_resolved": 2, "e3_decoded_t2": 16, "fixable_t1": True, "unedited_correct": True},
         ]
     ),
-    "incorrect": layers_table(
+    "incorrect": stages_table(
         [
             {"id": "c", "first_hop_resolved": 3, "information_propagation": 9.0, "fixable_t2": True},
             {"id": "d", "first_hop_resolved": 5},
@@ -73,8 +73,8 @@ LAYERS = {
 }
 
 
-def test_stage_layers_and_first_layer_shares():
-    stages = stage_layers(LAYERS)
+def test_stage_rows_and_first_layer_shares():
+    stages = stage_rows(STAGES)
     assert len(stages) == 3 + 2 + 2 + 1  # every stage a case reaches, and no row for the others
     assert set(stages["stage"]) == {
         "first hop resolved",
@@ -82,7 +82,7 @@ def test_stage_layers_and_first_layer_shares():
         "second hop resolved",
         "prediction extracted",
     }
-    shares = first_layer_shares(LAYERS, num_layers=20).set_index(["split", "event", "layer"])["percent"]
+    shares = first_layer_shares(STAGES, num_layers=20).set_index(["split", "event", "layer"])["percent"]
     assert shares["incorrect", "e2 decoded from t1", 3] == pytest.approx(100 / 3)
     assert shares["correct", "e3 decoded from t2", 16] == 50
     # a split's percents sum to the share of its cases where the event happens at all
@@ -99,7 +99,7 @@ def test_rate_grid_is_target_by_source_and_blank_where_nothing_ran():
 
 
 def test_backpatching_table():
-    table = backpatching(LAYERS).set_index(["split", "position"])
+    table = backpatching(STAGES).set_index(["split", "position"])
     # case e of the incorrect split answers right unedited (drift): left out of n, counted apart
     assert table.loc[("incorrect", "t1"), ["n", "fixable", "unedited_correct"]].tolist() == [2, 0, 1]
     assert table.loc[("incorrect", "t1 or t2"), ["fixable", "share"]].tolist() == [1, 0.5]
@@ -133,7 +133,7 @@ def many_cases(first_hops_correct=(1, 2), first_hops_incorrect=(3, 5, 4, 6, None
         for i, layer in enumerate(first_hops_incorrect)
     ]
     incorrect.append({"id": "drift", "fixable_t1": True, "unedited_correct": True})
-    return {"correct": layers_table(correct), "incorrect": layers_table(incorrect)}
+    return {"correct": stages_table(correct), "incorrect": stages_table(incorrect)}
 
 
 def test_findings_hold_where_the_cases_follow_the_study():
@@ -152,15 +152,15 @@ def test_findings_fail_or_abstain_where_the_cases_do_not_follow():
     late_first_hops = findings(many_cases((15, 16), (11, 11, 12, 12, 11, 12, 11, 12)), num_layers=21)
     assert late_first_hops.iloc[0]["holds"] == "no"  # first hop resolved in the second half
     assert late_first_hops.iloc[5]["holds"] == "no"  # incorrect cases resolve earlier, not later
-    few = findings(LAYERS, num_layers=21)
+    few = findings(STAGES, num_layers=21)
     assert set(few["holds"]) == {"too few cases"}  # 2 to 4 values a row
 
 
 def test_comparison_rows_use_relative_depth():
-    rows = model_rows("m", LAYERS, 21, backpatching(LAYERS)).set_index(["split", "measure"])
+    rows = model_rows("m", STAGES, 21, backpatching(STAGES)).set_index(["split", "measure"])
     assert rows.loc[("correct", "second hop resolved: median relative depth"), "value"] == pytest.approx(15.5 / 20)
     assert rows.loc[("incorrect", "fixable share at t1 or t2"), "n"] == 2  # without the drifting case
-    assert relative_stages("m", LAYERS, 21)["depth"].between(0, 1).all()
+    assert relative_stages("m", STAGES, 21)["depth"].between(0, 1).all()
 
 
 def overlapping(labels) -> bool:
@@ -173,9 +173,9 @@ def test_tick_labels_do_not_overlap(num_layers):
     rng = np.random.default_rng(0)
     grid = pd.DataFrame(rng.random((num_layers, num_layers)))
     heatmaps = figures.heatmaps({("correct", "t1"): grid, ("incorrect", "t1"): grid * np.nan}, num_layers, "t", "share")
-    layers = {"correct": layers_table([{"id": "a", "first_hop_resolved": 0, "e3_decoded_t2": num_layers - 1}])}
-    lines = figures.first_layer_lines(first_layer_shares(layers, num_layers), {"correct": 1}, num_layers, "t")
-    boxes = figures.stage_boxplot(stage_layers(layers), {"correct": 1}, num_layers, "t")
+    stages = {"correct": stages_table([{"id": "a", "first_hop_resolved": 0, "e3_decoded_t2": num_layers - 1}])}
+    lines = figures.first_layer_lines(first_layer_shares(stages, num_layers), {"correct": 1}, num_layers, "t")
+    boxes = figures.stage_boxplot(stage_rows(stages), {"correct": 1}, num_layers, "t")
     axes = heatmaps.axes[:-1] + lines.axes + boxes.axes  # the heatmaps' last axes is the colour bar
     for figure in (heatmaps, lines, boxes):
         figure.canvas.draw()
@@ -186,15 +186,15 @@ def test_tick_labels_do_not_overlap(num_layers):
 
 
 def test_every_figure_is_written_as_png_and_pdf_also_without_cases(tmp_path):
-    empty = {split: layers_table([]) for split in LAYERS}
-    for name, layers in (("cases", LAYERS), ("empty", empty)):
-        counts = {split: len(table) for split, table in layers.items()}
+    empty = {split: stages_table([]) for split in STAGES}
+    for name, stages in (("cases", STAGES), ("empty", empty)):
+        counts = {split: len(table) for split, table in stages.items()}
         drawn = {
-            "stages": figures.stage_boxplot(stage_layers(layers), counts, 21, name),
-            "first_layers": figures.first_layer_lines(first_layer_shares(layers, 21), counts, 21, name),
+            "stages": figures.stage_boxplot(stage_rows(stages), counts, 21, name),
+            "first_layers": figures.first_layer_lines(first_layer_shares(stages, 21), counts, 21, name),
             "comparison": figures.comparison(
-                pd.concat([relative_stages(m, layers, 21) for m in ("a", "b")]),
-                pd.concat([backpatching(layers).assign(model="a"), backpatching(layers).assign(model="b", share=0.9)]),
+                pd.concat([relative_stages(m, stages, 21) for m in ("a", "b")]),
+                pd.concat([backpatching(stages).assign(model="a"), backpatching(stages).assign(model="b", share=0.9)]),
                 name,
             ),
         }

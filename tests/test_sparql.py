@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from multihop.sparql import SparqlClient, extract_from_endpoint, verify_tables
-from multihop.wikidata import WikidataError, extract_from_dump
+from multihop.dataset.sparql import SparqlClient, extract_from_endpoint, verify_tables
+from multihop.dataset.wikidata import WikidataError, extract_from_dump
 
 ROOT = Path(__file__).resolve().parents[1]
 # the server comes with the test extras (PyPI `oxigraph`), next to this interpreter

@@ -1,8 +1,8 @@
 import pytest
-import tiny
 
-from multihop.chains import e1_offset, prompts
-from multihop.tokens import LocateError, last_token_index, needs_leading_space, offsets
+from multihop.analyses.cases import LocateError, last_token_index, offsets
+from multihop.dataset.chains import e1_offset, prompts
+from multihop.models import tiny
 
 
 @pytest.fixture(params=["bytelevel", "metaspace", "metaspace-prefixed"])
@@ -37,10 +37,3 @@ def test_a_name_that_occurs_twice_is_located_where_asked(tokenizer):
 def test_out_of_range_span_is_a_locate_error(tokenizer):
     with pytest.raises(LocateError):
         last_token_index(tokenizer, "short", 3, 40)
-
-
-def test_leading_space_is_read_from_the_tokenizer():
-    assert needs_leading_space(tiny.tokenizer("bytelevel"))
-    assert needs_leading_space(tiny.tokenizer("metaspace"))
-    # a bare name already starts with the word marker, as in Llama 2
-    assert not needs_leading_space(tiny.tokenizer("metaspace-prefixed"))

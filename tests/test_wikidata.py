@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from multihop.wikidata import WikidataError, extract_from_dump
+from multihop.dataset.wikidata import WikidataError, extract_from_dump
 
 
 def extract(path, config):

@@ -1,5 +1,6 @@
-"""The whole workflow under Snakemake, on a tiny config in a temp dir (tiny excerpt, tiny random model)."""
+"""The whole workflow under Snakemake: the .test/ run (tiny excerpt, tiny taught model) in temp dirs."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -7,157 +8,190 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import tiny
 import yaml
+
+from multihop.analyses.registry import ANALYSES
+from multihop.evaluation.splits import SPLITS
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+MODEL = "tiny-llama"
 
 
 def snakemake(workdir, *args, cores=2):
-    command = [SNAKEMAKE, "-s", ROOT / "Snakefile", "-d", workdir, "--configfile", ROOT / "config.yaml"]
-    command += [workdir / "tiny.yaml", "--cores", str(cores), *args]
+    command = [SNAKEMAKE, "-s", ROOT / "Snakefile", "-d", workdir, "--configfile", workdir / "config.yaml"]
+    command += ["--cores", str(cores), *args]
     command += ["--set-threads", "evaluate=1", "analysis_shard=1"]  # tiny models: two jobs at once
     return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
 
+def copy_test_run(workdir, config=None, resources_from=None):
+    """A copy of .test/ in `workdir`, its config changed by `config`; the bundled tiny model is
+    copied from `resources_from` (an earlier run) rather than built again."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / ".test" / "tiny.nt", workdir / "tiny.nt")
+    settings = yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())
+    for section, values in (config or {}).items():
+        settings[section] = {**settings.get(section, {}), **values} if isinstance(values, dict) else values
+    (workdir / "config.yaml").write_text(yaml.safe_dump(settings))
+    if resources_from is not None:
+        shutil.copytree(resources_from / "resources", workdir / "resources", dirs_exist_ok=True)
+    return workdir
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("workflow")
-    tokenizer = tiny.tokenizer()
-    tiny.model("llama", vocab_size=len(tokenizer)).save_pretrained(workdir / "tiny-llama")
-    tokenizer.save_pretrained(workdir / "tiny-llama")
-    config = {
-        "wikidata": {"dump": str(ROOT / "tests" / "data" / "tiny.nt")},
-        "models": [{"name": "tiny-llama", "source": str(workdir / "tiny-llama"), "device": "cpu", "batch_size": 4}],
-    }
-    (workdir / "tiny.yaml").write_text(yaml.safe_dump(config))
+    workdir = copy_test_run(tmp_path_factory.mktemp("workflow"))
     run = snakemake(workdir)
     assert run.returncode == 0, run.stderr[-3000:]
     return workdir
 
 
-def test_workflow_runs_end_to_end_and_reruns_nothing(workdir):
+def test_the_test_run_goes_end_to_end_and_reruns_nothing(workdir):
     results = workdir / "results"
     assert len(pd.read_csv(results / "dataset" / "two_hop.csv")) == 6
-    evaluation = pd.read_csv(results / "tiny-llama" / "evaluation.csv")
+    evaluation = pd.read_csv(results / MODEL / "evaluation.csv")
     assert len(evaluation) == 6 and evaluation["first_hop_generation"].notna().all()
-    funnel = pd.read_csv(results / "tiny-llama" / "funnel.csv")
-    assert funnel["cases"].iloc[0] == 6 and funnel["cases"].is_monotonic_decreasing
-    for split in ("correct", "incorrect"):  # a random model answers nothing: empty splits, still files
-        assert (results / "tiny-llama" / "cases" / f"{split}.csv").is_file()
-    assert (results / "logs" / "tiny-llama" / "evaluate.log").is_file()
-    layers = pd.read_csv(results / "tiny-llama" / "incorrect" / "layers.csv")
-    assert layers.empty and "fixable_t2" in layers.columns  # an empty split flows through every step
-    assert pd.read_parquet(results / "tiny-llama" / "incorrect" / "patchscopes_t2_s2.parquet").empty
-    assert (results / "tiny-llama" / "figures" / "backpatching.pdf").is_file()  # drawn, saying "no cases"
-    assert set(pd.read_csv(results / "tiny-llama" / "tables" / "findings.csv")["holds"]) == {"too few cases"}
+    funnel = pd.read_csv(results / MODEL / "funnel.csv").set_index("step")["cases"]
+    assert funnel.iloc[0] == 6 and funnel.iloc[:5].is_monotonic_decreasing  # the filters, then the splits
+    studied = funnel["studied, composition correct"] + funnel["studied, composition incorrect"]
+    assert studied == funnel["relation shortcut does not give e3"]
+    # the taught model answers its hops, and composes some questions but not all
+    assert funnel["second hop correct"] >= 5
+    for split in SPLITS:
+        studied = pd.read_csv(results / MODEL / split / "studied.csv")
+        stages = pd.read_csv(results / MODEL / split / "stages.csv")
+        assert len(studied) >= 1 and list(stages["id"]) == list(studied["id"])
+        backpatching = pd.read_parquet(results / MODEL / split / "backpatching_t1.parquet")
+        assert set(backpatching["id"]) == set(studied["id"]) and len(backpatching) == len(studied) * 6  # 4 layers
+    assert (results / "logs" / MODEL / "evaluate.log").is_file()
+    assert (results / MODEL / "figures" / "backpatching.pdf").read_bytes()[:4] == b"%PDF"
+    assert len(pd.read_csv(results / MODEL / "tables" / "findings.csv")) == 7
     again = snakemake(workdir, "--dry-run")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
 
+def dry_run(workdir, *args) -> str:
+    run = snakemake(workdir, "--dry-run", *args)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run.stdout + run.stderr
+
+
+def planned_jobs(workdir, *args) -> dict[str, int]:
+    """Rule -> number of jobs a dry run plans (its "Job stats" table)."""
+    lines = dry_run(workdir, *args).splitlines()
+    table = lines[lines.index("Job stats:") + 3 :]
+    rows = [line.split() for line in table[: table.index("")]]
+    return {rule: int(count) for rule, count in rows if rule != "total"}
+
+
+def planned_outputs(workdir, *args) -> set[str]:
+    """The output files of every job a dry run plans."""
+    return {
+        path.strip()
+        for line in dry_run(workdir, *args).splitlines()
+        if line.strip().startswith("output:")
+        for path in line.split("output:", 1)[1].split(",")
+    }
+
+
+def test_editing_a_module_reruns_what_uses_it_and_nothing_upstream(workdir):
+    module = ROOT / ANALYSES["patchscopes"].module_file
+    text, before = module.read_bytes(), module.stat()
+    try:
+        module.write_bytes(text + b"# an edit\n")  # Snakemake compares contents, not only times
+        jobs = planned_jobs(workdir)
+    finally:
+        module.write_bytes(text)
+        os.utime(module, ns=(before.st_atime_ns, before.st_mtime_ns))
+    shards = len(SPLITS)  # one shard per split
+    assert jobs["analysis_shard"] == shards  # Patchscopes only, not the other three analyses
+    assert jobs["gather_analysis"] == shards * len(ANALYSES["patchscopes"].part_names({"patchscopes_seeds": [0, 1, 2]}))
+    assert {"summarize_stages", "plot_stages", "plot_heatmaps", "make_tables"} <= set(jobs)
+    assert not {"extract_wikidata", "build_dataset", "evaluate", "split_cases", "locate_cases"} & set(jobs)
+
+
+def test_the_rules_outputs_derive_from_the_registry(workdir, tmp_path):
+    """The gathered files are the registry's analyses and parts, for the config's settings."""
+    settings = {"patchscopes_seeds": [7]}
+    other = copy_test_run(tmp_path / "seeds", {"analyses": settings}, resources_from=workdir)
+    outputs = [Path(path) for path in planned_outputs(other, "--forceall")]
+    gathered = {path.name for path in outputs if path.parent == Path("results", MODEL, "correct")}
+    gathered = {name for name in gathered if name.endswith(".parquet")}
+    expected = {f"{name}_{part}.parquet" for name, a in ANALYSES.items() for part in a.part_names(settings)}
+    assert gathered == expected and "patchscopes_t1_s7.parquet" in gathered
+
+
 def test_bad_input_stops_with_a_plain_message_and_no_output(workdir, tmp_path):
-    broken = tmp_path / "broken.nt"
-    lines = (ROOT / "tests" / "data" / "tiny.nt").read_text().splitlines()
-    broken.write_text("\n".join(lines[:5] + ["<http://x> not a triple ."] + lines[5:]) + "\n")
-    other = workdir / "other"
-    other.mkdir()
-    config = yaml.safe_load((workdir / "tiny.yaml").read_text())
-    config["wikidata"]["dump"] = str(broken)
-    (other / "tiny.yaml").write_text(yaml.safe_dump(config))
+    other = copy_test_run(tmp_path / "broken")
+    lines = (other / "tiny.nt").read_text().splitlines()
+    (other / "tiny.nt").write_text("\n".join(lines[:5] + ["<http://x> not a triple ."] + lines[5:]) + "\n")
     run = snakemake(other, "results/dataset/two_hop.csv")
     assert run.returncode != 0
-    assert "broken.nt, line 6: malformed N-Triples line" in run.stderr
+    assert "tiny.nt, line 6: malformed N-Triples line" in run.stderr
     assert "Traceback" not in run.stderr
     assert not (other / "results" / "dataset" / "entities.csv").exists()
 
 
-def test_misspelt_config_key_is_named(workdir, tmp_path):
-    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump({"evaluation": {"max_new_tokes": 3}}))
-    run = snakemake(tmp_path, "--dry-run")
+def test_misspelt_config_key_is_named(tmp_path):
+    other = copy_test_run(tmp_path, {"evaluation": {"max_new_tokes": 3}})
+    run = snakemake(other, "--dry-run")
     assert run.returncode != 0 and "'max_new_tokes' was unexpected" in run.stdout + run.stderr
 
 
-SWEEPS = ["backpatch_t1", "backpatch_t2", "knockout_e1"]
+SWEEPS = ["backpatching_t1", "backpatching_t2", "knockout_e1"]
 
 
 def run_sweeps(workdir, other, shards):
-    """Two sweeps on a hand-made split (the random model answers nothing), cut into `shards` jobs."""
-    other.mkdir(parents=True, exist_ok=True)
-    config = yaml.safe_load((workdir / "tiny.yaml").read_text())
-    config["analyses"] = {"shards": shards, "cases_per_split": 4, "max_new_tokens": 3}
-    (other / "tiny.yaml").write_text(yaml.safe_dump(config))
-    cases = other / "results" / "tiny-llama" / "cases"
+    """Three sweeps on a hand-made split of all six chains, cut into `shards` jobs."""
+    copy_test_run(other, {"analyses": {"shards": shards, "cases_per_split": 4, "max_new_tokens": 3}}, workdir)
+    cases = other / "results" / MODEL / "cases"
     cases.mkdir(parents=True)
     (cases / "correct.csv").write_text((workdir / "results" / "dataset" / "two_hop.csv").read_text())
-    results = other / "results" / "tiny-llama" / "correct"
+    results = other / "results" / MODEL / "correct"
     targets = [str(results.relative_to(other) / f"{name}.parquet") for name in SWEEPS]
     rules = ["locate_cases", "analysis_shard", "gather_analysis"]
     run = snakemake(other, *targets, "--allowed-rules", *rules)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert len(list((results / "shards").glob("backpatch_*.parquet"))) == shards
+    assert len(list((results / "shards").glob("backpatching_*.parquet"))) == shards
     return {name: pd.read_parquet(results / f"{name}.parquet") for name in SWEEPS}
 
 
 def test_sharded_sweeps_gather_to_the_same_files(workdir, tmp_path):
     one, three = (run_sweeps(workdir, tmp_path / str(n), n) for n in (1, 3))  # 3 shards of 4 cases: 2, 1, 1
-    assert len(one["backpatch_t1"]) == 4 * 6 and one["backpatch_t1"]["id"].nunique() == 4  # 4 layers: 6 pairs s > t
+    assert len(one["backpatching_t1"]) == 4 * 6 and one["backpatching_t1"]["id"].nunique() == 4  # 6 pairs s > t
     for name, table in one.items():
         pd.testing.assert_frame_equal(table, three[name])
 
 
-REPORT_RULES = ["locate_cases", "analysis_shard", "gather_analysis", "summarize_layers", "describe_model"]
-REPORT_RULES += ["plot_stages", "plot_heatmaps", "make_tables", "compare_models"]
+REPORT_RULES = ["plot_stages", "plot_heatmaps", "make_tables", "compare_models", "describe_model"]
 CAPTIONS = ["stages", "first_layers", "patchscopes", "backpatching_heatmaps", "backpatching_table"]
 CAPTIONS += ["projection_table", "findings", "comparison_figure", "comparison_table"]
 
 
-def test_figures_tables_and_report_on_hand_made_splits(workdir, tmp_path):
-    """The random model answers nothing, so its splits are made by hand; a second model reuses the
-    first one's results (copied), which is enough to draw the comparison."""
-    config = yaml.safe_load((workdir / "tiny.yaml").read_text())
-    source = config["models"][0]["source"]
-    config["models"] = [{"name": name, "source": source, "device": "cpu"} for name in ("tiny-a", "tiny-b")]
-    config["analyses"] = {"cases_per_split": 2, "max_new_tokens": 3}
-    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(config))
-    dataset = pd.read_csv(workdir / "results" / "dataset" / "two_hop.csv")
-    results = tmp_path / "results"
-    (results / "tiny-a" / "cases").mkdir(parents=True)
-    dataset.iloc[:3].to_csv(results / "tiny-a" / "cases" / "correct.csv", index=False)
-    dataset.iloc[3:].to_csv(results / "tiny-a" / "cases" / "incorrect.csv", index=False)
-    figures = [
-        f"results/tiny-a/figures/{name}.png" for name in ("stages", "first_layers", "patchscopes", "backpatching")
-    ]
-    tables = [f"results/tiny-a/tables/{name}.csv" for name in ("backpatching", "projection", "findings")]
-    run = snakemake(tmp_path, *figures, *tables, "--allowed-rules", *REPORT_RULES)
-    assert run.returncode == 0, run.stderr[-3000:]
-    shutil.copytree(results / "tiny-a", results / "tiny-b")
+def test_two_models_compared_and_the_report(workdir, tmp_path):
+    """A second model reuses the first one's results (copied) with its own back-patching numbers,
+    which is enough to draw the comparison; then the report holds every figure and table."""
+    models = [{"name": name, "source": "bundled:tiny-llama", "device": "cpu"} for name in (MODEL, "tiny-b")]
+    other = copy_test_run(tmp_path / "two", {"models": models}, resources_from=workdir)
+    shutil.copytree(workdir / "results", other / "results")
+    results = other / "results"
+    shutil.copytree(results / MODEL, results / "tiny-b")
     marked = pd.read_csv(results / "tiny-b" / "tables" / "backpatching.csv").assign(share=0.125, ci_high=0.25)
     marked.to_csv(results / "tiny-b" / "tables" / "backpatching.csv", index=False)  # tiny-b's own numbers
-    targets = [*figures, *tables, "results/comparison/models.png"]
-    run = snakemake(tmp_path, *targets, "--allowed-rules", *REPORT_RULES)
+    run = snakemake(other, "results/comparison/models.png", "--allowed-rules", *REPORT_RULES)
     assert run.returncode == 0, run.stderr[-3000:]
 
-    backpatching = pd.read_csv(results / "tiny-a" / "tables" / "backpatching.csv")
-    assert list(backpatching["n"]) == [2] * 6  # 2 cases per split, 3 rows each (t1, t2, t1 or t2)
-    assert len(pd.read_csv(results / "tiny-a" / "tables" / "findings.csv")) == 7  # claims 1, 2, 3 (three rows), 4 (two)
-    projection = pd.read_csv(results / "tiny-a" / "tables" / "projection.csv")
-    assert set(projection["n"]) == {2} and projection["share"].between(0, 1).all()
     compared = pd.read_csv(results / "comparison" / "models.csv")
-    a, b = (
-        compared[compared["model"] == name].drop(columns="model").reset_index(drop=True)
-        for name in ("tiny-a", "tiny-b")
-    )
+    a, b = (compared[compared["model"] == m["name"]].drop(columns="model").reset_index(drop=True) for m in models)
     assert len(a) == 2 * 7 and set(a["layers"]) == {4}  # 4 stages and 3 fixable shares per split
     fixable = a["measure"].str.startswith("fixable")
     assert set(b.loc[fixable, "value"]) == {0.125} and 0.125 not in set(a.loc[fixable, "value"])
-    pd.testing.assert_frame_equal(a[~fixable], b[~fixable])  # the same layers, so the same stage rows
-    for figure in ("stages", "first_layers", "patchscopes", "backpatching"):
-        assert (results / "tiny-a" / "figures" / f"{figure}.pdf").read_bytes()[:4] == b"%PDF"
+    pd.testing.assert_frame_equal(a[~fixable], b[~fixable])  # the same stages, so the same stage rows
 
-    report = snakemake(tmp_path, *targets, "--report", "report.html", "--allowed-rules", *REPORT_RULES)
+    report = snakemake(other, "all", "--report", "report.html", "--allowed-rules", *REPORT_RULES)
     assert report.returncode == 0, report.stderr[-3000:]
-    html = (tmp_path / "report.html").read_text()
+    html = (other / "report.html").read_text()
     for name in ("stages.png", "patchscopes.png", "backpatching.png", "findings.html", "models.png", "models.html"):
         assert name in html
     for caption in CAPTIONS:  # every caption's first words, as the report renders them

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from multihop.sparql import SparqlClient, verify_tables
-from multihop.wikidata import extract_from_dump
+from multihop.dataset.sparql import SparqlClient, verify_tables
+from multihop.dataset.wikidata import extract_from_dump
 
 ROOT = Path(__file__).resolve().parents[2]
 

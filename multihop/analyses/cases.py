@@ -1,0 +1,114 @@
+"""The studied cases: each one's prompt as the model reads it, and the token positions the analyses use.
+
+Positions come from character offsets, so any fast tokenizer works, whatever it does with spaces.
+"""
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from multihop.dataset.chains import e1_offset
+from multihop.errors import UserError
+from multihop.evaluation.judging import entity_names
+
+
+class LocateError(ValueError):
+    """A character span that no token covers (the case is skipped with this reason)."""
+
+
+def offsets(tokenizer, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+    """Token ids of `text` as the model sees it (special tokens included) and each token's char span."""
+    if not tokenizer.is_fast:
+        raise UserError("a fast (Rust) tokenizer is needed to locate entities in prompts; load it with use_fast=True")
+    encoded = tokenizer(text, return_offsets_mapping=True)
+    return encoded["input_ids"], [tuple(span) for span in encoded["offset_mapping"]]
+
+
+def last_token_index(tokenizer, text: str, start: int, end: int) -> int:
+    """Index of the last token covering characters [start, end) of `text`.
+
+    Offsets make this independent of how the tokenizer merges spaces into tokens, of a prefix
+    before the span, and of the same name occurring elsewhere in the text.
+    """
+    if not 0 <= start < end <= len(text):
+        raise LocateError(f"span {start}:{end} is outside the prompt")
+    _, spans = offsets(tokenizer, text)
+    covering = [i for i, (a, b) in enumerate(spans) if a < end and b > start and b > a]
+    if not covering:
+        raise LocateError(f"no token covers {text[start:end]!r}")
+    return covering[-1]
+
+
+POSITION_COLUMNS = ["id", "t1", "t2", "r1_end", "r2_end", "skipped"]
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    text: str  # prompt prefix + composition prompt: exactly what the model reads
+    ids: tuple[int, ...]
+    t1: int  # last token of e1
+    t2: int  # last token of the prompt
+    r1_end: int  # last token of the r1 phrase ("the performer of")
+    r2_end: int  # last token of the r2 phrase ("the spouse of")
+    names: dict  # "e1"/"e2"/"e3" -> label and aliases
+
+
+def _phrase(template: str) -> str:
+    """The words of a relation phrase before its entity: 'the performer of {}' -> 'the performer of'."""
+    return template[: template.index("{}")].rstrip()
+
+
+def locate(tokenizer, row, prefix: str) -> dict:
+    """Token positions of one dataset row's composition prompt, or the reason they cannot be found."""
+    text = prefix + row["source_prompt"]
+    start = len(prefix)
+    e1 = start + e1_offset(row["r1_template"], row["r2_template"])
+    r1 = start + row["r2_template"].index("{}")
+    spans = {
+        "t1": (e1, e1 + len(row["e1_label"])),
+        "r1_end": (r1, r1 + len(_phrase(row["r1_template"]))),
+        "r2_end": (start, start + len(_phrase(row["r2_template"]))),
+    }
+    found = {"id": row["id"], "t2": len(offsets(tokenizer, text)[0]) - 1, "skipped": ""}
+    try:
+        if text[slice(*spans["t1"])].casefold() != row["e1_label"].casefold():
+            raise LocateError(f"e1 {row['e1_label']!r} is not where the templates put it")
+        for name, (a, b) in spans.items():
+            found[name] = last_token_index(tokenizer, text, a, b) if b > a else -1
+    except LocateError as error:
+        return {"id": row["id"], "t1": -1, "t2": -1, "r1_end": -1, "r2_end": -1, "skipped": str(error)}
+    return found
+
+
+def locate_all(tokenizer, cases: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    rows = [locate(tokenizer, row, prefix) for row in cases.to_dict("records")]
+    return pd.DataFrame(rows, columns=POSITION_COLUMNS)
+
+
+def load_cases(tokenizer, located: pd.DataFrame, prefix: str) -> list[Case]:
+    """Cases ready for the analyses, from dataset rows merged with their positions (skipped ones left out)."""
+    out = []
+    for row in located[located["skipped"].fillna("") == ""].to_dict("records"):
+        text = prefix + row["source_prompt"]
+        names = {slot: entity_names(row[f"{slot}_label"], row[f"{slot}_aliases"]) for slot in ("e1", "e2", "e3")}
+        out.append(
+            Case(
+                row["id"],
+                text,
+                tuple(offsets(tokenizer, text)[0]),
+                int(row["t1"]),
+                int(row["t2"]),
+                int(row["r1_end"]),
+                int(row["r2_end"]),
+                names,
+            )
+        )
+    return out
+
+
+def sample_studied(cases: pd.DataFrame, positions: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """The studied sample of a split: `n` located cases (seeded), with their positions, by id."""
+    located = cases.merge(positions[positions["skipped"] == ""], on="id")
+    studied = located.sample(n=min(len(located), n), random_state=seed)
+    return studied.sort_values("id").reset_index(drop=True)

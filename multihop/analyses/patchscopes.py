@@ -1,0 +1,68 @@
+"""Patchscopes entity description: decode what a hidden state of the two-hop prompt names.
+
+The source state (after layer s, at t1 or t2) replaces the placeholder's state after layer t in a
+few-shot "describe the entity" prompt, which then continues with sampling.
+"""
+
+import re
+
+import pandas as pd
+
+from multihop.analyses.registry import ANALYSES, POSITIONS
+from multihop.engine.decoding import generate_variants
+from multihop.engine.edits import Patch
+from multihop.engine.sampling import variant_seed
+from multihop.engine.states import read_states
+
+TARGET_PROMPT = (
+    "Syria: Syria is a country in the Middle East, Leonardo DiCaprio: Leonardo DiCaprio is an American actor, "
+    "Samsung: Samsung is a South Korean multinational corporation, x"
+)
+
+
+def classify(generation: str, names: dict) -> str:
+    """'e1', 'e2' or 'e3' for the first entity (in that order) named right after or before a colon."""
+    for slot in ("e1", "e2", "e3"):
+        for name in names[slot]:
+            n = re.escape(name)
+            after = rf":\s*{n}(?=[\s,.:;!?]|$)"
+            before = rf"(?:^|[\s,.;]){n}\s*:"
+            if re.search(after, generation, re.IGNORECASE) or re.search(before, generation, re.IGNORECASE):
+                return slot
+    return "other"
+
+
+def run(context, case) -> pd.DataFrame:
+    """Rows for every (position, seed, source layer, target layer) of one case."""
+    return sweep(context, case, POSITIONS)
+
+
+def sweep(context, case, positions) -> pd.DataFrame:
+    """`run` for some of the positions only."""
+    adapter, settings = context.adapter, context.settings
+    target_ids = context.tokenizer(TARGET_PROMPT)["input_ids"]
+    layers = range(adapter.num_layers)
+    states = read_states(adapter, case.ids)
+    placeholder = len(target_ids) - 1
+    rows, variants, keys = [], [], []
+    for position in positions:
+        p = getattr(case, position)
+        for seed in settings["patchscopes_seeds"]:
+            for s in layers:
+                for t in layers:
+                    variants.append((Patch(t, placeholder, states[s, p]),))
+                    keys.append((position, seed, s, t))
+    sample_seeds = [variant_seed(seed, f"{case.id}|{pos}|{s}|{t}") for pos, seed, s, t in keys]
+    texts = generate_variants(
+        adapter,
+        context.tokenizer,
+        target_ids,
+        variants,
+        settings["max_new_tokens"],
+        sample_seeds,
+        settings["batch_size"],
+        context.caches,
+    )
+    for (position, seed, s, t), text in zip(keys, texts, strict=True):
+        rows.append((case.id, position, seed, s, t, text, classify(text, case.names)))
+    return pd.DataFrame(rows, columns=ANALYSES["patchscopes"].columns)

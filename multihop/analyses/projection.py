@@ -1,0 +1,67 @@
+"""Sublayer projection: what each layer's attention and MLP outputs at t2 say, read as logits."""
+
+import pandas as pd
+import torch
+
+from multihop.analyses.registry import ANALYSES, SUBLAYERS
+from multihop.engine.states import read_sublayers
+
+UNINFORMATIVE = {"the", "a", "an"}
+
+
+def first_token_ids(tokenizer, names) -> list[int]:
+    """First token of each name as it may start an answer: as is, lower case, with and without a space.
+
+    A leading token that carries nothing of the name (whitespace, one character, an article) is
+    passed over for the next one, else almost any vector would rank 'the' or a bare space first.
+    """
+    ids = set()
+    for name in names:
+        for form in {name, name.lower()}:
+            for text in (form, " " + form):
+                tokens = tokenizer(text, add_special_tokens=False)["input_ids"]
+                informative = [t for t in tokens if _informative(tokenizer.decode([t]))]
+                if informative or tokens:
+                    ids.add((informative or tokens)[0])
+    return sorted(ids)
+
+
+def _informative(piece: str) -> bool:
+    piece = piece.strip()
+    return len(piece) > 1 and piece.casefold() not in UNINFORMATIVE
+
+
+def best_rank(logits: torch.Tensor, token_ids) -> torch.Tensor:
+    """1-based rank of the best-ranked token of `token_ids` in each row of logits (layers, vocab)."""
+    chosen = logits[:, token_ids].max(dim=-1, keepdim=True).values
+    return (logits > chosen).sum(dim=-1) + 1
+
+
+def run(context, case, top_k=5) -> pd.DataFrame:
+    """Rows for each sublayer (attention, MLP) and layer: ranks at t2 of e2, e3 and the final prediction."""
+    adapter, tokenizer = context.adapter, context.tokenizer
+    attention, mlp = read_sublayers(adapter, case.ids)
+    with torch.inference_mode():
+        final = adapter.model(torch.tensor([case.ids], device=adapter.model.device)).logits[0, -1]
+    prediction = int(final.argmax())
+    e2_ids = first_token_ids(tokenizer, case.names["e2"])
+    e3_ids = first_token_ids(tokenizer, case.names["e3"])
+    frames = []
+    for sublayer, vectors in zip(SUBLAYERS, (attention, mlp), strict=True):
+        with torch.inference_mode():
+            logits = adapter.logits(vectors[:, case.t2]).float()
+        top = logits.topk(top_k, dim=-1).indices.tolist()
+        frames.append(
+            pd.DataFrame(
+                {
+                    "id": case.id,
+                    "sublayer": sublayer,
+                    "layer": range(adapter.num_layers),
+                    "e2_rank": best_rank(logits, e2_ids).tolist(),
+                    "e3_rank": best_rank(logits, e3_ids).tolist(),
+                    "prediction_rank": best_rank(logits, [prediction]).tolist(),
+                    "top_tokens": [" | ".join(tokenizer.convert_ids_to_tokens(row)) for row in top],
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)[list(ANALYSES["projection"].columns)]

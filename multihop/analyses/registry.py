@@ -1,0 +1,118 @@
+"""The registry of analyses: each one's name, the module that runs it, its columns, and how its
+table is cut into output files (parts).
+
+The rules, scripts and tests all read `ANALYSES`; adding an analysis is one module with
+`run(context, case) -> DataFrame` plus one entry here. Light on purpose (no torch): the
+Snakefile reads it at start-up, and gathering shards needs nothing heavier than pandas.
+"""
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+POSITIONS = ("t1", "t2")  # last token of e1; last token of the prompt
+SUBLAYERS = ("attention", "mlp")
+# knockout target -> the case's position of the token it blocks (r1, r2: the last token of their phrase)
+KNOCKOUT_TARGETS = {"e1": "t1", "r1": "r1_end", "r2": "r2_end"}
+
+
+@dataclass(frozen=True)
+class Analysis:
+    name: str
+    module: str  # multihop.analyses.<module>, whose run(context, case) gives one case's rows
+    columns: tuple[str, ...]
+    # settings (the config's `analyses` section) -> {part name: the column values of its rows}
+    parts: Callable[[dict], dict[str, dict[str, Any]]]
+    description: str
+
+    def part_names(self, settings: dict) -> list[str]:
+        return list(self.parts(settings))
+
+    def cut(self, table: pd.DataFrame, part: str, settings: dict) -> pd.DataFrame:
+        """The rows of one part of the table."""
+        rows = pd.Series(True, index=table.index)
+        for column, value in self.parts(settings)[part].items():
+            rows &= table[column] == value
+        return table[rows].reset_index(drop=True)
+
+    def empty(self) -> pd.DataFrame:
+        return pd.DataFrame(columns=list(self.columns))
+
+    @property
+    def module_file(self) -> str:
+        return f"multihop/analyses/{self.module}.py"
+
+    def runner(self):
+        """The analysis's `run(context, case)` (imports torch: call it only where the model runs)."""
+        return importlib.import_module(f"multihop.analyses.{self.module}").run
+
+
+def _one_column(column, values):
+    return lambda settings: {value: {column: value} for value in values}
+
+
+def _patchscopes_parts(settings):
+    seeds = settings["patchscopes_seeds"]
+    return {f"{p}_s{s}": {"position": p, "seed": s} for p in POSITIONS for s in seeds}
+
+
+ANALYSES = {
+    analysis.name: analysis
+    for analysis in (
+        Analysis(
+            "patchscopes",
+            "patchscopes",
+            ("id", "position", "seed", "source_layer", "target_layer", "generation", "classification"),
+            _patchscopes_parts,
+            "what the state at t1/t2 after each source layer decodes to, patched into a target layer",
+        ),
+        Analysis(
+            "projection",
+            "projection",
+            ("id", "sublayer", "layer", "e2_rank", "e3_rank", "prediction_rank", "top_tokens"),
+            _one_column("sublayer", SUBLAYERS),
+            "ranks of e2, e3 and the prediction in each sublayer output at t2, read as logits",
+        ),
+        Analysis(
+            "knockout",
+            "knockout",
+            ("id", "target", "layer", "generation", "correct", "changed"),
+            _one_column("target", tuple(KNOCKOUT_TARGETS)),
+            "the answer with attention from t2 to e1, r1 or r2 blocked around each layer",
+        ),
+        Analysis(
+            "backpatching",
+            "backpatching",
+            ("id", "position", "source_layer", "target_layer", "generation", "correct", "clean_correct"),
+            _one_column("position", POSITIONS),
+            "the answer with a later layer's state written over an earlier layer's, same position",
+        ),
+    )
+}
+
+
+@dataclass
+class Context:
+    """What every analysis's `run` gets besides the case: the model and the run's settings."""
+
+    adapter: Any  # multihop.models.adapter.Adapter
+    tokenizer: Any
+    settings: dict  # the config's `analyses` section
+    caches: Any  # multihop.engine.decoding.PrefixCaches, shared by all cases of the run
+
+
+def run(name: str, adapter, tokenizer, cases, settings: dict) -> pd.DataFrame:
+    """The rows of analysis `name` for every case, in its registered columns."""
+    from tqdm.auto import tqdm
+
+    from multihop.engine.decoding import PrefixCaches
+
+    analysis = ANALYSES[name]
+    run_case = analysis.runner()
+    context = Context(adapter, tokenizer, settings, PrefixCaches(adapter))
+    frames = [run_case(context, case) for case in tqdm(cases, desc=name, unit="case")]
+    table = pd.concat(frames, ignore_index=True) if frames else analysis.empty()
+    return table[list(analysis.columns)]

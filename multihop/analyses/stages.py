@@ -1,0 +1,58 @@
+"""The layer at which each stage of the study happens, per studied case, from the analyses' tables."""
+
+import pandas as pd
+
+from multihop.analyses.registry import POSITIONS
+
+COLUMNS = [
+    "id",
+    "first_hop_resolved",
+    "e2_decoded_t2",
+    "e3_decoded_t2",
+    "e2_in_attention",
+    "knockout_matters",
+    "information_propagation",
+    "prediction_extracted",
+    "fixable_t1",
+    "fixable_t2",
+    "unedited_correct",
+]
+
+
+def _first(table: pd.DataFrame, mask, column: str) -> pd.Series:
+    """Per case, the smallest `column` value among rows where `mask` holds (missing: never)."""
+    return table[mask].groupby("id")[column].min()
+
+
+def case_stages(ids, patchscopes, projection, knockout, backpatching) -> pd.DataFrame:
+    """The stage layers the study defines (Biran et al. 2024, arXiv 2406.12775), per case; NaN where the
+    event never happens. `ids`: the studied cases; the tables: each analysis's rows.
+
+    - first_hop_resolved: first source layer whose t1 state decodes to e2 (any target layer, seed);
+    - e2_decoded_t2 / e3_decoded_t2 (second hop resolved): the same from t2;
+    - e2_in_attention: first layer whose attention output at t2 ranks e2 first;
+    - knockout_matters: first layer whose e1 knockout changes the output and leaves it incorrect;
+    - information_propagation: mean of the three layers above (NaN unless all three exist);
+    - prediction_extracted: first layer whose MLP output ranks the final prediction first;
+    - fixable_t1 / fixable_t2: some back-patch (s > t) at that position gives the correct answer;
+    - unedited_correct: the unedited prompt, run in the same batch as the back-patches, answers
+      correctly (true for correct cases; for an incorrect one it flags numerical drift).
+    """
+    out = pd.DataFrame({"id": list(ids)}).set_index("id")
+    ps = patchscopes
+    out["first_hop_resolved"] = _first(ps, (ps["position"] == "t1") & (ps["classification"] == "e2"), "source_layer")
+    out["e2_decoded_t2"] = _first(ps, (ps["position"] == "t2") & (ps["classification"] == "e2"), "source_layer")
+    out["e3_decoded_t2"] = _first(ps, (ps["position"] == "t2") & (ps["classification"] == "e3"), "source_layer")
+    pr = projection
+    out["e2_in_attention"] = _first(pr, (pr["sublayer"] == "attention") & (pr["e2_rank"] == 1), "layer")
+    out["prediction_extracted"] = _first(pr, (pr["sublayer"] == "mlp") & (pr["prediction_rank"] == 1), "layer")
+    ko = knockout
+    out["knockout_matters"] = _first(ko, (ko["target"] == "e1") & ko["changed"] & ~ko["correct"], "layer")
+    parts = ["knockout_matters", "e2_in_attention", "e2_decoded_t2"]
+    out["information_propagation"] = out[parts].mean(axis=1, skipna=False)
+    for position in POSITIONS:
+        fixed = backpatching[backpatching["position"] == position].groupby("id")["correct"].any()
+        out[f"fixable_{position}"] = fixed.reindex(out.index, fill_value=False).astype(bool)
+    unedited = backpatching.groupby("id")["clean_correct"].all()
+    out["unedited_correct"] = unedited.reindex(out.index, fill_value=False).astype(bool)
+    return out.reset_index()[COLUMNS]

@@ -1,0 +1,168 @@
+"""Wikidata facts as two tables, `entities` and `facts`, from a truthy dump (or see `sparql.py`).
+
+Both sources end in `normalize`, so the same facts give the same tables byte for byte.
+"""
+
+import json
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from multihop.dataset.ntriples import parse_term, read_triples
+from multihop.errors import UserError
+
+ENTITY = "http://www.wikidata.org/entity/"
+DIRECT = "http://www.wikidata.org/prop/direct/"
+LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
+ALIAS = "http://www.w3.org/2004/02/skos/core#altLabel"
+SITELINKS = "http://wikiba.se/ontology#sitelinks"
+ABOUT = "http://schema.org/about"
+INSTANCE_OF = "P31"
+
+ENTITY_COLUMNS = ["qid", "label", "aliases", "type", "classes", "popularity"]
+FACT_COLUMNS = ["subject", "relation", "object"]
+
+
+class WikidataError(UserError):
+    """A problem with the Wikidata source that the user must fix (message says what)."""
+
+
+@dataclass
+class Item:
+    """What one item's block of the dump says, as far as the study cares."""
+
+    qid: str
+    classes: set = field(default_factory=set)
+    label: str = ""
+    aliases: set = field(default_factory=set)
+    sitelinks: int | None = None
+    articles: int = 0
+    facts: list = field(default_factory=list)
+
+    @property
+    def popularity(self) -> int:
+        # wikibase:sitelinks when the dump carries it, else the number of schema:about sitelinks
+        return self.sitelinks if self.sitelinks is not None else self.articles
+
+
+def item_id(token: str) -> str | None:
+    """'Q42' for the token <http://www.wikidata.org/entity/Q42>, None for anything else."""
+    if token.startswith("<" + ENTITY + "Q") and token[len(ENTITY) + 2 : -1].isdigit():
+        return token[len(ENTITY) + 1 : -1]
+    return None
+
+
+class _SeenItems:
+    """A bitmap of QIDs whose block has ended, to detect a dump not grouped by item."""
+
+    def __init__(self):
+        self.bits = bytearray(1 << 20)
+
+    def add(self, qid: str) -> bool:
+        """Mark `qid`; return False if it was marked already."""
+        number = int(qid[1:])
+        byte, bit = divmod(number, 8)
+        if byte >= len(self.bits):
+            self.bits.extend(bytearray(max(byte + 1 - len(self.bits), len(self.bits))))
+        if self.bits[byte] >> bit & 1:
+            return False
+        self.bits[byte] |= 1 << bit
+        return True
+
+
+def extract_from_dump(path, classes, relations, max_bad_lines=0, on_bad_line=None, progress=None):
+    """Read the entity and fact tables from an N-Triples dump.
+
+    `classes`: the study's class QIDs; `relations`: the study's PIDs. The dump must list each
+    item's triples together, as Wikidata's dumps do (checked). Returns normalized tables.
+    """
+    class_tokens = {f"<{ENTITY}{qid}>" for qid in classes}
+    relation_tokens = {f"<{DIRECT}{pid}>": pid for pid in relations}
+    type_token = f"<{DIRECT}{INSTANCE_OF}>"
+    label_token, alias_token = f"<{LABEL}>", f"<{ALIAS}>"
+    sitelinks_token, about_token = f"<{SITELINKS}>", f"<{ABOUT}>"
+
+    kept, seen = [], _SeenItems()
+    current = None
+
+    def flush(item):
+        if item is not None and item.classes:
+            kept.append(item)
+
+    for number, subject, predicate, obj in read_triples(path, max_bad_lines, on_bad_line):
+        if progress is not None and number % 100_000 == 0:
+            progress(number)
+        key = item_id(obj if predicate == about_token else subject)
+        if key is None:
+            continue  # statements nodes, articles' own triples, properties, lexemes
+        if current is None or key != current.qid:
+            flush(current)
+            if not seen.add(key):
+                raise WikidataError(
+                    f"{path}, line {number}: the triples of {key} are not together; the dump format "
+                    "lists each item's triples in one block (sort the file by subject to fix it)"
+                )
+            current = Item(key)
+        if predicate == type_token:
+            if obj in class_tokens:
+                current.classes.add(item_id(obj))
+        elif predicate in relation_tokens:
+            target = item_id(obj)
+            if target is not None:
+                current.facts.append((key, relation_tokens[predicate], target))
+        elif predicate == label_token or predicate == alias_token:
+            term = parse_term(obj)
+            if term.kind == "literal" and term.language == "en":
+                if predicate == label_token:
+                    current.label = term.value
+                else:
+                    current.aliases.add(term.value)
+        elif predicate == sitelinks_token:
+            current.sitelinks = int(parse_term(obj).value)
+        elif predicate == about_token:
+            current.articles += 1
+    flush(current)
+
+    entities = [(i.qid, i.label, sorted(i.aliases), sorted(i.classes), i.popularity) for i in kept]
+    facts = [fact for item in kept for fact in item.facts]
+    return normalize(entities, facts, classes)
+
+
+def normalize(entities, facts, classes):
+    """Turn raw (qid, label, aliases, classes, popularity) rows and (s, pid, o) facts into tables.
+
+    `classes` maps class QID -> type name; its order decides an item's type when it has several.
+    Keeps labelled, typed items and the facts between them, and only items that occur in a fact.
+    """
+    order = list(classes)
+    rows = []
+    for qid, label, aliases, item_classes, popularity in entities:
+        matching = [c for c in order if c in set(item_classes)]
+        if not label or not matching:
+            continue
+        rows.append(
+            {
+                "qid": qid,
+                "label": label,
+                "aliases": json.dumps(sorted(set(aliases) - {label}), ensure_ascii=False),
+                "type": classes[matching[0]],
+                "classes": "|".join(matching),
+                "popularity": int(popularity),
+            }
+        )
+    entity_table = pd.DataFrame(rows, columns=ENTITY_COLUMNS).drop_duplicates("qid")
+    known = set(entity_table["qid"])
+    fact_table = pd.DataFrame(
+        sorted({f for f in facts if f[0] in known and f[2] in known and f[0] != f[2]}),
+        columns=FACT_COLUMNS,
+    )
+    used = set(fact_table["subject"]) | set(fact_table["object"])
+    entity_table = entity_table[entity_table["qid"].isin(used)]
+    entity_table = entity_table.sort_values("qid", key=_qid_order).reset_index(drop=True)
+    fact_table = fact_table.sort_values(FACT_COLUMNS, key=_qid_order).reset_index(drop=True)
+    return entity_table, fact_table
+
+
+def _qid_order(column: pd.Series) -> pd.Series:
+    """Sort Q42 before Q100 (numerically) and P-ids likewise."""
+    return column.str.slice(1).astype(int)

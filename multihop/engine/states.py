@@ -1,0 +1,41 @@
+"""Reading a prompt's hidden states: the residual stream after each block, and what sublayers add to it."""
+
+import contextlib
+
+import torch
+
+from multihop.models.adapter import Adapter, output_tensor
+
+
+@contextlib.contextmanager
+def captured(modules):
+    """Record the output tensor of each module's forward (first element of a tuple)."""
+    outputs = [None] * len(modules)
+
+    def keep(i):
+        def hook(module, args, output):
+            outputs[i] = output_tensor(output).detach()
+
+        return hook
+
+    handles = [m.register_forward_hook(keep(i)) for i, m in enumerate(modules)]
+    try:
+        yield outputs
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def read_states(adapter: Adapter, ids) -> torch.Tensor:
+    """Residual stream after every block for one prompt: (layers, tokens, hidden)."""
+    with captured(adapter.layers) as states, torch.inference_mode():
+        adapter.model(torch.as_tensor(ids, device=adapter.model.device)[None])
+    return torch.stack([s[0] for s in states])
+
+
+def read_sublayers(adapter: Adapter, ids) -> tuple[torch.Tensor, torch.Tensor]:
+    """Vectors the attention and MLP sublayers add to the residual stream: two (layers, tokens, hidden)."""
+    with captured(adapter.attention_outputs) as attention, captured(adapter.mlp_outputs) as mlp:
+        with torch.inference_mode():
+            adapter.model(torch.as_tensor(ids, device=adapter.model.device)[None])
+    return torch.stack([a[0] for a in attention]), torch.stack([m[0] for m in mlp])

@@ -1,0 +1,84 @@
+"""Loading the configured causal LMs (hub id, local directory, or a bundled model)."""
+
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+from multihop.errors import UserError
+from multihop.models.adapter import Adapter
+from multihop.models.bundled import bundled_dir
+
+
+def local_dir(source: str) -> str | None:
+    """The local directory a source loads from (None for a hub id)."""
+    return bundled_dir(source) or (source if Path(source).is_dir() else None)
+
+
+def _location(source: str) -> tuple[str, bool]:
+    """(path or hub id, offline): local files never ask the hub, and must exist."""
+    path = local_dir(source) or source
+    offline = local_dir(source) is not None
+    if offline and not Path(path).is_dir():
+        raise UserError(f"model directory {path} does not exist (for {source}, run the prepare_bundled_model rule)")
+    return path, offline
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    if dtype == "auto":  # bfloat16 where it is fast, float32 on CPU
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return getattr(torch, dtype)
+
+
+def load_tokenizer(source: str):
+    """The tokenizer alone (fast to load), padding on the left."""
+    path = local_dir(source) or source
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local_dir(source) is not None)
+    except OSError as error:
+        raise UserError(f"could not load the tokenizer of {source!r}: {error}") from None
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load(source: str, dtype: str = "auto", device: str = "auto", attn_implementation: str | None = None):
+    """(model, tokenizer) in eval mode on the chosen device; the tokenizer pads on the left.
+
+    The attention implementation is the library's default (SDPA where the family has it, else
+    eager); knockouts work under both. Flash attention ignores the masks knockouts edit.
+    """
+    path, offline = _location(source)
+    target = pick_device(device)
+    tokenizer = load_tokenizer(source)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            path,
+            dtype=pick_dtype(dtype, target),
+            local_files_only=offline,
+            attn_implementation=attn_implementation,
+        )
+    except OSError as error:
+        raise UserError(
+            f"could not load model {source!r}: {error}. Without network, download it first where there is "
+            "network (`hf download <id>`) and set HF_HUB_OFFLINE=1, or set the model's source to a local directory."
+        ) from None
+    Adapter(model)  # fails early, with a plain message, for an unsupported architecture
+    return model.to(target).eval(), tokenizer
+
+
+def num_layers(source: str) -> int:
+    """The number of decoder blocks, read from the model's config alone (no weights)."""
+    path, offline = _location(source)
+    try:
+        config = AutoConfig.from_pretrained(path, local_files_only=offline)
+    except OSError as error:
+        raise UserError(f"could not read the config of {source!r}: {error}") from None
+    return config.get_text_config().num_hidden_layers

@@ -1,0 +1,1 @@
+"""Stage 5, the report: statistics, tables, findings, figures, models compared, web pages."""

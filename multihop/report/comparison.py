@@ -1,0 +1,36 @@
+"""Models side by side: stage depths made comparable by relative depth, and back-patching shares."""
+
+import numpy as np
+import pandas as pd
+
+from multihop.report.stats import estimate
+from multihop.report.tables import STAGES, relative_depth, stage_rows
+
+COLUMNS = ["model", "layers", "split", "measure", "n", "value", "ci_low", "ci_high"]
+
+
+def relative_stages(model: str, stages: dict[str, pd.DataFrame], num_layers: int) -> pd.DataFrame:
+    """stage_rows of one model with `depth`, the relative depth layer / (layers - 1): 0 = first block, 1 = last."""
+    rows = stage_rows(stages)
+    return rows.assign(model=model, depth=relative_depth(rows["layer"], num_layers))
+
+
+def model_rows(model: str, stages: dict[str, pd.DataFrame], num_layers: int, backpatching: pd.DataFrame):
+    """The comparison table's rows of one model: median relative depth of each stage, fixable shares."""
+    relative = relative_stages(model, stages, num_layers)
+    rows = []
+    for split in stages:
+        for stage in STAGES.values():
+            depths = relative.loc[(relative["split"] == split) & (relative["stage"] == stage), "depth"]
+            rows.append({"split": split, "measure": f"{stage}: median relative depth", **estimate(depths, np.median)})
+        own = backpatching[backpatching["split"] == split]
+        for _, row in own.iterrows():
+            rows.append(
+                {
+                    "split": split,
+                    "measure": f"fixable share at {row['position']}",
+                    **{key: row[key] for key in ("n", "ci_low", "ci_high")},
+                    "value": row["share"],
+                }
+            )
+    return pd.DataFrame(rows).assign(model=model, layers=num_layers).reindex(columns=COLUMNS)

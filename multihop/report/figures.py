@@ -1,0 +1,195 @@
+"""Drawing the study's figures (seaborn/matplotlib); the numbers come from multihop.tables.
+
+Colours are fixed across figures: blue = correct cases, orange = incorrect cases; heatmaps share
+one colour scale from 0 to 1. Layers are block indices, 0 = the first decoder block.
+"""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from multihop.evaluation.splits import SPLITS  # noqa: E402
+from multihop.files import atomic_path  # noqa: E402
+from multihop.report.tables import FIRST_LAYERS, STAGES  # noqa: E402
+
+SPLIT_COLORS = {"correct": "#0173B2", "incorrect": "#DE8F05"}  # seaborn "colorblind" blue, orange
+HEATMAP = "viridis"
+# one colour scale for every heatmap, stretched at the low end where Patchscopes shares live
+HEATMAP_NORM = matplotlib.colors.PowerNorm(gamma=0.5, vmin=0, vmax=1)
+LAYER_AXIS = "layer (decoder block, 0 = first)"
+
+sns.set_theme(style="whitegrid", context="notebook")
+
+
+def save(figure, png, pdf) -> None:
+    """Write the figure as PNG and PDF, each atomically, and free it."""
+    for path, kind in ((png, "png"), (pdf, "pdf")):
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, format=kind, dpi=150, bbox_inches="tight")
+    plt.close(figure)
+
+
+def _layer_ticks(num_layers: int, most: int = 10) -> list[int]:
+    """At most `most` evenly spaced layer ticks, so that deep models' labels do not overlap."""
+    return list(range(0, num_layers, max(1, math.ceil(num_layers / most))))
+
+
+def _empty(ax, text="no cases") -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="grey")
+
+
+def _split_labels(counts: dict[str, int]) -> dict[str, str]:
+    return {split: f"{split} (n={counts.get(split, 0)})" for split in SPLITS}
+
+
+def stage_boxplot(stages: pd.DataFrame, counts: dict[str, int], num_layers: int, title: str):
+    """Box plot of the layer of each stage, correct vs incorrect cases, with every case as a dot.
+
+    Under each stage, how many cases of each split reach it at all (the rest never do).
+    """
+    figure, ax = plt.subplots(figsize=(9, 5))
+    order = list(STAGES.values())
+    labels = _split_labels(counts)
+    data = stages.assign(split=stages["split"].map(labels))
+    palette = {labels[s]: SPLIT_COLORS[s] for s in SPLITS}
+    hue_order = [labels[s] for s in SPLITS]
+    if data.empty:
+        _empty(ax, "no case reached any stage")
+    else:
+        common = dict(data=data, x="stage", y="layer", hue="split", order=order, hue_order=hue_order, ax=ax)
+        sns.boxplot(**common, palette=palette, fill=False, showfliers=False)
+        sns.stripplot(**common, palette=palette, dodge=True, size=6, alpha=0.7, legend=False, jitter=0.08)
+        ax.legend(title="cases", loc="upper left", bbox_to_anchor=(1, 1))
+    reached = stages.groupby(["stage", "split"]).size()
+    ax.set_xticks(range(len(order)))
+    ax.set_xticklabels(
+        [
+            stage.replace(" ", "\n", 1)
+            + "\n"
+            + "  ".join(f"{reached.get((stage, s), 0)}/{counts.get(s, 0)}" for s in SPLITS)
+            for stage in order
+        ]
+    )
+    ax.set_xlabel("stage (below: cases reaching it, correct  incorrect)")
+    ax.set_ylim(-0.5, num_layers - 0.5)
+    ax.set_yticks(_layer_ticks(num_layers))
+    ax.set_ylabel(LAYER_AXIS)
+    ax.set_title(title)
+    return figure
+
+
+def first_layer_lines(shares: pd.DataFrame, counts: dict[str, int], num_layers: int, title: str):
+    """Per event (e2 from t1, e3 from t2): percent of cases by the first layer it happens."""
+    events = list(FIRST_LAYERS.values())
+    figure, axes = plt.subplots(1, len(events), figsize=(11, 4), sharey=True)
+    labels = _split_labels(counts)
+    for ax, event in zip(axes, events, strict=True):
+        own = shares[(shares["event"] == event) & shares["percent"].notna()]
+        for split in SPLITS:
+            line = own[own["split"] == split]
+            if not line.empty:
+                ax.plot(line["layer"], line["percent"], marker="o", color=SPLIT_COLORS[split], label=labels[split])
+        if own.empty:
+            _empty(ax)
+        ax.set_title(event)
+        ax.set_xlabel(f"first {LAYER_AXIS}")
+        ax.set_xticks(_layer_ticks(num_layers))
+        ax.set_xlim(-0.5, num_layers - 0.5)
+        ax.set_ylim(0, 100)
+    axes[0].set_ylabel("cases (%)")
+    legend = {name: handle for ax in axes for handle, name in zip(*ax.get_legend_handles_labels(), strict=True)}
+    if legend:
+        axes[-1].legend(legend.values(), legend.keys(), title="cases", loc="upper left", bbox_to_anchor=(1, 1))
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def heatmaps(panels: dict[tuple[str, str], pd.DataFrame], num_layers: int, title: str, scale: str):
+    """A grid of source x target layer heatmaps; `panels` maps (row, column) names to rate grids.
+
+    Empty cells (no runs, e.g. s <= t in back-patching) stay blank; one colour bar for all panels.
+    """
+    rows = list(dict.fromkeys(row for row, _ in panels))
+    columns = list(dict.fromkeys(column for _, column in panels))
+    figure, axes = plt.subplots(
+        len(rows),
+        len(columns),
+        figsize=(3.4 * len(columns) + 1.2, 3.4 * len(rows)),
+        squeeze=False,
+        layout="constrained",
+    )
+    ticks = _layer_ticks(num_layers, most=6)
+    image = None
+    for (row, column), grid in panels.items():
+        ax = axes[rows.index(row), columns.index(column)]
+        values = grid.to_numpy(dtype=float)
+        extent = (-0.5, num_layers - 0.5, -0.5, num_layers - 0.5)
+        image = ax.imshow(
+            np.ma.masked_invalid(values), origin="lower", extent=extent, norm=HEATMAP_NORM, cmap=HEATMAP, aspect="equal"
+        )
+        if np.isnan(values).all():
+            _empty(ax)
+        ax.grid(False)
+        ax.set_xticks(ticks)
+        ax.set_yticks(ticks)
+        ax.set_title(f"{row} cases · {column}", fontsize=11)
+        ax.set_xlabel("source layer" if row == rows[-1] else "")
+        ax.set_ylabel("target layer" if column == columns[0] else "")
+    figure.colorbar(image, ax=axes, shrink=0.8, label=scale)
+    figure.suptitle(title)
+    return figure
+
+
+def comparison(stages: pd.DataFrame, fixable: pd.DataFrame, title: str):
+    """Models side by side: stage depth (relative: 0 = first block, 1 = last) per split, and
+    back-patching fixable shares with their 95% intervals."""
+    models = list(dict.fromkeys(fixable["model"]))
+    palette = dict(zip(models, sns.color_palette("Set2", len(models)), strict=True))
+    figure, axes = plt.subplots(1, 3, figsize=(17, 5), gridspec_kw={"width_ratios": [1, 1, 0.9]})
+    order = list(STAGES.values())
+    for ax, split in zip(axes[:2], SPLITS, strict=True):
+        own = stages[stages["split"] == split]
+        if own.empty:
+            _empty(ax)
+        else:
+            common = dict(data=own, x="stage", y="depth", hue="model", order=order, hue_order=models, ax=ax)
+            sns.boxplot(**common, palette=palette, fill=False, showfliers=False, legend=False)
+            sns.stripplot(**common, palette=palette, dodge=True, size=5, alpha=0.7, legend=False, jitter=0.08)
+        ax.set_xticks(range(len(order)))
+        ax.set_xticklabels([stage.replace(" ", "\n", 1) for stage in order])
+        ax.set_xlabel("")
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_ylabel("relative depth (layer / (layers - 1))")
+        ax.set_title(f"stages, {split} cases")
+    ax = axes[2]
+    groups = [(split, position) for split in ("incorrect", "correct") for position in ("t1", "t2")]
+    width = 0.8 / len(models)
+    for i, model in enumerate(models):
+        own = fixable[fixable["model"] == model].set_index(["split", "position"]).reindex(groups)
+        x = np.arange(len(groups)) + (i - (len(models) - 1) / 2) * width
+        share, low, high = (own[column].to_numpy(dtype=float) for column in ("share", "ci_low", "ci_high"))
+        # a percentile interval need not contain its point estimate: clip, never a negative bar
+        error = np.clip(np.nan_to_num([np.subtract(share, low), np.subtract(high, share)]), 0, None)
+        ax.bar(x, share, width=width, color=palette[model], label=model)
+        ax.errorbar(x, share, yerr=error, fmt="none", ecolor="black", capsize=3)
+        for xi, top, row in zip(x, np.fmax(share, high), own.itertuples(), strict=True):  # k/n: 0 stays visible
+            if not np.isnan(row.n):
+                label = f"{row.fixable:.0f}/{row.n:.0f}"
+                ax.text(xi, np.nan_to_num(top) + 0.02, label, ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels([f"{split}\n{position}" for split, position in groups])
+    ax.set_ylim(0, 1.12)
+    ax.set_ylabel("fixable share of cases (95% CI; fixable/n above)")
+    ax.set_title("back-patching")
+    ax.legend(title="model", loc="upper left", bbox_to_anchor=(1, 1))
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,138 @@
+"""The study's tables and the data behind its figures, from per-split results (light: no torch).
+
+A split's `stages` is its stages.csv: one row per studied case, the layer of each stage."""
+
+import numpy as np
+import pandas as pd
+
+from multihop.analyses.registry import POSITIONS
+from multihop.report.stats import estimate
+
+# stages.csv column -> the stage's name in the study's box plot, in the order the study expects them
+STAGES = {
+    "first_hop_resolved": "first hop resolved",
+    "information_propagation": "information propagation",
+    "e3_decoded_t2": "second hop resolved",
+    "prediction_extracted": "prediction extracted",
+}
+# stages.csv column -> the first-layer event of the study's line plot
+FIRST_LAYERS = {"first_hop_resolved": "e2 decoded from t1", "e3_decoded_t2": "e3 decoded from t2"}
+
+
+def relative_depth(layers, num_layers: int):
+    """layer / (layers - 1): 0 = the first block, 1 = the last, so models of any depth compare."""
+    return layers / max(num_layers - 1, 1)
+
+
+def without_drift(split: str, table: pd.DataFrame, unedited_correct: str) -> pd.DataFrame:
+    """The rows of a split that back-patching results count.
+
+    In the incorrect split a case whose unedited run, in the analyses' batch, already answers
+    correctly (numerical drift from the evaluation) is left out: no back-patch is needed to fix it.
+    `unedited_correct` names the column saying so (per case in stages.csv, per row in the sweep).
+    """
+    if split != "incorrect":
+        return table
+    return table[~table[unedited_correct].astype(bool)]
+
+
+def stage_rows(stages: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Long table [split, id, stage, layer] of every stage a case reaches (never reached: no row)."""
+    frames = []
+    for split, table in stages.items():
+        long = table.melt(id_vars="id", value_vars=list(STAGES), var_name="stage", value_name="layer")
+        frames.append(long.dropna(subset=["layer"]).assign(split=split))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    out = out.reindex(columns=["split", "id", "stage", "layer"])
+    out["stage"] = out["stage"].map(STAGES)
+    return out
+
+
+def first_layer_shares(stages: dict[str, pd.DataFrame], num_layers: int) -> pd.DataFrame:
+    """[split, event, layer, percent]: percent of a split's cases whose first such layer is `layer`.
+
+    Cases where the event never happens count in the denominator, so a split's percents sum to
+    the share of cases where it happens at all.
+    """
+    rows = []
+    for split, table in stages.items():
+        for column, event in FIRST_LAYERS.items():
+            counts = table[column].dropna().astype(int).value_counts()
+            for layer in range(num_layers):
+                percent = 100 * counts.get(layer, 0) / len(table) if len(table) else np.nan
+                rows.append((split, event, layer, percent))
+    return pd.DataFrame(rows, columns=["split", "event", "layer", "percent"])
+
+
+def rate_grid(table: pd.DataFrame, hit: pd.Series, num_layers: int) -> pd.DataFrame:
+    """Share of rows where `hit` holds, per (target layer, source layer); NaN where no row exists.
+
+    Rows are indexed by target layer and columns by source layer, both 0..num_layers-1. Every case
+    has the same rows per cell, so the share over rows is the mean of the cases' shares.
+    """
+    if len(table) and max(table["source_layer"].max(), table["target_layer"].max()) >= num_layers:
+        raise ValueError(f"a layer beyond the model's {num_layers} layers: is model.json from another model?")
+    layers = range(num_layers)
+    grid = hit.astype(float).groupby([table["target_layer"], table["source_layer"]]).mean().unstack()
+    return grid.reindex(index=layers, columns=layers).rename_axis(index="target_layer", columns="source_layer")
+
+
+def backpatched_cases(split: str, table: pd.DataFrame) -> pd.DataFrame:
+    """Per case of a split's stages.csv (drift left out), whether it is fixable at t1, t2, and "t1 or t2"."""
+    table = without_drift(split, table, "unedited_correct")
+    fixable = pd.DataFrame({position: table[f"fixable_{position}"].astype(bool) for position in POSITIONS})
+    fixable["t1 or t2"] = fixable["t1"] | fixable["t2"]
+    return fixable
+
+
+def backpatching(stages: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Fixable share per split and position (and t1 or t2), with its 95% bootstrap interval.
+
+    In the correct split, "fixable" means some back-patch keeps the right answer. `unedited_correct`
+    counts the cases whose unedited run answers correctly: all of the correct split; in the
+    incorrect split these are drift, left out of n.
+    """
+    rows = []
+    for split, table in stages.items():
+        for position, cases in backpatched_cases(split, table).items():
+            share = estimate(cases.astype(float))
+            rows.append(
+                {
+                    "split": split,
+                    "position": position,
+                    "n": share["n"],
+                    "fixable": int(cases.sum()),
+                    "share": share["value"],
+                    "ci_low": share["ci_low"],
+                    "ci_high": share["ci_high"],
+                    "unedited_correct": int(table["unedited_correct"].astype(bool).sum()),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+PROJECTED = {"e2_rank": "e2", "e3_rank": "e3", "prediction_rank": "prediction"}
+
+
+def projection(projections: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per split, sublayer and token: share of cases where the token ranks first at some layer at
+    t2, and the mean (over those cases) of the first such layer."""
+    rows = []
+    for split, table in projections.items():
+        n = table["id"].nunique()
+        for sublayer in ("attention", "mlp"):
+            own = table[table["sublayer"] == sublayer]
+            for column, token in PROJECTED.items():
+                first = own[own[column] == 1].groupby("id")["layer"].min()
+                rows.append(
+                    {
+                        "split": split,
+                        "sublayer": sublayer,
+                        "token": token,
+                        "n": n,
+                        "cases": len(first),
+                        "share": len(first) / n if n else np.nan,
+                        "mean_first_layer": first.mean() if len(first) else np.nan,
+                    }
+                )
+    return pd.DataFrame(rows)

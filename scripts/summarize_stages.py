@@ -1,0 +1,23 @@
+"""Rule summarize_stages: one row per studied case with the layer of each stage of the study."""
+
+import logging
+
+import pandas as pd
+
+from multihop.analyses.registry import ANALYSES
+from multihop.analyses.stages import case_stages
+from multihop.files import read_table, write_csv
+from multihop.scripting import run
+
+
+def main(snakemake):
+    tables = {
+        name: pd.concat([pd.read_parquet(p) for p in snakemake.input[name]], ignore_index=True) for name in ANALYSES
+    }
+    studied = read_table(snakemake.input.studied)["id"]
+    stages = case_stages(studied, **tables)
+    logging.info("%d studied cases", len(stages))
+    write_csv(stages, snakemake.output[0])
+
+
+run(main, snakemake)  # noqa: F821 (snakemake is injected by the script directive)
