@@ -69,7 +69,7 @@ class Adapter:
         if layout is None:
             raise UserError(
                 f"model type {model_type!r} is not supported yet (supported: {', '.join(sorted(_LAYOUTS))}); "
-                "add its layout to multihop/adapter.py"
+                "add its layout to multihop/models/adapter.py"
             )
         self.model = model
         self.model_type = model_type
