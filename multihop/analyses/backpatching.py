@@ -3,7 +3,6 @@
 import pandas as pd
 
 from multihop.analyses.registry import ANALYSES, POSITIONS
-from multihop.engine.decoding import generate_variants
 from multihop.engine.edits import Patch
 from multihop.engine.states import read_states
 from multihop.evaluation.judging import mentions
@@ -15,7 +14,7 @@ def run(context, case) -> pd.DataFrame:
     `clean_correct`: whether the unpatched prompt, run in the same batch, already gives e3 (then a
     success says nothing about back-patching).
     """
-    adapter, settings = context.adapter, context.settings
+    adapter = context.adapter
     states = read_states(adapter, case.ids)
     keys, variants = [("clean", -1, -1)], [()]  # the unpatched prompt, on the same path as the patches
     for position in POSITIONS:
@@ -24,15 +23,7 @@ def run(context, case) -> pd.DataFrame:
             for t in range(s):
                 keys.append((position, s, t))
                 variants.append((Patch(t, p, states[s, p]),))
-    texts = generate_variants(
-        adapter,
-        context.tokenizer,
-        case.ids,
-        variants,
-        settings["max_new_tokens"],
-        batch_size=settings["batch_size"],
-        caches=context.caches,
-    )
+    texts = context.generate(case.ids, variants)
     clean_correct = mentions(texts[0], case.names["e3"])
     rows = [
         (case.id, position, s, t, text, mentions(text, case.names["e3"]), clean_correct)

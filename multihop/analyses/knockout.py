@@ -3,7 +3,6 @@
 import pandas as pd
 
 from multihop.analyses.registry import ANALYSES, KNOCKOUT_TARGETS
-from multihop.engine.decoding import generate_variants
 from multihop.engine.edits import Knockout
 from multihop.evaluation.judging import mentions
 
@@ -26,15 +25,7 @@ def run(context, case) -> pd.DataFrame:
             keys.append((target, layer))
             layers = window(layer, settings["knockout_window"], adapter.num_layers)
             variants.append((Knockout(layers, case.t2, (key,)),))
-    texts = generate_variants(
-        adapter,
-        context.tokenizer,
-        case.ids,
-        variants,
-        settings["max_new_tokens"],
-        batch_size=settings["batch_size"],
-        caches=context.caches,
-    )
+    texts = context.generate(case.ids, variants)
     clean = texts[0]
     rows = [
         (case.id, target, layer, text, mentions(text, case.names["e3"]), text != clean)

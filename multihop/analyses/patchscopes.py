@@ -9,7 +9,6 @@ import re
 import pandas as pd
 
 from multihop.analyses.registry import ANALYSES, POSITIONS
-from multihop.engine.decoding import generate_variants
 from multihop.engine.edits import Patch
 from multihop.engine.sampling import variant_seed
 from multihop.engine.states import read_states
@@ -53,16 +52,7 @@ def sweep(context, case, positions) -> pd.DataFrame:
                     variants.append((Patch(t, placeholder, states[s, p]),))
                     keys.append((position, seed, s, t))
     sample_seeds = [variant_seed(seed, f"{case.id}|{pos}|{s}|{t}") for pos, seed, s, t in keys]
-    texts = generate_variants(
-        adapter,
-        context.tokenizer,
-        target_ids,
-        variants,
-        settings["max_new_tokens"],
-        sample_seeds,
-        settings["batch_size"],
-        context.caches,
-    )
+    texts = context.generate(target_ids, variants, sample_seeds)
     for (position, seed, s, t), text in zip(keys, texts, strict=True):
         rows.append((case.id, position, seed, s, t, text, classify(text, case.names)))
     return pd.DataFrame(rows, columns=ANALYSES["patchscopes"].columns)

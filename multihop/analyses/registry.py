@@ -103,6 +103,14 @@ class Context:
     settings: dict  # the config's `analyses` section
     caches: Any  # multihop.engine.decoding.PrefixCaches, shared by all cases of the run
 
+    def generate(self, ids, variants, seeds=None) -> list[str]:
+        """Continuations of prompt `ids` under each variant, with the run's settings (greedy
+        unless per-variant sampling seeds are given)."""
+        from multihop.engine.decoding import generate_variants
+
+        n, batch = self.settings["max_new_tokens"], self.settings["batch_size"]
+        return generate_variants(self.adapter, self.tokenizer, ids, variants, n, seeds, batch, self.caches)
+
 
 def run(name: str, adapter, tokenizer, cases, settings: dict) -> pd.DataFrame:
     """The rows of analysis `name` for every case, in its registered columns."""
