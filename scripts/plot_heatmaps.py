@@ -26,11 +26,11 @@ def main(snakemake):
     figure = heatmaps(panels, num_layers, f"{name}: Patchscopes, share of generations naming the entity", "share")
     save(figure, snakemake.output.patchscopes, snakemake.output.patchscopes_pdf)
     backpatching = by_split(
-        snakemake.input, "backpatching", partial(pd.read_parquet, columns=[*cells, "correct", "clean_correct"])
+        snakemake.input, "backpatching", partial(pd.read_parquet, columns=[*cells, "correct", "unedited_correct"])
     )
     panels = {}
     for split, table in backpatching.items():
-        table = without_drift(split, table, "clean_correct")  # the cases the back-patching table counts
+        table = without_drift(split, table)  # the cases the back-patching table counts
         for position in POSITIONS:
             rows = table[table["position"] == position]
             panels[split, f"at {position}"] = rate_grid(rows, rows["correct"], num_layers)

@@ -127,7 +127,7 @@ def test_case_stages_from_hand_made_tables():
     bp = pd.DataFrame(
         [("a", "t1", 5, 2, "", True, False), ("a", "t2", 5, 2, "", False, False), ("b", "t2", 3, 1, "", True, True),
          ("b", "t1", 3, 1, "", False, True)],
-        columns=["id", "position", "source_layer", "target_layer", "generation", "correct", "clean_correct"],
+        columns=["id", "position", "source_layer", "target_layer", "generation", "correct", "unedited_correct"],
     )  # fmt: skip
     got = case_stages(["a", "b"], ps, pr, ko, bp).set_index("id")
     a, b = got.loc["a"], got.loc["b"]

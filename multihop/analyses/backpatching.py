@@ -11,7 +11,7 @@ from multihop.evaluation.judging import mentions
 def run(context, case) -> pd.DataFrame:
     """Rows for positions t1 and t2 and every source layer s > target layer t.
 
-    `clean_correct`: whether the unpatched prompt, run in the same batch, already gives e3 (then a
+    `unedited_correct`: whether the unpatched prompt, run in the same batch, already gives e3 (then a
     success says nothing about back-patching).
     """
     adapter = context.adapter
@@ -24,9 +24,9 @@ def run(context, case) -> pd.DataFrame:
                 keys.append((position, s, t))
                 variants.append((Patch(t, p, states[s, p]),))
     texts = context.generate(case.ids, variants)
-    clean_correct = mentions(texts[0], case.names["e3"])
+    unedited_correct = mentions(texts[0], case.names["e3"])
     rows = [
-        (case.id, position, s, t, text, mentions(text, case.names["e3"]), clean_correct)
+        (case.id, position, s, t, text, mentions(text, case.names["e3"]), unedited_correct)
         for (position, s, t), text in zip(keys[1:], texts[1:], strict=True)
     ]
     return pd.DataFrame(rows, columns=ANALYSES["backpatching"].columns)

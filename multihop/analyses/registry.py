@@ -86,7 +86,7 @@ ANALYSES = {
         Analysis(
             "backpatching",
             "backpatching",
-            ("id", "position", "source_layer", "target_layer", "generation", "correct", "clean_correct"),
+            ("id", "position", "source_layer", "target_layer", "generation", "correct", "unedited_correct"),
             _one_column("position", POSITIONS),
             "the answer with a later layer's state written over an earlier layer's, same position",
         ),

@@ -53,6 +53,6 @@ def case_stages(ids, patchscopes, projection, knockout, backpatching) -> pd.Data
     for position in POSITIONS:
         fixed = backpatching[backpatching["position"] == position].groupby("id")["correct"].any()
         out[f"fixable_{position}"] = fixed.reindex(out.index, fill_value=False).astype(bool)
-    unedited = backpatching.groupby("id")["clean_correct"].all()
+    unedited = backpatching.groupby("id")["unedited_correct"].all()
     out["unedited_correct"] = unedited.reindex(out.index, fill_value=False).astype(bool)
     return out.reset_index()[COLUMNS]

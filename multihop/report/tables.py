@@ -24,16 +24,16 @@ def relative_depth(layers, num_layers: int):
     return layers / max(num_layers - 1, 1)
 
 
-def without_drift(split: str, table: pd.DataFrame, unedited_correct: str) -> pd.DataFrame:
+def without_drift(split: str, table: pd.DataFrame) -> pd.DataFrame:
     """The rows of a split that back-patching results count.
 
     In the incorrect split a case whose unedited run, in the analyses' batch, already answers
     correctly (numerical drift from the evaluation) is left out: no back-patch is needed to fix it.
-    `unedited_correct` names the column saying so (per case in stages.csv, per row in the sweep).
+    Its `unedited_correct` column says so (per case in stages.csv, per row in the sweep).
     """
     if split != "incorrect":
         return table
-    return table[~table[unedited_correct].astype(bool)]
+    return table[~table["unedited_correct"].astype(bool)]
 
 
 def stage_rows(stages: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -79,7 +79,7 @@ def rate_grid(table: pd.DataFrame, hit: pd.Series, num_layers: int) -> pd.DataFr
 
 def backpatched_cases(split: str, table: pd.DataFrame) -> pd.DataFrame:
     """Per case of a split's stages.csv (drift left out), whether it is fixable at t1, t2, and "t1 or t2"."""
-    table = without_drift(split, table, "unedited_correct")
+    table = without_drift(split, table)
     fixable = pd.DataFrame({position: table[f"fixable_{position}"].astype(bool) for position in POSITIONS})
     fixable["t1 or t2"] = fixable["t1"] | fixable["t2"]
     return fixable
