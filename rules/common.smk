@@ -4,6 +4,7 @@ from multihop.analyses.registry import ANALYSES
 from multihop.dependencies import code_files
 from multihop.evaluation.splits import SPLITS
 from multihop.models.bundled import BUNDLED, RESOURCES, bundled_dir
+from multihop.models.bundled import module_file as bundled_module_file
 
 min_version("9.0")
 

@@ -1,6 +1,8 @@
 rule prepare_bundled_model:
     input:
-        code=code_files("scripts/prepare_bundled_model.py"),
+        code=lambda wildcards: code_files(
+            "scripts/prepare_bundled_model.py", bundled_module_file(wildcards.bundled)
+        ),
     output:
         directory(f"{RESOURCES}/{{bundled}}"),
     log:

@@ -2,6 +2,7 @@
 
 from multihop.analyses.registry import ANALYSES
 from multihop.dependencies import ROOT, code_files
+from multihop.models.bundled import module_file as bundled_module_file
 
 
 def relative(paths):
@@ -32,3 +33,12 @@ def test_every_analysis_module_exists():
     for analysis in ANALYSES.values():
         assert (ROOT / analysis.module_file).is_file()
         assert callable(analysis.runner())
+
+
+def test_each_bundled_model_depends_on_its_own_builder_only():
+    common = relative(code_files("scripts/prepare_bundled_model.py"))
+    assert "multihop/models/bundled.py" in common
+    assert not {"multihop/models/tiny.py", "multihop/models/gemma_gguf.py"} & common
+    assert (ROOT / bundled_module_file("tiny-llama")).is_file() and (
+        ROOT / bundled_module_file("gemma3-270m")
+    ).is_file()

