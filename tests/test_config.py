@@ -1,6 +1,9 @@
 """config.yaml holds every value, the schema checks them; each default lives in one place."""
 
 import copy
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -12,6 +15,7 @@ from multihop.errors import UserError
 from multihop.models.bundled import BUNDLED, bundled_dir
 
 SCHEMA = ROOT / "schemas" / "config.schema.yaml"
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 
 def test_the_default_config_is_valid_and_sets_every_key(config):
@@ -55,3 +59,27 @@ def test_bundled_sources():
     assert bundled_dir("meta-llama/Llama-2-7b-hf") is None
     with pytest.raises(UserError, match="bundled:gemma3-270m"):
         bundled_dir("bundled:gemma-9000")
+
+
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+
+
+def test_the_studys_four_models_have_configs():
+    assert [p.stem for p in CONFIGS] == ["llama2-13b", "llama2-7b", "llama3-70b", "llama3-8b"]
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_each_model_config_validates_and_plans_the_whole_study(path, config, tmp_path):
+    ours = yaml.safe_load(path.read_text())
+    merged = copy.deepcopy(config)
+    for section, values in ours.items():
+        merged[section] = {**merged[section], **values} if isinstance(values, dict) else values
+    validate(merged, str(SCHEMA))
+    model = merged["models"][0]
+    assert model["name"] == path.stem and model["source"].startswith("meta-llama/")
+    assert model["dtype"] == "bfloat16" and model.get("prompt_prefix", "") == ""
+    (tmp_path / "data").symlink_to(ROOT / "data")  # the default Wikidata excerpt, where config.yaml says
+    command = [SNAKEMAKE, "-s", ROOT / "Snakefile", "-d", tmp_path, "--configfile", path, "--dry-run"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300)  # plans; loads no model
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert f"results/{path.stem}/tables/findings.csv" in run.stdout

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from transformers import AutoModelForCausalLM
 
 from multihop.engine.decoding import generate_variants, reference_generate
 from multihop.engine.edits import Knockout, Patch, edited
@@ -99,3 +100,26 @@ def test_states_and_sublayers_read_the_residual_stream():
     attention, mlp = read_sublayers(adapter, ids)
     assert states.shape == attention.shape == mlp.shape == (4, len(ids), 64)
     torch.testing.assert_close(states[1], states[0] + attention[1] + mlp[1], atol=1e-5, rtol=1e-5)
+
+
+def test_the_engine_works_on_a_model_placed_by_accelerate(tmp_path):
+    """Layers 1 and 3 offloaded to disk (accelerate moves their weights in at each forward, as it
+    does between GPUs): states, sublayers and edited generations match the plain model's."""
+    adapter, tokenizer, ids = setup("llama")
+    adapter.model.save_pretrained(tmp_path / "model")
+    where = {"model.embed_tokens": "cpu", "model.rotary_emb": "cpu", "model.norm": "cpu", "lm_head": "cpu"}
+    where |= {f"model.layers.{i}": "disk" if i % 2 else "cpu" for i in range(adapter.num_layers)}
+    placed = AutoModelForCausalLM.from_pretrained(
+        tmp_path / "model", device_map=where, offload_folder=tmp_path / "offload", attn_implementation="eager"
+    )
+    assert hasattr(placed.model.layers[1], "_hf_hook")  # accelerate really wraps the offloaded blocks
+    other = Adapter(placed.eval())
+    torch.testing.assert_close(read_states(other, ids), read_states(adapter, ids))
+    for mine, theirs in zip(read_sublayers(other, ids), read_sublayers(adapter, ids), strict=True):
+        torch.testing.assert_close(mine, theirs)
+    states = read_states(adapter, ids)
+    last = len(ids) - 1
+    variants = [(), (Patch(0, last, states[3, last]),), (Knockout((1, 2), last, (2, 3)),)]
+    seeds = [variant_seed(0, str(i)) for i in range(len(variants))]
+    expected = generate_variants(adapter, tokenizer, ids, variants, 6, seeds)
+    assert generate_variants(other, tokenizer, ids, variants, 6, seeds) == expected

@@ -47,7 +47,7 @@ def _decode(model, tokenizer, input_ids, attention_mask, max_new_tokens, cache=N
     if cache is not None:
         kwargs["cache"] = copy.deepcopy(cache)
         kwargs["cache"].batch_repeat_interleave(len(input_ids))
-    processors = LogitsProcessorList([RowSampler(seeds, model.device)] if seeds is not None else [])
+    processors = LogitsProcessorList([RowSampler(seeds)] if seeds is not None else [])
     with torch.inference_mode():
         out = model.generate(
             input_ids=input_ids,

@@ -59,7 +59,7 @@ def edited(adapter: Adapter, variants, length: int | None = None):
             hidden = output_tensor(output).clone()
             offset = (length or hidden.shape[1]) - hidden.shape[1]
             for row, edit in patches[layer]:
-                hidden[row, edit.position - offset] = edit.vector.to(hidden.dtype)
+                hidden[row, edit.position - offset] = edit.vector.to(hidden.device, hidden.dtype)
             return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
 
         return hook

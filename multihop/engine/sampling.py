@@ -14,10 +14,12 @@ class RowSampler(LogitsProcessor):
     alone or in a batch; one uniform number per row and step keeps it cheap for large vocabularies.
     """
 
-    def __init__(self, seeds, device):
-        self.generators = [torch.Generator(device=device).manual_seed(s) for s in seeds]
+    def __init__(self, seeds):
+        self.seeds, self.generators = seeds, None
 
     def __call__(self, input_ids, scores):
+        if self.generators is None:  # on the device of the logits, wherever the model's head sits
+            self.generators = [torch.Generator(device=scores.device).manual_seed(s) for s in self.seeds]
         uniform = torch.cat([torch.rand(1, generator=g, device=scores.device) for g in self.generators])
         weights = (scores.float() - scores.max(dim=-1, keepdim=True).values).exp_()  # softmax, unnormalised
         cumulative = weights.cumsum_(dim=-1)

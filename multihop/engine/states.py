@@ -30,7 +30,12 @@ def read_states(adapter: Adapter, ids) -> torch.Tensor:
     """Residual stream after every block for one prompt: (layers, tokens, hidden)."""
     with captured(adapter.layers) as states, torch.inference_mode():
         adapter.model(torch.as_tensor(ids, device=adapter.model.device)[None])
-    return torch.stack([s[0] for s in states])
+    return _stacked(states)
+
+
+def _stacked(outputs) -> torch.Tensor:
+    """Row 0 of each layer's output, stacked on the first layer's device (layers may sit on several)."""
+    return torch.stack([o[0].to(outputs[0].device) for o in outputs])
 
 
 def read_sublayers(adapter: Adapter, ids) -> tuple[torch.Tensor, torch.Tensor]:
@@ -38,4 +43,4 @@ def read_sublayers(adapter: Adapter, ids) -> tuple[torch.Tensor, torch.Tensor]:
     with captured(adapter.attention_outputs) as attention, captured(adapter.mlp_outputs) as mlp:
         with torch.inference_mode():
             adapter.model(torch.as_tensor(ids, device=adapter.model.device)[None])
-    return torch.stack([a[0] for a in attention]), torch.stack([m[0] for m in mlp])
+    return _stacked(attention), _stacked(mlp)

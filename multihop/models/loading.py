@@ -30,6 +30,12 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+def spreads(device: str) -> bool:
+    """Whether the model is placed by accelerate: `auto` with a GPU fills the first GPU, then the
+    next ones, so a model too big for one GPU spreads over the visible GPUs."""
+    return device == "auto" and torch.cuda.is_available()
+
+
 def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
     if dtype == "auto":  # bfloat16 where it is fast, float32 on CPU
         return torch.bfloat16 if device.type == "cuda" else torch.float32
@@ -52,18 +58,23 @@ def load_tokenizer(source: str):
 def load(source: str, dtype: str = "auto", device: str = "auto", attn_implementation: str | None = None):
     """(model, tokenizer) in eval mode on the chosen device; the tokenizer pads on the left.
 
+    With `device: auto` and GPUs, accelerate places the layers (see `spreads`); the engine's
+    hooks move what they write to the device of the layer they edit.
+
     The attention implementation is the library's default (SDPA where the family has it, else
     eager); knockouts work under both. Flash attention ignores the masks knockouts edit.
     """
     path, offline = _location(source)
     target = pick_device(device)
     tokenizer = load_tokenizer(source)
+    placement = {"device_map": "sequential"} if spreads(device) else {}
     try:
         model = AutoModelForCausalLM.from_pretrained(
             path,
             dtype=pick_dtype(dtype, target),
             local_files_only=offline,
             attn_implementation=attn_implementation,
+            **placement,
         )
     except OSError as error:
         raise UserError(
@@ -71,7 +82,9 @@ def load(source: str, dtype: str = "auto", device: str = "auto", attn_implementa
             "network (`hf download <id>`) and set HF_HUB_OFFLINE=1, or set the model's source to a local directory."
         ) from None
     Adapter(model)  # fails early, with a plain message, for an unsupported architecture
-    return model.to(target).eval(), tokenizer
+    if not placement:
+        model = model.to(target)
+    return model.eval(), tokenizer
 
 
 def num_layers(source: str) -> int:
