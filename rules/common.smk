@@ -15,12 +15,8 @@ validate(config, "../schemas/config.schema.yaml")
 MODELS = {model["name"]: model for model in config["models"]}
 if len(MODELS) != len(config["models"]):
     raise ValueError("config: two models share a name; each needs its own `name`")
-RESERVED = {
-    "dataset",
-    "comparison",
-    "logs",
-    "benchmarks",
-}  # folders of results/, not models
+# folders of results/ that are not models
+RESERVED = {"dataset", "comparison", "logs", "benchmarks"}
 if RESERVED & set(MODELS):
     raise ValueError(
         f"config: a model may not be named {sorted(RESERVED & set(MODELS))} (results/ uses it)"

@@ -2,7 +2,7 @@
 table is cut into output files (parts).
 
 The rules, scripts and tests all read `ANALYSES`; adding an analysis is one module with
-`run(context, case) -> DataFrame` plus one entry here. Light on purpose (no torch): the
+`run(context, case) -> DataFrame`, named after the analysis, plus one entry here. Light on purpose (no torch): the
 Snakefile reads it at start-up, and gathering shards needs nothing heavier than pandas.
 """
 
@@ -21,12 +21,10 @@ KNOCKOUT_TARGETS = {"e1": "t1", "r1": "r1_end", "r2": "r2_end"}
 
 @dataclass(frozen=True)
 class Analysis:
-    name: str
-    module: str  # multihop.analyses.<module>, whose run(context, case) gives one case's rows
+    name: str  # also its module's: multihop.analyses.<name>, whose run(context, case) gives one case's rows
     columns: tuple[str, ...]
     # settings (the config's `analyses` section) -> {part name: the column values of its rows}
     parts: Callable[[dict], dict[str, dict[str, Any]]]
-    description: str
 
     def part_names(self, settings: dict) -> list[str]:
         return list(self.parts(settings))
@@ -43,11 +41,11 @@ class Analysis:
 
     @property
     def module_file(self) -> str:
-        return f"multihop/analyses/{self.module}.py"
+        return f"multihop/analyses/{self.name}.py"
 
     def runner(self):
         """The analysis's `run(context, case)` (imports torch: call it only where the model runs)."""
-        return importlib.import_module(f"multihop.analyses.{self.module}").run
+        return importlib.import_module(f"multihop.analyses.{self.name}").run
 
 
 def _one_column(column, values):
@@ -64,31 +62,23 @@ ANALYSES = {
     for analysis in (
         Analysis(
             "patchscopes",
-            "patchscopes",
             ("id", "position", "seed", "source_layer", "target_layer", "generation", "classification"),
             _patchscopes_parts,
-            "what the state at t1/t2 after each source layer decodes to, patched into a target layer",
         ),
         Analysis(
-            "projection",
             "projection",
             ("id", "sublayer", "layer", "e2_rank", "e3_rank", "prediction_rank", "top_tokens"),
             _one_column("sublayer", SUBLAYERS),
-            "ranks of e2, e3 and the prediction in each sublayer output at t2, read as logits",
         ),
         Analysis(
-            "knockout",
             "knockout",
             ("id", "target", "layer", "generation", "correct", "changed"),
             _one_column("target", tuple(KNOCKOUT_TARGETS)),
-            "the answer with attention from t2 to e1, r1 or r2 blocked around each layer",
         ),
         Analysis(
             "backpatching",
-            "backpatching",
             ("id", "position", "source_layer", "target_layer", "generation", "correct", "unedited_correct"),
             _one_column("position", POSITIONS),
-            "the answer with a later layer's state written over an earlier layer's, same position",
         ),
     )
 }
