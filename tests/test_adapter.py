@@ -56,3 +56,13 @@ def test_unsupported_architecture_is_a_plain_error():
     model.config = type("Config", (), {"model_type": "bert"})()
     with pytest.raises(UserError, match="'bert' is not supported"):
         Adapter(model)
+
+
+def test_an_absent_device_is_a_plain_error():
+    from multihop.models.loading import pick_device
+
+    assert pick_device("cpu").type == "cpu"
+    with pytest.raises(UserError, match="CUDA GPU"):
+        pick_device(f"cuda:{torch.cuda.device_count()}")  # one past the last GPU, or any GPU on a CPU machine
+    with pytest.raises(UserError, match="not a device name"):
+        pick_device("gpu0")

@@ -61,3 +61,25 @@ def test_bad_lines_within_tolerance_are_skipped_and_reported(tmp_path):
 def test_missing_file_is_a_plain_error(tmp_path):
     with pytest.raises(NTriplesError, match="not found"):
         list(read_triples(tmp_path / "nope.nt"))
+
+
+GOOD = "<http://a/s> <http://a/p> <http://a/o> .\n" * 50
+
+
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("dump.nt", b"\x89PNG\r\n\x1a\n\x00\xff\xfe binary", "line 1: not UTF-8 text"),
+        ("dump.nt.gz", GOOD.encode(), "cannot be read as gzip"),
+        ("dump.nt.bz2", GOOD.encode(), "cannot be read as bzip2"),
+        ("dump.nt.gz", gzip.compress(GOOD.encode())[:-30], "the gzip data ends early"),
+        ("dump.nt.bz2", bz2.compress(GOOD.encode())[:-20], "the bzip2 data ends early"),
+    ],
+    ids=["binary", "not-gzip", "not-bzip2", "cut-gzip", "cut-bzip2"],
+)
+def test_unreadable_dumps_are_plain_errors_naming_the_file(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(NTriplesError, match=message) as error:
+        list(read_triples(path))
+    assert str(path) in str(error.value)

@@ -84,3 +84,33 @@ def test_verification_finds_what_the_endpoint_says_differently(endpoint, excerpt
     found = verify_tables(client, entities, pd.concat([facts, invented]), classes)
     assert found["label"] == [("Q30", "United States", "United States of America")]
     assert found["missing_fact"] == [("Q30", "P36", "Q90")]
+
+
+@pytest.fixture
+def html_server():
+    """A web server on 127.0.0.1 that answers every request with an HTML page, not SPARQL JSON."""
+    import http.server
+    import threading
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<html><body>Welcome to the wiki</body></html>")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/wiki"
+    server.shutdown()
+
+
+def test_an_endpoint_answering_html_is_a_plain_error(html_server, tmp_path):
+    client = SparqlClient(html_server, tmp_path / "cache", retries=1)
+    with pytest.raises(WikidataError, match="something other than SPARQL JSON.*Welcome to the wiki"):
+        client.select("SELECT * WHERE { ?s ?p ?o }")
+    assert not list((tmp_path / "cache").glob("*.json"))  # nothing cached from a bad answer

@@ -1,6 +1,7 @@
 """Streaming reader for N-Triples files such as Wikidata's truthy dump (plain, .gz or .bz2)."""
 
 import bz2
+import contextlib
 import gzip
 import io
 import re
@@ -65,6 +66,28 @@ def open_text(path) -> io.TextIOBase:
     return opener(path, "rt", encoding="utf-8", newline="\n")
 
 
+@contextlib.contextmanager
+def _unreadable_as_error(path, line_number):
+    """A file that is not UTF-8 text, or not the compression its name says, or cut off, is a
+    plain NTriplesError naming the file and the line reached."""
+    try:
+        yield
+    except UnicodeDecodeError:
+        raise NTriplesError(f"{path}, line {line_number() + 1}: not UTF-8 text; is this an N-Triples file?") from None
+    except (gzip.BadGzipFile, OSError) as error:
+        raise NTriplesError(
+            f"{path}: cannot be read as {_compression(path)} ({error}); is the file name's ending right?"
+        ) from None
+    except EOFError:
+        raise NTriplesError(
+            f"{path}: the {_compression(path)} data ends early, after line {line_number()}; the file is cut off"
+        ) from None
+
+
+def _compression(path) -> str:
+    return {".gz": "gzip", ".bz2": "bzip2"}.get(Path(path).suffix, "plain text")
+
+
 def parse_line(line: str):
     """Return (subject, predicate, object) tokens, None for a blank or comment line; raise on anything else."""
     stripped = line.strip()
@@ -82,8 +105,8 @@ def read_triples(path, max_bad_lines: int = 0, on_bad_line=None):
     Malformed lines raise NTriplesError naming the file, line number and line, unless fewer than
     `max_bad_lines` have been seen: those are passed to `on_bad_line(number, line)` and skipped.
     """
-    bad = 0
-    with open_text(path) as lines:
+    bad, number = 0, 0
+    with open_text(path) as lines, _unreadable_as_error(path, lambda: number):
         for number, line in enumerate(lines, start=1):
             try:
                 triple = parse_line(line)

@@ -62,7 +62,8 @@ class SparqlClient:
             self.requests_sent += 1
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                    return json.load(response)
+                    body = response.read()
+                return _json_answer(body, self.endpoint)
             except urllib.error.HTTPError as error:
                 if error.code not in (429, 500, 502, 503, 504):
                     detail = error.read().decode(errors="replace")[:500]
@@ -73,6 +74,21 @@ class SparqlClient:
             except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
                 last_error = error
         raise WikidataError(f"SPARQL endpoint {self.endpoint} unreachable after {self.retries} tries: {last_error}")
+
+
+def _json_answer(body: bytes, endpoint: str) -> dict:
+    """The SPARQL JSON results in an answer's body; anything else is a plain error."""
+    try:
+        answer = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        start = body[:200].decode(errors="replace")
+        raise WikidataError(
+            f"SPARQL endpoint {endpoint} answered with something other than SPARQL JSON results "
+            f"(it begins {start!r}); is the address its query endpoint?"
+        ) from None
+    if not isinstance(answer, dict) or "bindings" not in answer.get("results", {}):
+        raise WikidataError(f"SPARQL endpoint {endpoint} answered JSON without results.bindings")
+    return answer
 
 
 def _bindings(answer: dict) -> list[dict]:

@@ -27,7 +27,16 @@ def _location(source: str) -> tuple[str, bool]:
 def pick_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        chosen = torch.device(device)
+    except RuntimeError:
+        raise UserError(f"device {device!r} is not a device name; use auto, cpu, cuda or cuda:N") from None
+    if chosen.type == "cuda" and (chosen.index or 0) >= torch.cuda.device_count():
+        raise UserError(
+            f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s) visible; "
+            "set the model's device to auto (a GPU where there is one, else the CPU) or cpu"
+        )
+    return chosen
 
 
 def spreads(device: str) -> bool:
