@@ -32,7 +32,7 @@ rule all:
         expand(
             "results/{model}/tables/{table}.{kind}",
             model=MODELS,
-            table=["backpatching", "projection", "findings"],
+            table=["backpatching", "projection", "findings", "choices"],
             kind=["csv", "html"],
         ),
         expand("results/{model}/tables/funnel.html", model=MODELS),

@@ -39,7 +39,7 @@ rule analysis_shard:
     threads: workflow.cores  # torch uses them all; model jobs run one at a time
     params:
         model=model_config,
-        settings=config["analyses"],
+        settings=SETTINGS,
     script:
         "../scripts/run_analysis.py"
 
@@ -74,5 +74,7 @@ rule summarize_stages:
         "results/{model}/{split}/stages.csv",
     log:
         "results/logs/{model}/{split}/summarize_stages.log",
+    params:
+        propagation=config["analyses"]["propagation"],
     script:
         "../scripts/summarize_stages.py"

@@ -46,7 +46,8 @@ def model_files(wildcards):
     return [local] if local else []
 
 
-SETTINGS = config["analyses"]
+# what the analyses run with: their section of the config, and the evaluation's rule for answers
+SETTINGS = {**config["analyses"], "match": config["evaluation"]["match"]}
 # each analysis's table is written in parts (by position, seed, sublayer or target; see the registry)
 PARTS = {name: analysis.part_names(SETTINGS) for name, analysis in ANALYSES.items()}
 

@@ -30,5 +30,6 @@ rule build_dataset:
     params:
         relations=config["relations"],
         capitalize=config["prompts"]["capitalize"],
+        selection=config["dataset"],
     script:
         "../scripts/build_dataset.py"

@@ -14,6 +14,7 @@ rule evaluate:
         model=model_config,
         max_new_tokens=config["evaluation"]["max_new_tokens"],
         staged=config["evaluation"]["staged"],
+        match=config["evaluation"]["match"],
     script:
         "../scripts/evaluate.py"
 

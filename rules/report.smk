@@ -69,8 +69,12 @@ rule make_tables:
         projection_html=reported_table("projection", "projection_table"),
         findings="results/{model}/tables/findings.csv",
         findings_html=reported_table("findings"),
+        choices="results/{model}/tables/choices.csv",
+        choices_html=reported_table("choices"),
     log:
         "results/logs/{model}/make_tables.log",
+    params:
+        config={key: config[key] for key in ("evaluation", "analyses")},
     script:
         "../scripts/make_tables.py"
 

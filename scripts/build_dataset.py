@@ -1,8 +1,9 @@
-"""Rule build_dataset: the two-hop chains with their prompts, and counts of what they hold."""
+"""Rule build_dataset: the two-hop chains with their prompts (the study's selection of them by default),
+and counts of what they hold."""
 
 import logging
 
-from multihop.dataset.chains import build_chains, dataset_stats
+from multihop.dataset.chains import build_chains, dataset_stats, select_bridges
 from multihop.errors import UserError
 from multihop.files import read_table, write_csv
 from multihop.scripting import run
@@ -15,6 +16,13 @@ def main(snakemake):
     if chains.empty:
         raise UserError("the Wikidata facts yield zero two-hop chains; check the dump or the relations in config")
     logging.info("%d chains from %d entities and %d facts", len(chains), len(entities), len(facts))
+    selection = snakemake.params.selection
+    if selection["selection"] == "study":
+        every = len(chains)
+        chains = select_bridges(
+            chains, entities, selection["bridges_per_type"], selection["chains_per_bridge"], selection["seed"]
+        )
+        logging.info("the study's selection of bridge entities keeps %d of %d chains", len(chains), every)
     write_csv(chains, snakemake.output.dataset)
     write_csv(dataset_stats(entities, facts, chains), snakemake.output.stats)
 

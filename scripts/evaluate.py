@@ -29,7 +29,7 @@ def main(snakemake):
         )
 
     start = time.perf_counter()
-    table = evaluate(dataset, generate, spec["prompt_prefix"], snakemake.params.staged)
+    table = evaluate(dataset, generate, spec["prompt_prefix"], snakemake.params.staged, snakemake.params.match)
     logging.info("evaluated in %.0f s", time.perf_counter() - start)
     for column in [c for c in table.columns if c.endswith("_correct")]:
         asked = table[column].notna()

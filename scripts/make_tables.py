@@ -1,10 +1,11 @@
-"""Rule make_tables: back-patching, projection and findings tables of one model."""
+"""Rule make_tables: back-patching, projection, findings and settings (choices) tables of one model."""
 
 import logging
 
 import pandas as pd
 
 from multihop.files import read_json, write_csv
+from multihop.report.choices import choices, summary
 from multihop.report.findings import findings
 from multihop.report.pages import write_html_table
 from multihop.report.tables import backpatching, projection
@@ -14,7 +15,8 @@ from multihop.scripting import by_split, run
 def main(snakemake):
     model = read_json(snakemake.input.model)
     stages = by_split(snakemake.input, "stages", pd.read_csv)
-    claims = findings(stages, model["layers"])
+    used = choices(snakemake.params.config)
+    claims = findings(stages, model["layers"]).assign(settings=summary(used))
     logging.info("findings:\n%s", claims[["claim", "n", "value", "ci_low", "ci_high", "holds"]].to_string(index=False))
     tables = {
         "backpatching": (backpatching(stages), "back-patching: fixable share of cases"),
@@ -23,6 +25,7 @@ def main(snakemake):
             "sublayer projection at t2",
         ),
         "findings": (claims, "the study's claims on this run"),
+        "choices": (used, "settings where the study and this project differ, as this run used them"),
     }
     for name, (table, title) in tables.items():
         write_csv(table, getattr(snakemake.output, name))

@@ -15,7 +15,7 @@ def main(snakemake):
         name: pd.concat([pd.read_parquet(p) for p in snakemake.input[name]], ignore_index=True) for name in ANALYSES
     }
     studied = read_table(snakemake.input.studied)["id"]
-    stages = case_stages(studied, **tables)
+    stages = case_stages(studied, **tables, propagation=snakemake.params.propagation)
     logging.info("%d studied cases", len(stages))
     write_csv(stages, snakemake.output[0])
 

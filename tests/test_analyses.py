@@ -4,6 +4,7 @@ import torch
 
 from multihop.analyses import registry
 from multihop.analyses.cases import load_cases, locate_all
+from multihop.analyses.knockout import blocked_position
 from multihop.analyses.patchscopes import classify
 from multihop.analyses.projection import best_rank, first_token_ids
 from multihop.analyses.stages import case_stages
@@ -14,6 +15,8 @@ from multihop.models import tiny
 from multihop.models.adapter import Adapter
 
 SETTINGS = {"max_new_tokens": 4, "batch_size": 16, "patchscopes_seeds": [0], "knockout_window": 1}
+SETTINGS |= {"match": "substring", "sampling": {"temperature": None, "top_k": None, "top_p": None}}
+SETTINGS |= {"projection_tokens": "first", "knockout_relation": "noun"}
 ANALYSES = registry.ANALYSES
 PREFIX = "the capital of Japan is Tokyo. "
 
@@ -38,6 +41,10 @@ def test_positions_of_e1_and_the_relation_phrases(dataset, style):
         assert upto(case, case.t1).endswith(row.e1_label)
         assert upto(case, case.r1_end).endswith(row.r1_template.split("{}")[0].rstrip())
         assert upto(case, case.r2_end).endswith(PREFIX + row.r2_template.split("{}")[0].rstrip())
+        # the relation nouns, which knockout blocks by default: "performer", "citizenship", "spouse"
+        assert upto(case, case.r1_noun).endswith(row.r1_template.split("{}")[0].removesuffix(" of ").split()[-1])
+        assert upto(case, case.r2_noun).endswith(row.r2_template.split("{}")[0].removesuffix(" of ").split()[-1])
+        assert case.r2_noun <= case.r2_end and case.r1_noun <= case.r1_end
         assert case.r2_end < case.r1_end < case.t1 < case.t2 == len(case.ids) - 1
 
 
@@ -84,9 +91,12 @@ def test_the_four_analyses_give_one_row_per_variant(dataset):
 
 
 @pytest.mark.parametrize("style", ["bytelevel", "metaspace", "metaspace-prefixed"])
-def test_first_tokens_carry_part_of_the_name(style):
+def test_first_tokens_as_the_study_or_informative_ones(style):
     tokenizer = tiny.tokenizer(style)
-    ids = first_token_ids(tokenizer, ["The Beatles", "Yoko Ono", "Paris"])
+    names = ["The Beatles", "Yoko Ono", "Paris"]
+    first = [tokenizer.decode([i]).strip() for i in first_token_ids(tokenizer, names)]
+    assert any(p.casefold().startswith("t") for p in first), first  # "The" (or its first piece) counts
+    ids = first_token_ids(tokenizer, names, informative=True)
     pieces = [tokenizer.decode([i]).strip() for i in ids]
     assert ids and all(len(p) > 1 and p.casefold() != "the" for p in pieces), pieces
 
@@ -137,6 +147,17 @@ def test_case_stages_from_hand_made_tables():
     assert a.fixable_t1 and not a.fixable_t2 and not b.fixable_t1 and b.fixable_t2
     assert not a.unedited_correct and b.unedited_correct
     assert pd.isna(b.first_hop_resolved) and pd.isna(b.information_propagation)
-    # without a knockout layer that matters, the propagation layer is unknown, not a mean of two
-    got = case_stages(["a"], ps, pr, ko[ko["layer"] != 6], bp).set_index("id")
-    assert pd.isna(got.loc["a", "information_propagation"]) and got.loc["a", "e2_in_attention"] == 2
+    # without a knockout layer that matters: the study averages the two layers left; ours needs all three
+    study = case_stages(["a"], ps, pr, ko[ko["layer"] != 6], bp).set_index("id")
+    assert study.loc["a", "information_propagation"] == pytest.approx((2 + 4) / 2)
+    ours = case_stages(["a"], ps, pr, ko[ko["layer"] != 6], bp, propagation="all").set_index("id")
+    assert pd.isna(ours.loc["a", "information_propagation"]) and ours.loc["a", "e2_in_attention"] == 2
+
+
+def test_knockout_blocks_the_relation_noun_or_the_phrase_end(dataset):
+    tokenizer = tiny.tokenizer()
+    case = load_cases(tokenizer, dataset.merge(locate_all(tokenizer, dataset, PREFIX), on="id"), PREFIX)[0]
+    assert blocked_position(case, "e1", "noun") == case.t1
+    assert blocked_position(case, "r1", "noun") == case.r1_noun != case.r1_end
+    assert blocked_position(case, "r1", "phrase_end") == case.r1_end
+    assert blocked_position(case, "r2", "noun") == case.r2_noun < case.r2_end

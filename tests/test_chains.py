@@ -2,7 +2,15 @@ import json
 
 import pandas as pd
 
-from multihop.dataset.chains import build_chains, chain_id, dataset_stats, e1_offset, prompts, relation_phrase
+from multihop.dataset.chains import (
+    build_chains,
+    chain_id,
+    dataset_stats,
+    e1_offset,
+    prompts,
+    relation_phrase,
+    select_bridges,
+)
 from multihop.dataset.wikidata import extract_from_dump
 
 
@@ -59,3 +67,18 @@ def test_build_chains_is_deterministic(tiny_dump, config):
         entities.sample(frac=1, random_state=1), facts.sample(frac=1, random_state=2), config["relations"]
     )
     pd.testing.assert_frame_equal(first, shuffled)
+
+
+def test_the_studys_selection_of_bridge_entities(tiny_dump, config):
+    entities, facts = extract_from_dump(tiny_dump, config["entity_types"], list(config["relations"]))
+    statements = entities.set_index("label")["statements"]
+    assert statements["John Lennon"] == 4  # P31, P26, P27 and P361 (not a study relation, still a statement)
+    chains = build_chains(entities, facts, config["relations"])
+    assert select_bridges(chains, entities, per_type=2000, per_bridge=100, seed=0).equals(chains)  # nothing to cut
+    one_each = select_bridges(chains, entities, per_type=2000, per_bridge=1, seed=0)
+    assert len(one_each) == chains["e2"].nunique() and set(one_each["id"]) <= set(chains["id"])
+    top = select_bridges(chains, entities, per_type=1, per_bridge=100, seed=0)
+    assert (top.groupby("e2_type")["e2"].nunique() == 1).all()
+    humans = chains[chains["e2_type"] == "human"]["e2"].unique()
+    best = max(humans, key=lambda q: (entities.set_index("qid").loc[q, "statements"], -int(q[1:])))
+    assert set(top[top["e2_type"] == "human"]["e2"]) == {best}

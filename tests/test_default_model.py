@@ -74,7 +74,7 @@ def test_e3_is_decoded_from_t2_at_a_late_layer_when_the_model_is_right(default_m
     right = chains[table["composition_correct"].to_numpy(dtype=bool)]
     assert len(right) >= 1, table[["composition_generation"]].to_string()
     located = right.merge(locate_all(tokenizer, right, spec["prompt_prefix"]), on="id")
-    settings = {**config["analyses"], "patchscopes_seeds": [0]}
+    settings = {**config["analyses"], "patchscopes_seeds": [0], "match": config["evaluation"]["match"]}
     context = Context(adapter, tokenizer, settings, PrefixCaches(adapter))
     late = adapter.num_layers // 2
     decoded = []

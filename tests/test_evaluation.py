@@ -24,8 +24,14 @@ def test_judge_uses_label_and_aliases_longer_than_one_character():
     assert names == ["John Lennon", "John Winston Lennon"]
     assert mentions(" JOHN LENNON, of course", names)
     assert not mentions(" J. Lennon", names)
-    assert not mentions(" Russia", ["United States of America", "US"])  # whole words only
     assert mentions(" the US.", ["United States of America", "US"])
+
+
+def test_the_study_judges_by_substring_ours_by_whole_words():
+    usa = ["United States of America", "US"]
+    assert mentions(" Russia", usa) and mentions(" Russia", usa, "substring")  # the study's rule, the default
+    assert not mentions(" Russia", usa, "word") and mentions(" the US.", usa, "word")
+    assert mentions("Lennonism", ["Lennon"]) and not mentions("Lennonism", ["Lennon"], "word")
 
 
 def oracle(answers):

@@ -5,7 +5,6 @@ import pandas as pd
 from multihop.analyses.registry import ANALYSES, POSITIONS
 from multihop.engine.edits import Patch
 from multihop.engine.states import read_states
-from multihop.evaluation.judging import mentions
 
 
 def run(context, case) -> pd.DataFrame:
@@ -24,9 +23,9 @@ def run(context, case) -> pd.DataFrame:
                 keys.append((position, s, t))
                 variants.append((Patch(t, p, states[s, p]),))
     texts = context.generate(case.ids, variants)
-    unedited_correct = mentions(texts[0], case.names["e3"])
+    unedited_correct = context.judge(texts[0], case.names["e3"])
     rows = [
-        (case.id, position, s, t, text, mentions(text, case.names["e3"]), unedited_correct)
+        (case.id, position, s, t, text, context.judge(text, case.names["e3"]), unedited_correct)
         for (position, s, t), text in zip(keys[1:], texts[1:], strict=True)
     ]
     return pd.DataFrame(rows, columns=ANALYSES["backpatching"].columns)

@@ -39,7 +39,8 @@ def last_token_index(tokenizer, text: str, start: int, end: int) -> int:
     return covering[-1]
 
 
-POSITION_COLUMNS = ["id", "t1", "t2", "r1_end", "r2_end", "skipped"]
+POSITIONS = ["t1", "t2", "r1_end", "r2_end", "r1_noun", "r2_noun"]
+POSITION_COLUMNS = ["id", *POSITIONS, "skipped"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class Case:
     t2: int  # last token of the prompt
     r1_end: int  # last token of the r1 phrase ("the performer of")
     r2_end: int  # last token of the r2 phrase ("the spouse of")
+    r1_noun: int  # last token of the r1 relation noun ("performer")
+    r2_noun: int  # last token of the r2 relation noun ("spouse")
     names: dict  # "e1"/"e2"/"e3" -> label and aliases
 
 
@@ -59,16 +62,28 @@ def _phrase(template: str) -> str:
     return template[: template.index("{}")].rstrip()
 
 
+def _noun(phrase: str) -> tuple[int, int]:
+    """Where the relation noun is in a phrase: the last word before a final "of" ("citizenship" in
+    "the country of citizenship of"), else the last word ("produced" in "the company that produced")."""
+    words = phrase.removesuffix(" of") if phrase.endswith(" of") else phrase
+    start = words.rfind(" ") + 1
+    return start, len(words)
+
+
 def locate(tokenizer, row, prefix: str) -> dict:
     """Token positions of one dataset row's composition prompt, or the reason they cannot be found."""
     text = prefix + row["source_prompt"]
     start = len(prefix)
     e1 = start + e1_offset(row["r1_template"], row["r2_template"])
     r1 = start + row["r2_template"].index("{}")
+    r1_phrase, r2_phrase = _phrase(row["r1_template"]), _phrase(row["r2_template"])
+    (r1_noun, r1_noun_end), (r2_noun, r2_noun_end) = _noun(r1_phrase), _noun(r2_phrase)
     spans = {
         "t1": (e1, e1 + len(row["e1_label"])),
-        "r1_end": (r1, r1 + len(_phrase(row["r1_template"]))),
-        "r2_end": (start, start + len(_phrase(row["r2_template"]))),
+        "r1_end": (r1, r1 + len(r1_phrase)),
+        "r2_end": (start, start + len(r2_phrase)),
+        "r1_noun": (r1 + r1_noun, r1 + r1_noun_end),
+        "r2_noun": (start + r2_noun, start + r2_noun_end),
     }
     found = {"id": row["id"], "t2": len(offsets(tokenizer, text)[0]) - 1, "skipped": ""}
     try:
@@ -77,7 +92,7 @@ def locate(tokenizer, row, prefix: str) -> dict:
         for name, (a, b) in spans.items():
             found[name] = last_token_index(tokenizer, text, a, b) if b > a else -1
     except LocateError as error:
-        return {"id": row["id"], "t1": -1, "t2": -1, "r1_end": -1, "r2_end": -1, "skipped": str(error)}
+        return {"id": row["id"], **dict.fromkeys(POSITIONS, -1), "skipped": str(error)}
     return found
 
 
@@ -97,10 +112,7 @@ def load_cases(tokenizer, located: pd.DataFrame, prefix: str) -> list[Case]:
                 row["id"],
                 text,
                 tuple(offsets(tokenizer, text)[0]),
-                int(row["t1"]),
-                int(row["t2"]),
-                int(row["r1_end"]),
-                int(row["r2_end"]),
+                *(int(row[position]) for position in POSITIONS),
                 names,
             )
         )

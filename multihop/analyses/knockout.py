@@ -4,21 +4,28 @@ import pandas as pd
 
 from multihop.analyses.registry import ANALYSES, KNOCKOUT_TARGETS
 from multihop.engine.edits import Knockout
-from multihop.evaluation.judging import mentions
 
 
 def window(layer: int, k: int, num_layers: int) -> tuple[int, ...]:
     return tuple(range(max(0, layer - k), min(num_layers, layer + k + 1)))
 
 
+def blocked_position(case, target: str, relation_token: str) -> int:
+    """The token a target names: the last of e1; for r1 and r2 the last token of their relation
+    noun ("performer", the study's), or of their whole phrase ("of", with `phrase_end`)."""
+    if target == "e1":
+        return case.t1
+    return getattr(case, f"{target}_{'end' if relation_token == 'phrase_end' else 'noun'}")
+
+
 def run(context, case) -> pd.DataFrame:
-    """Rows for each target (last token of e1, r1, r2) and each layer l (window [l-k, l+k])."""
+    """Rows for each target (e1, r1, r2; see `blocked_position`) and each layer l (window [l-k, l+k])."""
     adapter, settings = context.adapter, context.settings
     # the clean run (no edit) goes in the same batch as the knockouts, so that a
     # "change" can only come from the knockout, not from a different numerical path
     keys, variants = [("clean", -1)], [()]
-    for target, position in KNOCKOUT_TARGETS.items():
-        key = getattr(case, position)
+    for target in KNOCKOUT_TARGETS:
+        key = blocked_position(case, target, settings["knockout_relation"])
         if key < 0:
             continue
         for layer in range(adapter.num_layers):
@@ -28,7 +35,7 @@ def run(context, case) -> pd.DataFrame:
     texts = context.generate(case.ids, variants)
     clean = texts[0]
     rows = [
-        (case.id, target, layer, text, mentions(text, case.names["e3"]), text != clean)
+        (case.id, target, layer, text, context.judge(text, case.names["e3"]), text != clean)
         for (target, layer), text in zip(keys[1:], texts[1:], strict=True)
     ]
     return pd.DataFrame(rows, columns=ANALYSES["knockout"].columns)

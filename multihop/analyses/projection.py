@@ -9,20 +9,21 @@ from multihop.engine.states import read_sublayers
 UNINFORMATIVE = {"the", "a", "an"}
 
 
-def first_token_ids(tokenizer, names) -> list[int]:
+def first_token_ids(tokenizer, names, informative: bool = False) -> list[int]:
     """First token of each name as it may start an answer: as is, lower case, with and without a space.
 
-    A leading token that carries nothing of the name (whitespace, one character, an article) is
-    passed over for the next one, else almost any vector would rank 'the' or a bare space first.
+    As the study, the very first token counts, "The" included. With `informative` (ours), a leading
+    token that carries nothing of the name (whitespace, one character, an article) is passed over
+    for the next one, else almost any vector would rank 'the' or a bare space first.
     """
     ids = set()
     for name in names:
         for form in {name, name.lower()}:
             for text in (form, " " + form):
                 tokens = tokenizer(text, add_special_tokens=False)["input_ids"]
-                informative = [t for t in tokens if _informative(tokenizer.decode([t]))]
-                if informative or tokens:
-                    ids.add((informative or tokens)[0])
+                kept = [t for t in tokens if _informative(tokenizer.decode([t]))] if informative else []
+                if kept or tokens:
+                    ids.add((kept or tokens)[0])
     return sorted(ids)
 
 
@@ -44,8 +45,9 @@ def run(context, case, top_k=5) -> pd.DataFrame:
     with torch.inference_mode():
         final = adapter.model(torch.tensor([case.ids], device=adapter.model.device)).logits[0, -1]
     prediction = int(final.argmax())
-    e2_ids = first_token_ids(tokenizer, case.names["e2"])
-    e3_ids = first_token_ids(tokenizer, case.names["e3"])
+    informative = context.settings["projection_tokens"] == "informative"
+    e2_ids = first_token_ids(tokenizer, case.names["e2"], informative)
+    e3_ids = first_token_ids(tokenizer, case.names["e3"], informative)
     frames = []
     for sublayer, vectors in zip(SUBLAYERS, (attention, mlp), strict=True):
         with torch.inference_mode():

@@ -15,8 +15,7 @@ import pandas as pd
 
 POSITIONS = ("t1", "t2")  # last token of e1; last token of the prompt
 SUBLAYERS = ("attention", "mlp")
-# knockout target -> the case's position of the token it blocks (r1, r2: the last token of their phrase)
-KNOCKOUT_TARGETS = {"e1": "t1", "r1": "r1_end", "r2": "r2_end"}
+KNOCKOUT_TARGETS = ("e1", "r1", "r2")  # the tokens attention knockout blocks (see knockout.py)
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,7 @@ ANALYSES = {
         Analysis(
             "knockout",
             ("id", "target", "layer", "generation", "correct", "changed"),
-            _one_column("target", tuple(KNOCKOUT_TARGETS)),
+            _one_column("target", KNOCKOUT_TARGETS),
         ),
         Analysis(
             "backpatching",
@@ -90,16 +89,24 @@ class Context:
 
     adapter: Any  # multihop.models.adapter.Adapter
     tokenizer: Any
-    settings: dict  # the config's `analyses` section
+    settings: dict  # the config's `analyses` section, and `match` from `evaluation`
     caches: Any  # multihop.engine.decoding.PrefixCaches, shared by all cases of the run
 
     def generate(self, ids, variants, seeds=None) -> list[str]:
-        """Continuations of prompt `ids` under each variant, with the run's settings (greedy
-        unless per-variant sampling seeds are given)."""
+        """Continuations of prompt `ids` under each variant, with the run's settings: greedy, or
+        sampled with per-variant `seeds` as the config's `sampling` says."""
         from multihop.engine.decoding import generate_variants
+        from multihop.engine.sampling import sampling_settings
 
         n, batch = self.settings["max_new_tokens"], self.settings["batch_size"]
-        return generate_variants(self.adapter, self.tokenizer, ids, variants, n, seeds, batch, self.caches)
+        sampling = sampling_settings(self.adapter.model.generation_config, self.settings["sampling"])
+        return generate_variants(self.adapter, self.tokenizer, ids, variants, n, seeds, batch, self.caches, sampling)
+
+    def judge(self, generation: str, names) -> bool:
+        """Whether the generation names the entity, by the run's rule (`evaluation.match`)."""
+        from multihop.evaluation.judging import mentions
+
+        return mentions(generation, names, self.settings["match"])
 
 
 def run(name: str, adapter, tokenizer, cases, settings: dict) -> pd.DataFrame:

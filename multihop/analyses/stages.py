@@ -24,7 +24,7 @@ def _first(table: pd.DataFrame, mask, column: str) -> pd.Series:
     return table[mask].groupby("id")[column].min()
 
 
-def case_stages(ids, patchscopes, projection, knockout, backpatching) -> pd.DataFrame:
+def case_stages(ids, patchscopes, projection, knockout, backpatching, propagation="any") -> pd.DataFrame:
     """The stage layers the study defines (Biran et al. 2024, arXiv 2406.12775), per case; NaN where the
     event never happens. `ids`: the studied cases; the tables: each analysis's rows.
 
@@ -32,7 +32,8 @@ def case_stages(ids, patchscopes, projection, knockout, backpatching) -> pd.Data
     - e2_decoded_t2 / e3_decoded_t2 (second hop resolved): the same from t2;
     - e2_in_attention: first layer whose attention output at t2 ranks e2 first;
     - knockout_matters: first layer whose e1 knockout changes the output and leaves it incorrect;
-    - information_propagation: mean of the three layers above (NaN unless all three exist);
+    - information_propagation: mean of the three layers above; with `propagation` "any" (the
+      study's) of those that exist, NaN only when none does; with "all" (ours) NaN unless all three do;
     - prediction_extracted: first layer whose MLP output ranks the final prediction first;
     - fixable_t1 / fixable_t2: some back-patch (s > t) at that position gives the correct answer;
     - unedited_correct: the unedited prompt, run in the same batch as the back-patches, answers
@@ -49,7 +50,7 @@ def case_stages(ids, patchscopes, projection, knockout, backpatching) -> pd.Data
     ko = knockout
     out["knockout_matters"] = _first(ko, (ko["target"] == "e1") & ko["changed"] & ~ko["correct"], "layer")
     parts = ["knockout_matters", "e2_in_attention", "e2_decoded_t2"]
-    out["information_propagation"] = out[parts].mean(axis=1, skipna=False)
+    out["information_propagation"] = out[parts].mean(axis=1, skipna=propagation == "any")
     for position in POSITIONS:
         fixed = backpatching[backpatching["position"] == position].groupby("id")["correct"].any()
         out[f"fixable_{position}"] = fixed.reindex(out.index, fill_value=False).astype(bool)

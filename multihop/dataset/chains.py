@@ -93,3 +93,18 @@ def dataset_stats(entities: pd.DataFrame, facts: pd.DataFrame, chains: pd.DataFr
         counts = chains[f"{slot}_type"].value_counts().sort_index()
         rows += [(f"{slot} type", t, n) for t, n in counts.items()]
     return pd.DataFrame(rows, columns=["statistic", "value", "count"])
+
+
+def select_bridges(chains: pd.DataFrame, entities: pd.DataFrame, per_type: int, per_bridge: int, seed: int):
+    """The study's selection: as bridge entities e2 only the `per_type` items of each type with the
+    most statements (ties: lower QID first), and at most `per_bridge` chains each (a seeded sample)."""
+    statements = entities.set_index("qid")["statements"]
+    bridges = chains[["e2", "e2_type"]].drop_duplicates().assign(statements=lambda t: t["e2"].map(statements))
+    bridges = bridges.assign(number=bridges["e2"].str.slice(1).astype(int))
+    bridges = bridges.sort_values(["statements", "number"], ascending=[False, True])
+    kept = set(bridges.groupby("e2_type", sort=False).head(per_type)["e2"])
+    chosen = chains[chains["e2"].isin(kept)]
+    sampled = [group.sample(n=min(len(group), per_bridge), random_state=seed) for _, group in chosen.groupby("e2")]
+    if not sampled:
+        return chains.iloc[0:0]
+    return pd.concat(sampled).sort_values("id").reset_index(drop=True)

@@ -125,6 +125,9 @@ def entity_queries(qids, classes) -> dict[str, str]:
         "sitelinks": PREFIXES + f"SELECT ?item ?n WHERE {{ {items} ?item wikibase:sitelinks ?n }}",
         "articles": PREFIXES
         + f"SELECT ?item (COUNT(?page) AS ?n) WHERE {{ {items} ?page schema:about ?item }} GROUP BY ?item",
+        "statements": PREFIXES
+        + f"SELECT ?item (COUNT(*) AS ?n) WHERE {{ {items} ?item ?p ?o "
+        + f'FILTER(STRSTARTS(STR(?p), "{DIRECT}")) }} GROUP BY ?item',
     }
 
 
@@ -144,7 +147,10 @@ def extract_from_endpoint(client: SparqlClient, classes, relations, page_size=10
             progress(f"{pid}: {len(facts)} facts so far")
 
     qids = sorted({f[0] for f in facts} | {f[2] for f in facts}, key=lambda q: int(q[1:]))
-    found = {q: {"classes": set(), "label": "", "aliases": set(), "sitelinks": None, "articles": 0} for q in qids}
+    found = {
+        q: {"classes": set(), "label": "", "aliases": set(), "sitelinks": None, "articles": 0, "statements": 0}
+        for q in qids
+    }
     for start in range(0, len(qids), batch_size):
         answers = {
             name: client.select(q) for name, q in entity_queries(qids[start : start + batch_size], class_ids).items()
@@ -159,14 +165,18 @@ def extract_from_endpoint(client: SparqlClient, classes, relations, page_size=10
             found[_qid(r["item"])]["sitelinks"] = int(r["n"])
         for r in answers["articles"]:
             found[_qid(r["item"])]["articles"] = int(r["n"])
+        for r in answers["statements"]:
+            found[_qid(r["item"])]["statements"] = int(r["n"])
         if progress is not None:
             progress(f"entities: {min(start + batch_size, len(qids))}/{len(qids)}")
 
-    entities = [
-        (q, e["label"], e["aliases"], e["classes"], e["sitelinks"] if e["sitelinks"] is not None else e["articles"])
-        for q, e in found.items()
-    ]
+    entities = [(q, e["label"], e["aliases"], e["classes"], _popularity(e), e["statements"]) for q, e in found.items()]
     return normalize(entities, facts, classes)
+
+
+def _popularity(item: dict) -> int:
+    """wikibase:sitelinks where the endpoint has it, else the number of schema:about sitelinks (as the dump)."""
+    return item["sitelinks"] if item["sitelinks"] is not None else item["articles"]
 
 
 def verify_tables(client: SparqlClient, entities, facts, classes, batch_size=200) -> dict[str, list]:

@@ -19,7 +19,7 @@ SITELINKS = "http://wikiba.se/ontology#sitelinks"
 ABOUT = "http://schema.org/about"
 INSTANCE_OF = "P31"
 
-ENTITY_COLUMNS = ["qid", "label", "aliases", "type", "classes", "popularity"]
+ENTITY_COLUMNS = ["qid", "label", "aliases", "type", "classes", "popularity", "statements"]
 FACT_COLUMNS = ["subject", "relation", "object"]
 
 
@@ -37,6 +37,7 @@ class Item:
     aliases: set = field(default_factory=set)
     sitelinks: int | None = None
     articles: int = 0
+    statements: set = field(default_factory=set)  # (property, value) of its truthy statements
     facts: list = field(default_factory=list)
 
     @property
@@ -81,6 +82,7 @@ def extract_from_dump(path, classes, relations, max_bad_lines=0, on_bad_line=Non
     type_token = f"<{DIRECT}{INSTANCE_OF}>"
     label_token, alias_token = f"<{LABEL}>", f"<{ALIAS}>"
     sitelinks_token, about_token = f"<{SITELINKS}>", f"<{ABOUT}>"
+    direct_prefix = f"<{DIRECT}"
 
     kept, seen = [], _SeenItems()
     current = None
@@ -103,6 +105,8 @@ def extract_from_dump(path, classes, relations, max_bad_lines=0, on_bad_line=Non
                     "lists each item's triples in one block (sort the file by subject to fix it)"
                 )
             current = Item(key)
+        if predicate.startswith(direct_prefix):
+            current.statements.add((predicate, obj))
         if predicate == type_token:
             if obj in class_tokens:
                 current.classes.add(item_id(obj))
@@ -123,20 +127,20 @@ def extract_from_dump(path, classes, relations, max_bad_lines=0, on_bad_line=Non
             current.articles += 1
     flush(current)
 
-    entities = [(i.qid, i.label, sorted(i.aliases), sorted(i.classes), i.popularity) for i in kept]
+    entities = [(i.qid, i.label, sorted(i.aliases), sorted(i.classes), i.popularity, len(i.statements)) for i in kept]
     facts = [fact for item in kept for fact in item.facts]
     return normalize(entities, facts, classes)
 
 
 def normalize(entities, facts, classes):
-    """Turn raw (qid, label, aliases, classes, popularity) rows and (s, pid, o) facts into tables.
+    """Turn raw (qid, label, aliases, classes, popularity, statements) rows and (s, pid, o) facts into tables.
 
     `classes` maps class QID -> type name; its order decides an item's type when it has several.
     Keeps labelled, typed items and the facts between them, and only items that occur in a fact.
     """
     order = list(classes)
     rows = []
-    for qid, label, aliases, item_classes, popularity in entities:
+    for qid, label, aliases, item_classes, popularity, statements in entities:
         matching = [c for c in order if c in set(item_classes)]
         if not label or not matching:
             continue
@@ -148,6 +152,7 @@ def normalize(entities, facts, classes):
                 "type": classes[matching[0]],
                 "classes": "|".join(matching),
                 "popularity": int(popularity),
+                "statements": int(statements),
             }
         )
     entity_table = pd.DataFrame(rows, columns=ENTITY_COLUMNS).drop_duplicates("qid")

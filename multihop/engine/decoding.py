@@ -41,13 +41,14 @@ def cache_is_exact(model, length: int, max_new_tokens: int) -> bool:
     return not (window and length + max_new_tokens >= window)
 
 
-def _decode(model, tokenizer, input_ids, attention_mask, max_new_tokens, cache=None, seeds=None) -> list[str]:
-    """One `generate` over a batch; `cache` (for a prefix of every row) is copied for each row."""
+def _decode(model, tokenizer, input_ids, attention_mask, max_new_tokens, cache=None, seeds=None, sampling=None):
+    """One `generate` over a batch; `cache` (for a prefix of every row) is copied for each row;
+    with `seeds`, each row samples (`sampling`: RowSampler's temperature, top_k, top_p)."""
     kwargs = {}
     if cache is not None:
         kwargs["cache"] = copy.deepcopy(cache)
         kwargs["cache"].batch_repeat_interleave(len(input_ids))
-    processors = LogitsProcessorList([RowSampler(seeds)] if seeds is not None else [])
+    processors = LogitsProcessorList([RowSampler(seeds, **(sampling or {}))] if seeds is not None else [])
     with torch.inference_mode():
         out = model.generate(
             input_ids=input_ids,
@@ -80,7 +81,7 @@ class PrefixCaches:
         return self.caches[key]
 
 
-def _variant_rows(adapter, tokenizer, ids, variants, max_new_tokens, seeds, caches=None) -> list[str]:
+def _variant_rows(adapter, tokenizer, ids, variants, max_new_tokens, seeds, caches=None, sampling=None):
     """One batch of variants of `ids`; with `caches`, the clean prefix before the first edit is shared."""
     model = adapter.model
     batch = torch.as_tensor(ids, device=model.device)[None].expand(len(variants), -1)
@@ -88,13 +89,14 @@ def _variant_rows(adapter, tokenizer, ids, variants, max_new_tokens, seeds, cach
     if caches is not None and shared:  # at least one clean token to share
         cache = caches.get(ids[: min(shared, len(ids) - 1)])
     with edited(adapter, variants, length=len(ids)):
-        return _decode(model, tokenizer, batch, torch.ones_like(batch), max_new_tokens, cache, seeds)
+        return _decode(model, tokenizer, batch, torch.ones_like(batch), max_new_tokens, cache, seeds, sampling)
 
 
 def generate_variants(
-    adapter, tokenizer, ids, variants, max_new_tokens=10, seeds=None, batch_size=64, caches=None
+    adapter, tokenizer, ids, variants, max_new_tokens=10, seeds=None, batch_size=64, caches=None, sampling=None
 ) -> list[str]:
-    """Continuations of one prompt under each variant (greedy, or sampled with `seeds[i]` per variant).
+    """Continuations of one prompt under each variant (greedy, or sampled with `seeds[i]` per variant,
+    `sampling` giving temperature, top_k and top_p; untruncated at temperature 1 if None).
 
     `caches`, a `PrefixCaches`, shares clean prefixes across calls.
     """
@@ -105,14 +107,16 @@ def generate_variants(
     for start in range(0, len(variants), batch_size):
         chunk = slice(start, start + batch_size)
         chunk_seeds = None if seeds is None else seeds[chunk]
-        texts += _variant_rows(adapter, tokenizer, ids, variants[chunk], max_new_tokens, chunk_seeds, caches)
+        texts += _variant_rows(adapter, tokenizer, ids, variants[chunk], max_new_tokens, chunk_seeds, caches, sampling)
     return texts
 
 
-def reference_generate(adapter, tokenizer, ids, variants, max_new_tokens=10, seeds=None) -> list[str]:
+def reference_generate(adapter, tokenizer, ids, variants, max_new_tokens=10, seeds=None, sampling=None):
     """The same as `generate_variants`, one variant at a time, each a full forward over the prompt."""
     return [
-        _variant_rows(adapter, tokenizer, ids, [v], max_new_tokens, None if seeds is None else [seeds[i]])[0]
+        _variant_rows(
+            adapter, tokenizer, ids, [v], max_new_tokens, None if seeds is None else [seeds[i]], None, sampling
+        )[0]
         for i, v in enumerate(variants)
     ]
 

@@ -1,31 +1,70 @@
-"""Sampling with one random generator per batch row, so a variant draws the same tokens alone or batched."""
+"""Sampling with one random generator per batch row, so a variant draws the same tokens alone or
+batched, with temperature, top-k and top-p applied as transformers applies them."""
 
 import hashlib
 
 import torch
 from transformers import LogitsProcessor
 
+# what transformers' generate(do_sample=True) uses where the model's generation config is silent
+TRANSFORMERS_DEFAULTS = {"temperature": 1.0, "top_k": 50, "top_p": 1.0}
+
+
+def sampling_settings(generation_config, chosen: dict) -> dict:
+    """Temperature, top_k and top_p: each one `chosen` (not None), else the model's generation
+    config's, else transformers' default; as `generate(do_sample=True)` with nothing set would."""
+    settings = {}
+    for name, default in TRANSFORMERS_DEFAULTS.items():
+        value = chosen.get(name)
+        if value is None:
+            value = getattr(generation_config, name, None)
+        settings[name] = default if value is None else value
+    return settings
+
 
 class RowSampler(LogitsProcessor):
-    """Sampling (temperature 1) with one random generator per row, as a logits processor for greedy
-    decoding: each step it draws the row's token by inverse CDF and leaves only that token finite.
+    """Sampling as a logits processor for greedy decoding: each step it draws each row's token by
+    inverse CDF with the row's own generator, and leaves only that token finite.
 
-    A row's draws depend only on its own seed, so a variant samples the same tokens whether it runs
-    alone or in a batch; one uniform number per row and step keeps it cheap for large vocabularies.
+    The tokens that can be drawn are those transformers keeps: scores divided by `temperature`,
+    then the `top_k` best (0: all), then the fewest best whose probabilities reach `top_p`. A
+    row's draws depend only on its own seed; one uniform number per row and step.
     """
 
-    def __init__(self, seeds):
+    def __init__(self, seeds, temperature=1.0, top_k=0, top_p=1.0):
         self.seeds, self.generators = seeds, None
+        self.temperature, self.top_k, self.top_p = temperature, top_k, top_p
 
     def __call__(self, input_ids, scores):
         if self.generators is None:  # on the device of the logits, wherever the model's head sits
             self.generators = [torch.Generator(device=scores.device).manual_seed(s) for s in self.seeds]
         uniform = torch.cat([torch.rand(1, generator=g, device=scores.device) for g in self.generators])
-        weights = (scores.float() - scores.max(dim=-1, keepdim=True).values).exp_()  # softmax, unnormalised
-        cumulative = weights.cumsum_(dim=-1)
-        target = uniform[:, None] * cumulative[:, -1:]
-        chosen = torch.searchsorted(cumulative, target).clamp_(max=scores.shape[1] - 1)
+        logits = scores.float()
+        if self.temperature != 1.0:
+            logits = logits / self.temperature
+        if self.top_k == 0 and self.top_p >= 1.0:  # every token, in vocabulary order
+            chosen = _draw(logits, uniform)
+        else:
+            k = scores.shape[1] if self.top_k == 0 else min(self.top_k, scores.shape[1])
+            values, indices = logits.topk(k, dim=-1)  # best first
+            if self.top_p < 1.0:
+                probs = values.softmax(dim=-1)
+                # transformers drops the tokens whose cumulative probability, counted from the
+                # least likely up, stays within 1 - top_p; the most likely one always stays
+                tail = probs.flip(-1).cumsum(-1).flip(-1)
+                dropped = tail <= 1 - self.top_p
+                dropped[:, 0] = False
+                values = values.masked_fill(dropped, float("-inf"))
+            chosen = indices.gather(1, _draw(values, uniform))
         return scores.fill_(float("-inf")).scatter_(1, chosen, 0.0)
+
+
+def _draw(logits, uniform):
+    """Column of each row's draw: the first whose cumulative softmax weight passes `uniform`."""
+    weights = (logits - logits.max(dim=-1, keepdim=True).values).exp_()  # softmax, unnormalised
+    cumulative = weights.cumsum_(dim=-1)
+    target = uniform[:, None] * cumulative[:, -1:]
+    return torch.searchsorted(cumulative, target).clamp_(max=logits.shape[1] - 1)
 
 
 def variant_seed(seed: int, key: str) -> int:

@@ -1,11 +1,14 @@
-"""Whether a generation names an entity: its label or an alias occurs in it, ignoring case.
+"""Whether a generation names an entity: its label or an alias (longer than one character) occurs
+in it, ignoring case.
 
-The study says "occurs"; we read it as whole words, since a short alias would otherwise match
-inside other words ("US" in "Russia", "Xi" in "Mexico").
+`match` says what "occurs" means: "substring", the study's rule (any case-insensitive substring),
+or "word", ours (whole words only, so that "US" is not found in "Russia", nor "Xi" in "Mexico").
 """
 
 import json
 import re
+
+MATCHES = ("substring", "word")
 
 
 def entity_names(label: str, aliases) -> list[str]:
@@ -15,6 +18,9 @@ def entity_names(label: str, aliases) -> list[str]:
     return [name for name in [label, *aliases] if len(name.strip()) > 1]
 
 
-def mentions(generation: str, names) -> bool:
-    """Whether any name occurs as whole words ('US' is not in 'Russia'), ignoring case."""
+def mentions(generation: str, names, match: str = "substring") -> bool:
+    """Whether any name occurs in the generation, ignoring case (see `match` above)."""
+    if match == "substring":
+        text = generation.casefold()
+        return any(name.casefold() in text for name in names)
     return any(re.search(rf"(?<!\w){re.escape(name)}(?!\w)", generation, re.IGNORECASE) for name in names)
