@@ -39,8 +39,8 @@ def last_token_index(tokenizer, text: str, start: int, end: int) -> int:
     return covering[-1]
 
 
-POSITIONS = ["t1", "t2", "r1_end", "r2_end", "r1_noun", "r2_noun"]
-POSITION_COLUMNS = ["id", *POSITIONS, "skipped"]
+TOKEN_POSITIONS = ["t1", "t2", "r1_end", "r2_end", "r1_noun", "r2_noun"]
+POSITION_COLUMNS = ["id", *TOKEN_POSITIONS, "skipped"]
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def locate(tokenizer, row, prefix: str) -> dict:
         for name, (a, b) in spans.items():
             found[name] = last_token_index(tokenizer, text, a, b) if b > a else -1
     except LocateError as error:
-        return {"id": row["id"], **dict.fromkeys(POSITIONS, -1), "skipped": str(error)}
+        return {"id": row["id"], **dict.fromkeys(TOKEN_POSITIONS, -1), "skipped": str(error)}
     return found
 
 
@@ -112,7 +112,7 @@ def load_cases(tokenizer, located: pd.DataFrame, prefix: str) -> list[Case]:
                 row["id"],
                 text,
                 tuple(offsets(tokenizer, text)[0]),
-                *(int(row[position]) for position in POSITIONS),
+                *(int(row[position]) for position in TOKEN_POSITIONS),
                 names,
             )
         )
