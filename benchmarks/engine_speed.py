@@ -1,69 +1,187 @@
-"""Benchmark: the intervention engine's batched path against its reference path (one variant at a time).
+"""Benchmark: the engine on the embedded default model against its reference path and this machine's limit.
 
-    python benchmarks/engine_speed.py [--device cuda] [--layers 18] [--variants 128]
+    python benchmarks/engine_speed.py [--cases 1] [--prompts 256] [--reference-variants 48]
 
-A random-weight Llama-shaped model (no download) is patched at the last prompt position for
-(source, target) layer pairs, Patchscopes-style with sampling; both paths must give the same
-generations. Prints the time of each, their ratio, whether they agree, and the machine.
+Run from the repository root; converts the bundled model first if no run has. For evaluation
+and each analysis it prints:
+- the engine's rate: cases (or prompts) per second, token steps per second, and GFLOPS;
+- this machine's matrix-multiply peak, fp32 and bf16, measured in the same run;
+- how near the engine gets to that limit (see `limit_time`);
+- the speedup over the reference path (one transformers `generate` per variant, a full forward
+  each), timed on a seeded sample of the same variants, and whether their outputs are identical.
+
+FLOPs are the dense matrix multiplies a plain fp32 forward needs: the layers' linear maps for
+every position run, and a full vocabulary projection for every token chosen (attention scores
+left out). The engine's head does less (a bf16 screen, fp32 for a few tokens): its "dense
+GFLOPS" can pass the fp32 peak.
 """
 
 import argparse
+import os
 import platform
+import random
 import time
+from pathlib import Path
 
 import torch
-from comparison import print_comparison  # beside this file
+import yaml
 
-from multihop.engine.decoding import generate_variants, reference_generate
-from multihop.engine.edits import Patch
-from multihop.engine.sampling import variant_seed
-from multihop.engine.states import read_states
-from multihop.models import tiny
+from multihop.analyses import registry
+from multihop.analyses.cases import load_cases, locate_all
+from multihop.dataset.chains import build_chains
+from multihop.dataset.wikidata import extract_from_dump
+from multihop.engine import decoding
+from multihop.engine.sampling import sampling_settings
+from multihop.models import bundled
 from multihop.models.adapter import Adapter
+from multihop.models.loading import load
 
-PROMPT = "the capital of Japan is Tokyo. the author of Hamlet is William Shakespeare. the spouse of the performer of"
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = "bundled:gemma3-270m"
+
+
+def peak(dtype, shapes, repeats=3) -> float:
+    """Best GFLOPS of `a @ b` over the (m, k, n) shapes, in `dtype`."""
+    best = 0.0
+    for m, k, n in shapes:
+        a, b = torch.randn(m, k).to(dtype), torch.randn(k, n).to(dtype)
+        a @ b
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        best = max(best, 2 * m * k * n * repeats / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+class Counter:
+    """Positions through the decoder and decoding steps (rows that get a token), by hooks."""
+
+    def __init__(self, model):
+        self.positions = self.steps = 0
+        self.handle = model.get_decoder().register_forward_pre_hook(self.count, with_kwargs=True)
+
+    def count(self, module, args, kwargs):
+        ids = args[0] if args else kwargs["input_ids"]
+        self.positions += ids.numel()
+        if kwargs.get("use_cache"):
+            self.steps += ids.shape[0]
+
+
+def dense_flops(model, positions, steps):
+    layers = sum(m.weight.numel() for m in model.get_decoder().layers.modules() if isinstance(m, torch.nn.Linear))
+    head = model.get_output_embeddings().weight.numel()
+    return 2 * (layers * positions + head * steps)
+
+
+def limit_time(model, positions, steps, fp32, bf16):
+    """Seconds the same work takes with every multiply at the measured peak of the dtype the
+    engine runs it in: the layers in fp32, the head's screen in bf16 (its exact fp32 part left out)."""
+    layers = dense_flops(model, positions, 0) / (fp32 * 1e9)
+    return layers + dense_flops(model, 0, steps) / (bf16 * 1e9)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--layers", type=int, default=18)
-    parser.add_argument("--hidden", type=int, default=640)
-    parser.add_argument("--variants", type=int, default=128)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--cases", type=int, default=1, help="cases per analysis (Patchscopes: 1,944 variants each)")
+    parser.add_argument("--prompts", type=int, default=256, help="evaluation prompts")
+    parser.add_argument("--reference-variants", type=int, default=48, help="variants the reference path runs")
     args = parser.parse_args()
-
-    tokenizer = tiny.tokenizer()
-    config = tiny.config("llama", len(tokenizer), args.layers)
-    config.hidden_size, config.intermediate_size = args.hidden, 4 * args.hidden
-    torch.manual_seed(0)
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa").to(args.device).eval()
+    os.chdir(ROOT)
+    if not Path(bundled.bundled_dir(MODEL)).exists():
+        bundled.prepare("gemma3-270m", bundled.bundled_dir(MODEL))
+    config = yaml.safe_load(Path("config.yaml").read_text())
+    prefix = next(m for m in config["models"] if m["source"] == MODEL)["prompt_prefix"]
+    settings = {**config["analyses"], "match": config["evaluation"]["match"]}
+    model, tokenizer = load(MODEL, "float32", "cpu")
     adapter = Adapter(model)
-    ids = tokenizer(PROMPT)["input_ids"]
-    states = read_states(adapter, ids)
-    last = len(ids) - 1
-    pairs = [(s, t) for s in range(args.layers) for t in range(args.layers)][: args.variants]
-    variants = [(Patch(t, last, states[s, last]),) for s, t in pairs]
-    seeds = [variant_seed(0, f"{s}|{t}") for s, t in pairs]
 
-    timings, outputs = {}, {}
-    for name, run in (
-        ("reference", lambda: reference_generate(adapter, tokenizer, ids, variants, 10, seeds)),
-        ("batched", lambda: generate_variants(adapter, tokenizer, ids, variants, 10, seeds, args.batch_size)),
-    ):
-        if args.device.startswith("cuda"):
-            torch.cuda.synchronize()
+    fp32 = peak(torch.float32, [(512, 640, 2048), (512, 2048, 640), (512, 640, 65536)])
+    bf16 = peak(torch.bfloat16, [(512, 640, 2048), (512, 640, 65536)])
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads); matrix-multiply peak: fp32 {fp32:.0f} GFLOPS, bf16 {bf16:.0f} GFLOPS"
+    )
+
+    entities, facts = extract_from_dump(config["wikidata"]["dump"], config["entity_types"], list(config["relations"]))
+    chains = build_chains(entities, facts, config["relations"])
+    rows = chains.sample(max(args.cases, 1), random_state=0)
+    cases = load_cases(tokenizer, rows.merge(locate_all(tokenizer, rows, prefix), on="id"), prefix)
+
+    print(f"{'':14} {'per second':>16} {'token steps/s':>13} {'dense GFLOPS':>12} {'of fp32 peak':>12} "
+          f"{'at limit':>8} {'vs reference':>12} {'identical':>9}")  # fmt: skip
+    for name in ("patchscopes", "backpatching", "knockout", "projection"):
+        report_analysis(name, adapter, tokenizer, cases, settings, args.reference_variants, fp32, bf16)
+    report_evaluation(adapter, tokenizer, chains, prefix, args.prompts, fp32, bf16)
+
+
+def report(label, count, unit, seconds, counter, model, fp32, bf16, speedup="", identical=""):
+    flops = dense_flops(model, counter.positions, counter.steps)
+    at_limit = limit_time(model, counter.positions, counter.steps, fp32, bf16) / seconds
+    print(
+        f"{label:14} {count / seconds:9.2f} {unit + '/s':>6} {counter.positions / seconds:13.0f} "
+        f"{flops / seconds / 1e9:12.0f} {flops / seconds / 1e9 / fp32:11.0%} {at_limit:8.0%} "
+        f"{speedup:>12} {identical:>9}"
+    )
+
+
+def report_analysis(name, adapter, tokenizer, cases, settings, sample, fp32, bf16):
+    calls = []  # (ids, variants, seeds, texts) of every generate call, to replay on the reference path
+    context = registry.Context(adapter, tokenizer, settings, decoding.PrefixCaches(adapter))
+    engine = context.generate
+
+    def recorded(ids, variants, seeds=None):
+        texts = engine(ids, variants, seeds)
+        calls.append((ids, variants, seeds, texts))
+        return texts
+
+    context.generate = recorded
+    counter = Counter(adapter.model)
+    start = time.perf_counter()
+    for case in cases:
+        registry.ANALYSES[name].runner()(context, case)
+    seconds = time.perf_counter() - start
+    counter.handle.remove()
+    if not calls:  # projection: one forward per case, nothing generated
+        report(name, len(cases), "case", seconds, counter, adapter.model, fp32, bf16)
+        return
+    speedup, identical = reference(adapter, tokenizer, settings, calls, sample, seconds)
+    report(name, len(cases), "case", seconds, counter, adapter.model, fp32, bf16, speedup, identical)
+
+
+def reference(adapter, tokenizer, settings, calls, sample, engine_seconds):
+    """Replay a seeded sample of the recorded variants one by one on the reference path."""
+    picks = [(c, i) for c, call in enumerate(calls) for i in range(len(call[1]))]
+    picks = random.Random(0).sample(picks, min(sample, len(picks)))
+    sampling = sampling_settings(adapter.model.generation_config, settings["sampling"])
+    same, start = 0, time.perf_counter()
+    for c, i in picks:
+        ids, variants, seeds, texts = calls[c]
+        seed = None if seeds is None else [seeds[i]]
+        text = decoding.reference_generate(
+            adapter, tokenizer, ids, [variants[i]], settings["max_new_tokens"], seed, sampling
+        )[0]
+        same += text == texts[i]
+    per_variant = (time.perf_counter() - start) / len(picks)
+    engine_per_variant = engine_seconds / sum(len(call[1]) for call in calls)
+    return f"{per_variant / engine_per_variant:.1f}x", f"{same}/{len(picks)}"
+
+
+def report_evaluation(adapter, tokenizer, chains, prefix, count, fp32, bf16):
+    prompts = [prefix + p for p in sorted(set(chains["first_hop_prompt"]) | set(chains["source_prompt"]))]
+    prompts = random.Random(0).sample(prompts, min(count, len(prompts)))
+    outputs, seconds = {}, {}
+    for way, share in (("reference", False), ("engine", True)):
+        counter = Counter(adapter.model)
         start = time.perf_counter()
-        outputs[name] = run()
-        if args.device.startswith("cuda"):
-            torch.cuda.synchronize()
-        timings[name] = time.perf_counter() - start
-
-    device = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else platform.processor() or "cpu"
-    print(f"machine: {device}, torch {torch.__version__}; model: {args.layers} layers, hidden {args.hidden}")
-    print_comparison(timings, outputs, len(variants), "variants")
+        outputs[way] = decoding.generate_prompts(adapter, tokenizer, prompts, 10, 256, desc=way, share_prefix=share)
+        seconds[way] = time.perf_counter() - start
+        counter.handle.remove()
+        counters = counter if way == "engine" else None
+    same = sum(a == b for a, b in zip(outputs["reference"], outputs["engine"], strict=True))
+    speedup = f"{seconds['reference'] / seconds['engine']:.1f}x"
+    report("evaluation", len(prompts), "prompt", seconds["engine"], counters, adapter.model, fp32, bf16, speedup,
+           f"{same}/{len(prompts)}")  # fmt: skip
+    print("(evaluation's reference: left-padded batches of 256 through transformers' generate)")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from transformers import AutoModelForCausalLM
 
 from multihop.engine.decoding import generate_variants, reference_generate
 from multihop.engine.edits import Knockout, Patch, edited
+from multihop.engine.kvcache import reserved
 from multihop.engine.sampling import variant_seed
 from multihop.engine.states import read_states, read_sublayers
 from multihop.models import tiny
@@ -70,6 +71,24 @@ def test_engine_agrees_with_the_reference_path(family, attn):
     assert sampled == reference_generate(adapter, tokenizer, ids, variants, 6, seeds=seeds)
     other_seeds = [variant_seed(1, str(i)) for i in range(len(variants))]
     assert generate_variants(adapter, tokenizer, ids, variants, 6, seeds=other_seeds) != sampled
+
+
+@pytest.mark.parametrize("family", ["llama", "gemma3-long", "gemma3"])
+def test_the_reserved_cache_gives_the_growing_caches_outputs(family):
+    """Room reserved up front, or (past a sliding window: tiny Gemma 3's is 4) refused."""
+    adapter, tokenizer, ids = setup(family)
+    model = adapter.model
+    cache = reserved(model, 3, len(ids) + 6)
+    assert (cache is None) == (family == "gemma3")
+    batch = torch.tensor([ids] * 3)
+    with torch.inference_mode():
+        grown = model.get_decoder()(batch, use_cache=True)
+        if cache is not None:
+            kept = model.get_decoder()(batch, cache=cache, use_cache=True)
+            assert torch.equal(kept.last_hidden_state, grown.last_hidden_state)
+            step = torch.tensor([[5]] * 3)
+            after = model.get_decoder()(step, cache=cache, use_cache=True).last_hidden_state
+            assert torch.equal(after, model.get_decoder()(step, cache=grown.cache, use_cache=True).last_hidden_state)
 
 
 @pytest.mark.parametrize("attn", ["eager", "sdpa"])

@@ -1,6 +1,7 @@
 """Patchscopes sampling follows transformers: the model's generation config, its processors' order."""
 
 import numpy as np
+import pytest
 import torch
 from scipy import stats
 from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
@@ -69,8 +70,9 @@ def test_untruncated_sampling_at_temperature_one_draws_every_token_as_before():
     assert len(set(drawn.tolist())) > 50  # far outside any top 50
 
 
-def test_sampled_variants_are_the_same_alone_or_batched_with_the_models_settings():
-    model, tokenizer = tiny_model_saying(temperature=0.6, top_p=0.9)
+@pytest.mark.parametrize("top_k", [None, 3])  # 3: few enough for the screened head (exact top-k)
+def test_sampled_variants_are_the_same_alone_or_batched_with_the_models_settings(top_k):
+    model, tokenizer = tiny_model_saying(temperature=0.6, top_p=0.9, top_k=top_k)
     adapter = Adapter(model)
     ids = tokenizer("the capital of Japan is")["input_ids"]
     settings = sampling_settings(model.generation_config, {"temperature": None, "top_k": None, "top_p": None})

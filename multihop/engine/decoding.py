@@ -1,12 +1,15 @@
-"""Decoding: the one place that calls `generate`, for variants of one prompt and for many prompts.
+"""Decoding: the engine's own decoding loop (`_decode`) and its reference, transformers' `generate`
+(`_generate`), for variants of one prompt and for many prompts.
 
 - `generate_variants`: one prompt under many variants (tuples of edits), batched. Every row has
   the same tokens, so no padding; the clean prefix before the earliest edit is computed once and
   shared (causality: no edit changes an earlier position).
-- `reference_generate`: the same, one variant at a time, each a full forward — obviously right, slow.
+- `reference_generate`: the same, one variant at a time, each a full forward and `generate` —
+  obviously right, slow.
 - `generate_prompts`: many unedited prompts (the evaluation). The tokens every prompt starts with
   (the demonstration prefix) run once; prompts are batched by token length and padded between
-  that prefix and their own tokens. `share_prefix=False` is the plain path: left-padded batches.
+  that prefix and their own tokens. `share_prefix=False` is the plain path: left-padded batches
+  through `generate`.
 
 Greedy unless per-row sampling seeds are given (`sampling.RowSampler`). Tests hold the fast and
 the plain paths to the same outputs.
@@ -20,15 +23,17 @@ from tqdm.auto import tqdm
 from transformers import LogitsProcessorList
 
 from multihop.engine.edits import edited, first_edited
+from multihop.engine.head import exact_head
+from multihop.engine.kvcache import reserved
 from multihop.engine.sampling import RowSampler
 
 GREEDY = dict(do_sample=False, top_p=None, top_k=None, temperature=None)
 
 
 def clean_cache(model, ids):
-    """Keys and values of an unedited forward over `ids`."""
+    """Keys and values of an unedited forward over `ids` (the decoder's: no logits are needed)."""
     with torch.inference_mode():
-        return model(torch.tensor([list(ids)], device=model.device), use_cache=True).cache
+        return model.get_decoder()(torch.tensor([list(ids)], device=model.device), use_cache=True).cache
 
 
 def cache_is_exact(model, length: int, max_new_tokens: int) -> bool:
@@ -41,13 +46,13 @@ def cache_is_exact(model, length: int, max_new_tokens: int) -> bool:
     return not (window and length + max_new_tokens >= window)
 
 
-def _decode(model, tokenizer, input_ids, attention_mask, max_new_tokens, cache=None, seeds=None, sampling=None):
-    """One `generate` over a batch; `cache` (for a prefix of every row) is copied for each row;
-    with `seeds`, each row samples (`sampling`: RowSampler's temperature, top_k, top_p)."""
+def _generate(model, tokenizer, input_ids, attention_mask, max_new_tokens, cache=None, seeds=None, sampling=None):
+    """The reference decoder: one transformers `generate` over a batch; `cache` (for a prefix of
+    every row) is copied for each row; with `seeds`, each row samples (`sampling`: RowSampler's
+    temperature, top_k, top_p)."""
     kwargs = {}
     if cache is not None:
-        kwargs["cache"] = copy.deepcopy(cache)
-        kwargs["cache"].batch_repeat_interleave(len(input_ids))
+        kwargs["cache"] = _repeated(cache, len(input_ids))
     processors = LogitsProcessorList([RowSampler(seeds, **(sampling or {}))] if seeds is not None else [])
     with torch.inference_mode():
         out = model.generate(
@@ -60,6 +65,65 @@ def _decode(model, tokenizer, input_ids, attention_mask, max_new_tokens, cache=N
             **kwargs,
         )
     return tokenizer.batch_decode(out[:, input_ids.shape[1] :], skip_special_tokens=True)
+
+
+def _repeated(cache, rows):
+    cache = copy.deepcopy(cache)
+    cache.batch_repeat_interleave(rows)
+    return cache
+
+
+def _decode(model, tokenizer, input_ids, attention_mask, max_new_tokens, cache=None, seeds=None, sampling=None):
+    """The engine: what `_generate` does, step by step through the model's decoder, choosing
+    each token with the exact screened head (`head.ExactHead`) instead of full fp32 logits.
+
+    Inputs to the decoder are those `generate` passes: positions from the attention mask, the
+    mask left out when it has no padding, only the uncached tail of the prompt. Keys and values go
+    to room reserved up front (`kvcache.reserved`) rather than a cache grown by concatenation.
+    """
+    decoder, head = model.get_decoder(), exact_head(model)
+    rows = len(input_ids)
+    sampler = RowSampler(seeds, **(sampling or {})) if seeds is not None else None
+    eos = model.generation_config.eos_token_id
+    eos = torch.tensor([] if eos is None else [eos] if isinstance(eos, int) else list(eos), device=input_ids.device)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else int(eos[0])
+    positions = attention_mask.long().cumsum(-1) - 1
+    positions.masked_fill_(attention_mask == 0, 0)
+    mask = None if bool((attention_mask == 1).all()) else attention_mask
+    prefix, cache = cache, reserved(model, rows, input_ids.shape[1] + max_new_tokens, cache)
+    if cache is None and prefix is not None:
+        cache = _repeated(prefix, rows)
+    done = 0 if cache is None else cache.get_seq_length()
+    step_ids, step_positions = input_ids[:, done:], positions[:, done:]
+    finished = torch.zeros(rows, dtype=torch.bool, device=input_ids.device)
+    new = []
+    with torch.inference_mode():
+        for _ in range(max_new_tokens):
+            out = decoder(
+                input_ids=step_ids, attention_mask=mask, position_ids=step_positions, cache=cache, use_cache=True
+            )
+            cache, hidden = out.cache, out.last_hidden_state[:, -1]
+            token = _choose(head, hidden, sampler)
+            token = token.masked_fill(finished, pad)
+            new.append(token)
+            finished |= torch.isin(token, eos)
+            if bool(finished.all()):
+                break
+            step_ids, step_positions = token[:, None], step_positions[:, -1:] + 1
+            if mask is not None:
+                mask = torch.cat([mask, mask.new_ones(rows, 1)], dim=1)
+    return tokenizer.batch_decode(torch.stack(new, dim=1), skip_special_tokens=True)
+
+
+def _choose(head, hidden, sampler):
+    """Each row's next token: greedy, or drawn by `sampler` from the exact top-k (or all) logits."""
+    if sampler is None:
+        return head.argmax(hidden)
+    uniform = sampler.uniforms(hidden.device)
+    if sampler.top_k:
+        values, tokens = head.candidates(hidden, sampler.top_k)
+        return sampler.pick(values, tokens, uniform)[:, 0]
+    return sampler.pick(head.logits(hidden), None, uniform)[:, 0]
 
 
 # ---------------------------------------------------------------- variants of one prompt
@@ -81,7 +145,7 @@ class PrefixCaches:
         return self.caches[key]
 
 
-def _variant_rows(adapter, tokenizer, ids, variants, max_new_tokens, seeds, caches=None, sampling=None):
+def _variant_rows(adapter, tokenizer, ids, variants, max_new_tokens, seeds, caches=None, sampling=None, decode=_decode):
     """One batch of variants of `ids`; with `caches`, the clean prefix before the first edit is shared."""
     model = adapter.model
     batch = torch.as_tensor(ids, device=model.device)[None].expand(len(variants), -1)
@@ -89,7 +153,7 @@ def _variant_rows(adapter, tokenizer, ids, variants, max_new_tokens, seeds, cach
     if caches is not None and shared:  # at least one clean token to share
         cache = caches.get(ids[: min(shared, len(ids) - 1)])
     with edited(adapter, variants, length=len(ids)):
-        return _decode(model, tokenizer, batch, torch.ones_like(batch), max_new_tokens, cache, seeds, sampling)
+        return decode(model, tokenizer, batch, torch.ones_like(batch), max_new_tokens, cache, seeds, sampling)
 
 
 def generate_variants(
@@ -112,10 +176,19 @@ def generate_variants(
 
 
 def reference_generate(adapter, tokenizer, ids, variants, max_new_tokens=10, seeds=None, sampling=None):
-    """The same as `generate_variants`, one variant at a time, each a full forward over the prompt."""
+    """The same as `generate_variants`, one variant at a time, each a full forward over the prompt
+    and transformers' own `generate`."""
     return [
         _variant_rows(
-            adapter, tokenizer, ids, [v], max_new_tokens, None if seeds is None else [seeds[i]], None, sampling
+            adapter,
+            tokenizer,
+            ids,
+            [v],
+            max_new_tokens,
+            None if seeds is None else [seeds[i]],
+            None,
+            sampling,
+            _generate,
         )[0]
         for i, v in enumerate(variants)
     ]
@@ -140,12 +213,12 @@ def generate_prompts(
     return texts
 
 
-def _padded_batches(model, tokenizer, prompts, max_new_tokens, batch_size):
+def _padded_batches(model, tokenizer, prompts, max_new_tokens, batch_size, decode=_generate):
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # little padding per batch
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
         encoded = tokenizer([prompts[i] for i in rows], return_tensors="pt", padding=True).to(model.device)
-        yield rows, _decode(model, tokenizer, encoded["input_ids"], encoded["attention_mask"], max_new_tokens)
+        yield rows, decode(model, tokenizer, encoded["input_ids"], encoded["attention_mask"], max_new_tokens)
 
 
 def common_prefix(sequences) -> list[int]:
@@ -162,7 +235,7 @@ def _prefix_batches(model, tokenizer, prompts, max_new_tokens, batch_size):
         return
     encoded = tokenizer(list(prompts))["input_ids"]
     if not cache_is_exact(model, max(len(ids) for ids in encoded), max_new_tokens):
-        yield from _padded_batches(model, tokenizer, prompts, max_new_tokens, batch_size)
+        yield from _padded_batches(model, tokenizer, prompts, max_new_tokens, batch_size, _decode)
         return
     prefix = common_prefix(encoded)
     cache = clean_cache(model, prefix) if prefix else None

@@ -84,7 +84,8 @@ def edited(adapter: Adapter, variants, length: int | None = None):
         handles.append(adapter.layers[layer].register_forward_hook(patch_hook(layer)))
     for layer in knockouts:
         handles.append(adapter.attentions[layer].register_forward_pre_hook(knockout_hook(layer), with_kwargs=True))
-    handles.append(adapter.model.register_forward_hook(end_of_prompt))
+    # on the decoder, which both transformers' generate and the engine's own loop call
+    handles.append(adapter.model.get_decoder().register_forward_hook(end_of_prompt))
     try:
         yield
     finally:

@@ -35,17 +35,22 @@ class RowSampler(LogitsProcessor):
         self.seeds, self.generators = seeds, None
         self.temperature, self.top_k, self.top_p = temperature, top_k, top_p
 
-    def __call__(self, input_ids, scores):
-        if self.generators is None:  # on the device of the logits, wherever the model's head sits
-            self.generators = [torch.Generator(device=scores.device).manual_seed(s) for s in self.seeds]
-        uniform = torch.cat([torch.rand(1, generator=g, device=scores.device) for g in self.generators])
-        logits = scores.float()
+    def uniforms(self, device) -> torch.Tensor:
+        """This step's uniform number for each row (generators made on the logits' device)."""
+        if self.generators is None:  # wherever the model's head sits
+            self.generators = [torch.Generator(device=device).manual_seed(s) for s in self.seeds]
+        return torch.cat([torch.rand(1, generator=g, device=device) for g in self.generators])
+
+    def pick(self, logits, tokens, uniform) -> torch.Tensor:
+        """Each row's drawn token, (rows, 1), from `logits` of the columns' `tokens` (None: the
+        whole vocabulary in order). With top-k, the columns need only hold each row's k best."""
+        logits = logits.float()
         if self.temperature != 1.0:
             logits = logits / self.temperature
         if self.top_k == 0 and self.top_p >= 1.0:  # every token, in vocabulary order
             chosen = _draw(logits, uniform)
         else:
-            k = scores.shape[1] if self.top_k == 0 else min(self.top_k, scores.shape[1])
+            k = logits.shape[1] if self.top_k == 0 else min(self.top_k, logits.shape[1])
             values, indices = logits.topk(k, dim=-1)  # best first
             if self.top_p < 1.0:
                 probs = values.softmax(dim=-1)
@@ -56,6 +61,10 @@ class RowSampler(LogitsProcessor):
                 dropped[:, 0] = False
                 values = values.masked_fill(dropped, float("-inf"))
             chosen = indices.gather(1, _draw(values, uniform))
+        return chosen if tokens is None else tokens.gather(1, chosen)
+
+    def __call__(self, input_ids, scores):
+        chosen = self.pick(scores, None, self.uniforms(scores.device))
         return scores.fill_(float("-inf")).scatter_(1, chosen, 0.0)
 
 

@@ -29,8 +29,13 @@ def captured(modules):
 def read_states(adapter: Adapter, ids) -> torch.Tensor:
     """Residual stream after every block for one prompt: (layers, tokens, hidden)."""
     with captured(adapter.layers) as states, torch.inference_mode():
-        adapter.model(torch.as_tensor(ids, device=adapter.model.device)[None])
+        _forward(adapter, ids)
     return _stacked(states)
+
+
+def _forward(adapter, ids):
+    """The decoder's forward over one prompt: the states, without the logits no reader needs."""
+    adapter.model.get_decoder()(torch.as_tensor(ids, device=adapter.model.device)[None])
 
 
 def _stacked(outputs) -> torch.Tensor:
@@ -42,5 +47,5 @@ def read_sublayers(adapter: Adapter, ids) -> tuple[torch.Tensor, torch.Tensor]:
     """Vectors the attention and MLP sublayers add to the residual stream: two (layers, tokens, hidden)."""
     with captured(adapter.attention_outputs) as attention, captured(adapter.mlp_outputs) as mlp:
         with torch.inference_mode():
-            adapter.model(torch.as_tensor(ids, device=adapter.model.device)[None])
+            _forward(adapter, ids)
     return _stacked(attention), _stacked(mlp)

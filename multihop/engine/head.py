@@ -1,0 +1,179 @@
+"""The output layer for decoding: exact fp32 winners without a full fp32 vocabulary projection.
+
+Decoding needs, per row, only the best token (greedy) or the best k tokens with their logits
+(top-k sampling). On a CPU a full fp32 projection onto a large vocabulary (262k tokens for
+Gemma 3) costs more than all the layers together. So `ExactHead` scores every token in bf16
+(several times faster where the CPU has bf16 matrix units), bounds that screen's error
+rigorously, and computes in fp32 only the tokens the bound cannot rule out. The winners and their
+logits are those of the full fp32 projection, up to fp32 rounding.
+
+The bound, for a token with weights w (bf16: w + e, e known exactly) and a hidden state h (bf16:
+h + d, d known exactly), an fp32 sum of n products, and the result rounded once to bf16 (s):
+    |s - w.h| <= u'|s| + |h| max|e| + |d| max|w + e| + 1.1 n 2^-24 max|w + e| |h + d|,
+with u' = u / (1 - u), u = 2^-8. It assumes fp32 accumulation (true of the CPU's bf16 kernels),
+so the screen runs on CPUs only; elsewhere every logit is computed in full.
+"""
+
+import weakref
+
+import torch
+
+BLOCK = 64  # tokens per screening block: one maximum per block, then only candidate blocks are opened
+DENSE = 256  # candidate blocks beyond which a row's logits are computed in full (flat distributions)
+GROUP, WIDE = 16, 64  # rows and columns from which the CPU's fp32 kernel sums like the full product
+_HEADS = weakref.WeakKeyDictionary()
+
+
+def exact_head(model) -> "ExactHead":
+    """The model's `ExactHead`, built once (it holds a bf16 copy of the output weights)."""
+    if model not in _HEADS:
+        _HEADS[model] = ExactHead(model)
+    return _HEADS[model]
+
+
+class ExactHead:
+    def __init__(self, model):
+        head = model.get_output_embeddings()
+        self.weight = head.weight.detach()
+        self.bias = None if getattr(head, "bias", None) is None else head.bias.detach()
+        self.softcap = getattr(model.config, "final_logit_softcapping", None)
+        vocab, hidden = self.weight.shape
+        # screening pays where the exact dtype is fp32 on a CPU; a bias would need its own bound,
+        # and soft-capping (Gemma 2) can round distant logits to the same capped value: a tie the
+        # screen could not see
+        self.screened = (
+            self.weight.dtype == torch.float32
+            and self.weight.device.type == "cpu"
+            and self.bias is None
+            and self.softcap is None
+            and vocab >= 4 * BLOCK
+        )
+        if self.screened:
+            self.low = self.weight.to(torch.bfloat16)
+            low_norm = float(self.low.float().norm(dim=1).max())
+            self.error_norm = float((self.weight - self.low.float()).norm(dim=1).max())
+            self.d_coefficient = low_norm  # times |d|
+            self.sum_coefficient = 1.1 * hidden * 2.0**-24 * low_norm  # times |h + d|
+            u = 2.0**-8
+            self.output_rounding = u / (1 - u)
+            self.pad = (-vocab) % BLOCK
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Full logits (rows, vocab), in fp32 as the model's head computes them, soft-capped."""
+        logits = torch.nn.functional.linear(hidden.to(self.weight.dtype), self.weight, self.bias).float()
+        return self._capped(logits)
+
+    def _capped(self, logits):
+        if self.softcap is None:
+            return logits
+        return torch.tanh(logits / self.softcap) * self.softcap  # as the model's forward does
+
+    def argmax(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The greedy token of each row (ties to the lowest id, as argmax over full logits)."""
+        values, tokens = self.candidates(hidden, 1)
+        return tokens.gather(1, values.argmax(dim=-1, keepdim=True))[:, 0]
+
+    def candidates(self, hidden: torch.Tensor, k: int):
+        """Per row, exact logits of a set of tokens that surely holds its k best: `(values,
+        tokens)`, both (rows, width), padded with -inf (token 0). Tokens ascend within a row."""
+        if not self.screened or k > self.weight.shape[0] // BLOCK:
+            logits = self.logits(hidden)
+            return logits, torch.arange(logits.shape[1], device=logits.device).expand_as(logits)
+        hidden = hidden.float()
+        rows = hidden.shape[0]
+        screen = self.screen(hidden)
+        if self.pad:
+            screen = torch.nn.functional.pad(screen, (0, self.pad), value=float("-inf"))
+        blocks = screen.view(rows, -1, BLOCK)
+        block_max = blocks.amax(dim=-1).float()
+        threshold = self._threshold(hidden, block_max.topk(k, dim=-1).values[:, -1])
+        # rows whose candidates fill many blocks (flat distributions): every logit in full
+        opened = block_max >= threshold[:, None]
+        dense = opened.sum(dim=-1) > DENSE
+        row, block = (opened & ~dense[:, None]).nonzero(as_tuple=True)
+        pair, offset = (blocks[row, block].float() >= threshold[row, None]).nonzero(as_tuple=True)
+        row, token = row[pair], block[pair] * BLOCK + offset
+        values, tokens = self._layout(rows, row, token, self._exact(hidden, row, token))
+        if bool(dense.any()):
+            values, tokens = self._with_dense(values, tokens, hidden, dense, k)
+        return values, tokens
+
+    def margin(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Per row, c of the bound |screen - logit| <= c + u'|screen| (module docstring)."""
+        hidden = hidden.float()
+        low = hidden.to(torch.bfloat16).float()
+        return 1.001 * (  # 1.001: the fp32 rounding of this sum of norms itself
+            hidden.norm(dim=-1) * self.error_norm
+            + (low - hidden).norm(dim=-1) * self.d_coefficient
+            + low.norm(dim=-1) * self.sum_coefficient
+        )
+
+    def screen(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The bf16 scores (rows, vocab), before soft-capping."""
+        return torch.nn.functional.linear(hidden.float().to(torch.bfloat16), self.low)
+
+    def _threshold(self, hidden, kth_block_max):
+        """Per row, the lowest screen score a token can have and still be among the k best.
+
+        The k-th best block maximum L is at most the k-th best score, so the k-th best logit is at
+        least g(L) = L - u'|L| - c; a token of score s has a logit at most f(s) = s + u'|s| + c;
+        both increase with s, and the threshold solves f(T) = g(L).
+        """
+        c, u = self.margin(hidden), self.output_rounding
+        floor = kth_block_max - u * kth_block_max.abs() - c - c  # g(L) - c
+        return torch.where(floor >= 0, floor / (1 + u), floor / (1 - u))
+
+    def _exact(self, hidden, row, token):
+        """fp32 logits of (row, token) pairs (row-major): per group of rows, one matrix product
+        over the union of the group's tokens, shaped as the full projection's (at least GROUP
+        rows and WIDE columns), so that the CPU's kernel sums each logit in the same order."""
+        out = torch.empty(len(row), dtype=torch.float32, device=hidden.device)
+        ends = torch.bucketize(torch.arange(GROUP, hidden.shape[0] + GROUP, GROUP, device=row.device), row).tolist()
+        begin = 0
+        for first, end in zip(range(0, hidden.shape[0], GROUP), ends, strict=True):
+            if end > begin:
+                union, column = torch.unique(token[begin:end], return_inverse=True)
+                products = self._product(hidden[first : first + GROUP], union)
+                out[begin:end] = products[row[begin:end] - first, column]
+            begin = end
+        return self._capped(out)
+
+    def _product(self, hidden, tokens=None):
+        """hidden @ weight[tokens].T (all tokens if None) in fp32, computed at a matrix-product
+        shape (see `_exact`) and cut back."""
+        rows = hidden.shape[0]
+        hidden = torch.nn.functional.pad(hidden, (0, 0, 0, max(GROUP - rows, 0)))
+        if tokens is None:
+            return (hidden @ self.weight.T)[:rows]
+        count = len(tokens)
+        tokens = torch.nn.functional.pad(tokens, (0, max(WIDE - count, 0)))
+        return (hidden @ self.weight[tokens].T)[:rows, :count]
+
+    @staticmethod
+    def _layout(rows, row, token, values):
+        """(row, token) pairs, row-major with tokens ascending, as a padded (rows, width) matrix."""
+        counts = torch.bincount(row, minlength=rows)
+        slot = torch.arange(len(row), device=row.device) - (torch.cumsum(counts, 0) - counts)[row]
+        width = max(int(counts.max()) if len(row) else 0, 1)
+        padded_values = torch.full((rows, width), float("-inf"), device=values.device)
+        padded_tokens = torch.zeros((rows, width), dtype=torch.long, device=values.device)
+        padded_values[row, slot] = values
+        padded_tokens[row, slot] = token
+        return padded_values, padded_tokens
+
+    def _with_dense(self, values, tokens, hidden, dense, k):
+        """Put the k best of full logits into the rows marked `dense` (tokens ascending)."""
+        logits = self._capped(self._product(hidden[dense]))
+        if k == 1:
+            best = logits.argmax(dim=-1, keepdim=True)
+        else:
+            best = logits.topk(k, dim=-1).indices.sort(dim=-1).values
+        width = max(values.shape[1], k)
+        if width > values.shape[1]:
+            grow = width - values.shape[1]
+            values = torch.nn.functional.pad(values, (0, grow), value=float("-inf"))
+            tokens = torch.nn.functional.pad(tokens, (0, grow), value=0)
+        values[dense], tokens[dense] = float("-inf"), 0
+        values[dense, : best.shape[1]] = logits.gather(1, best)
+        tokens[dense, : best.shape[1]] = best
+        return values, tokens

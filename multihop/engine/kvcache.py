@@ -1,0 +1,66 @@
+"""A key-value cache with its room reserved up front, for the engine's decoding loop.
+
+transformers' `DynamicCache` grows by concatenation: every step copies every layer's keys and
+values (a third of the engine's time on the default model). `reserved` gives a cache whose
+layers write each step in place and hand attention the same tensors (a view of the filled part),
+so attention computes exactly what it computes with the growing cache.
+"""
+
+from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
+
+
+class _ReservedLayer(DynamicLayer):
+    """A full-attention layer, or a sliding-window layer that never fills its window (the caller
+    checks), with room for `capacity` positions."""
+
+    def __init__(self, is_sliding: bool, capacity: int):
+        super().__init__()
+        self.is_sliding, self.capacity, self.length = is_sliding, capacity, 0
+
+    def _write(self, keys, values, rows=None):
+        if not self.is_initialized:
+            self.device, self.is_initialized = keys.device, True
+            rows = rows or keys.shape[0]
+            shape = (rows, keys.shape[1], self.capacity)
+            self.key_room = keys.new_empty((*shape, keys.shape[-1]))
+            self.value_room = values.new_empty((*shape, values.shape[-1]))
+        n = keys.shape[-2]
+        self.key_room[:, :, self.length : self.length + n] = keys
+        self.value_room[:, :, self.length : self.length + n] = values
+        self.length += n
+        self.keys = self.key_room[:, :, : self.length]
+        self.values = self.value_room[:, :, : self.length]
+
+    def update(self, key_states, value_states, *args, **kwargs):
+        self._write(key_states, value_states)
+        return self.keys, self.values
+
+    def get_seq_length(self) -> int:
+        return self.length
+
+    def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
+        return self.length + query_length, 0
+
+
+def reserved(model, rows: int, capacity: int, prefix=None):
+    """A cache for `rows` rows of up to `capacity` positions, holding `prefix` (a one-row cache)
+    in every row; None where the model's cache has layers of other kinds, or a sliding window
+    that `capacity` positions would fill (then the growing cache does the work)."""
+    template = prefix if prefix is not None else DynamicCache(config=model.config)
+    layers = []
+    for layer in template.layers:
+        if type(layer) is DynamicSlidingWindowLayer:
+            if capacity >= layer.sliding_window:
+                return None
+        elif type(layer) is not DynamicLayer:
+            return None
+        fresh = _ReservedLayer(type(layer) is DynamicSlidingWindowLayer, capacity)
+        if prefix is not None and layer.is_initialized and layer.keys.numel():
+            fresh._write(layer.keys.expand(rows, -1, -1, -1), layer.values.expand(rows, -1, -1, -1), rows)
+        layers.append(fresh)
+    if not layers:
+        return None
+    cache = DynamicCache(config=model.config)
+    cache.layers = layers
+    return cache

@@ -1,0 +1,65 @@
+"""The exact screened head: the same winners and fp32 logits as the full projection."""
+
+import pytest
+import torch
+
+from multihop.engine.head import BLOCK, ExactHead
+from multihop.models import tiny
+
+
+def head_and_states(vocab=4096, hidden_size=64, seed=0, **overrides):
+    """A head whose weights have exact ties (duplicated rows) and rows of very different sizes,
+    and hidden states with outlier dimensions, tiny ones (flat logits) and large ones."""
+    model = tiny.model("llama", vocab_size=vocab, seed=seed, hidden_size=hidden_size, **overrides)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        weight = model.get_output_embeddings().weight
+        weight.copy_(torch.randn(weight.shape, generator=generator) * torch.rand(vocab, 1, generator=generator))
+        weight[7] = 20 * weight[7] / weight[7].norm()  # longer than any other row
+        weight[vocab // 2 : vocab // 2 + 40] = weight[7]  # forty tokens tied with token 7
+    states = torch.randn(96, hidden_size, generator=generator)
+    states[:16, :3] *= 40  # outlier dimensions
+    states[16:32] *= 1e-3  # nearly flat logits: many candidates
+    states[32:48] *= 30  # large logits
+    states[48:56] = weight[7].detach() + 0.01 * states[48:56]  # token 7 and its forty twins win together
+    return ExactHead(model), states
+
+
+def test_the_screen_is_within_its_bound():
+    head, states = head_and_states()
+    assert head.screened
+    screen = head.screen(states).float()
+    exact = states @ head.weight.T
+    bound = head.margin(states)[:, None] + head.output_rounding * screen.abs()
+    assert ((screen - exact).abs() <= bound).all()
+    assert ((screen - exact).abs() > 0).any()  # the screen is not exact: the bound does work
+
+
+def test_greedy_tokens_are_the_full_projections_ties_to_the_lowest_id():
+    head, states = head_and_states()
+    full = head.logits(states)
+    assert torch.equal(head.argmax(states), full.argmax(dim=-1))
+    assert (head.argmax(states[48:56]) == 7).all()
+
+
+@pytest.mark.parametrize("k", [1, 8, 50])
+def test_candidates_hold_the_k_best_with_their_exact_logits(k):
+    head, states = head_and_states(vocab=4096 + 17)  # not a whole number of blocks
+    full = head.logits(states)
+    values, tokens = head.candidates(states, k)
+    best = values.topk(k, dim=-1).values
+    assert torch.equal(best, full.topk(k, dim=-1).values)  # bit for bit
+    found = values > float("-inf")
+    assert torch.equal(values[found], full.gather(1, tokens)[found])
+    assert (tokens[:, 1:] > tokens[:, :-1])[found[:, 1:]].all()  # ascending within a row
+    assert found.sum(dim=-1).float().median() < 4096 / 4  # the screen does rule most tokens out
+
+
+@pytest.mark.parametrize("overrides", [{"vocab": 3 * BLOCK}, {"final_logit_softcapping": 5.0}])
+def test_without_enough_blocks_or_with_soft_capping_every_logit_is_computed(overrides):
+    """Capping rounds distant logits to the same value (5.0 here): ties that no screen could see."""
+    head, states = head_and_states(**overrides)
+    assert not head.screened
+    values, tokens = head.candidates(states, 5)
+    assert torch.equal(values, head.logits(states)) and tokens.shape == values.shape
+    assert torch.equal(head.argmax(states), head.logits(states).argmax(dim=-1))
