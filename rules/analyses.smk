@@ -76,5 +76,6 @@ rule summarize_stages:
         "results/logs/{model}/{split}/summarize_stages.log",
     params:
         propagation=config["analyses"]["propagation"],
+        cases_per_split=config["analyses"]["cases_per_split"],
     script:
         "../scripts/summarize_stages.py"

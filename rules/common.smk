@@ -1,6 +1,6 @@
 from snakemake.utils import min_version, validate
 
-from multihop.analyses.registry import ANALYSES
+from multihop.analyses.registry import ANALYSES, case_counts
 from multihop.dependencies import code_files
 from multihop.evaluation.splits import SPLITS
 from multihop.models.bundled import BUNDLED, RESOURCES, bundled_dir
@@ -46,6 +46,8 @@ def model_files(wildcards):
     return [local] if local else []
 
 
+# cases per split of each analysis (checks that the config names each analysis once)
+CASES = case_counts(config["analyses"]["cases_per_split"])
 # what the analyses run with: their section of the config, and the evaluation's rule for answers
 SETTINGS = {**config["analyses"], "match": config["evaluation"]["match"]}
 # each analysis's table is written in parts (by position, seed, sublayer or target; see the registry)

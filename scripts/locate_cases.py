@@ -3,6 +3,7 @@
 import logging
 
 from multihop.analyses.cases import locate_all, sample_studied
+from multihop.analyses.registry import case_counts
 from multihop.files import read_table, write_csv
 from multihop.models.loading import load_tokenizer
 from multihop.scripting import run
@@ -17,13 +18,15 @@ def main(snakemake):
         logging.warning("skipped %s: %s", row.id, row.skipped)
     write_csv(positions, snakemake.output.positions)
 
-    studied = sample_studied(cases, positions, snakemake.params.cases_per_split, snakemake.params.seed)
+    counts = case_counts(snakemake.params.cases_per_split)
+    studied = sample_studied(cases, positions, max(counts.values()), snakemake.params.seed)
     located = int((positions["skipped"] == "").sum())
     logging.info("%d cases, %d located, %d studied", len(cases), located, len(studied))
     write_csv(studied, snakemake.output.studied)
-    shards = snakemake.output.shards
+    # shards take turns along the seeded order, so each analysis's cases spread evenly over them
+    ordered, shards = studied.sort_values("order"), snakemake.output.shards
     for i, path in enumerate(shards):
-        write_csv(studied.iloc[i :: len(shards)], path)
+        write_csv(ordered.iloc[i :: len(shards)].sort_values("id"), path)
 
 
 run(main, snakemake)  # noqa: F821 (snakemake is injected by the script directive)

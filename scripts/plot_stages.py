@@ -2,9 +2,10 @@
 
 import pandas as pd
 
+from multihop.analyses.stages import studied_for
 from multihop.files import read_json
 from multihop.report.figures import first_layer_lines, save, stage_boxplot
-from multihop.report.tables import first_layer_shares, stage_rows
+from multihop.report.tables import first_layer_shares, stage_rows, studied_counts
 from multihop.scripting import by_split, run
 
 
@@ -14,10 +15,12 @@ def main(snakemake):
     counts = {split: len(table) for split, table in stages.items()}
     name = model["name"]
     out = snakemake.output
-    figure = stage_boxplot(stage_rows(stages), counts, model["layers"], f"{name}: layer of each stage")
+    title = f"{name}: layer of each stage"
+    figure = stage_boxplot(stage_rows(stages), counts, model["layers"], title, studied_counts(stages))
     save(figure, out.stages, out.stages_pdf)
     shares = first_layer_shares(stages, model["layers"])
-    figure = first_layer_lines(shares, counts, model["layers"], f"{name}: first layer decoding the entity")
+    decoded = {split: len(studied_for(table, "first_hop_resolved")) for split, table in stages.items()}  # Patchscopes'
+    figure = first_layer_lines(shares, decoded, model["layers"], f"{name}: first layer decoding the entity")
     save(figure, out.first_layers, out.first_layers_pdf)
 
 

@@ -6,6 +6,7 @@ import torch
 
 from multihop.analyses import registry
 from multihop.analyses.cases import load_cases
+from multihop.analyses.registry import case_counts
 from multihop.files import read_table, write_parquet
 from multihop.models.adapter import Adapter
 from multihop.models.loading import load
@@ -16,6 +17,7 @@ def main(snakemake):
     torch.set_num_threads(snakemake.threads)
     spec, analysis = snakemake.params.model, snakemake.wildcards.analysis
     located = read_table(snakemake.input.cases)
+    located = located[located["order"] < case_counts(snakemake.params.settings["cases_per_split"])[analysis]]
     model, tokenizer = load(spec["source"], spec["dtype"], spec["device"])
     cases = load_cases(tokenizer, located, spec["prompt_prefix"])
     logging.info("%s on %d cases with %s on %s", analysis, len(cases), spec["name"], model.device)

@@ -4,7 +4,7 @@ import logging
 
 import pandas as pd
 
-from multihop.analyses.registry import ANALYSES
+from multihop.analyses.registry import ANALYSES, case_counts
 from multihop.analyses.stages import case_stages
 from multihop.files import read_table, write_csv
 from multihop.scripting import run
@@ -14,9 +14,10 @@ def main(snakemake):
     tables = {
         name: pd.concat([pd.read_parquet(p) for p in snakemake.input[name]], ignore_index=True) for name in ANALYSES
     }
-    studied = read_table(snakemake.input.studied)["id"]
-    stages = case_stages(studied, **tables, propagation=snakemake.params.propagation)
-    logging.info("%d studied cases", len(stages))
+    studied = read_table(snakemake.input.studied)
+    counts = case_counts(snakemake.params.cases_per_split)
+    stages = case_stages(studied, counts, **tables, propagation=snakemake.params.propagation)
+    logging.info("%d studied cases (%s)", len(stages), ", ".join(f"{n} {name}" for name, n in counts.items()))
     write_csv(stages, snakemake.output[0])
 
 

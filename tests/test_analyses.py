@@ -7,10 +7,11 @@ from multihop.analyses.cases import load_cases, locate_all
 from multihop.analyses.knockout import blocked_position
 from multihop.analyses.patchscopes import classify
 from multihop.analyses.projection import best_rank, first_token_ids
-from multihop.analyses.stages import case_stages
+from multihop.analyses.stages import case_stages, studied_for
 from multihop.dataset.chains import build_chains
 from multihop.dataset.wikidata import extract_from_dump
 from multihop.engine.states import read_states
+from multihop.errors import UserError
 from multihop.models import tiny
 from multihop.models.adapter import Adapter
 
@@ -18,6 +19,7 @@ SETTINGS = {"max_new_tokens": 4, "batch_size": 16, "patchscopes_seeds": [0], "kn
 SETTINGS |= {"match": "substring", "sampling": {"temperature": None, "top_k": None, "top_p": None}}
 SETTINGS |= {"projection_tokens": "first", "knockout_relation": "noun"}
 ANALYSES = registry.ANALYSES
+case_counts = registry.case_counts
 PREFIX = "the capital of Japan is Tokyo. "
 
 
@@ -85,7 +87,8 @@ def test_the_four_analyses_give_one_row_per_variant(dataset):
         parts = [ANALYSES[name].cut(table, part, SETTINGS) for part in ANALYSES[name].part_names(SETTINGS)]
         assert all(len(part) for part in parts) and sum(len(part) for part in parts) == len(table)
     assert ANALYSES["patchscopes"].part_names(SETTINGS) == ["t1_s0", "t2_s0"]
-    summary = case_stages([c.id for c in cases], **tables)
+    studied = pd.DataFrame({"id": [c.id for c in cases], "order": range(len(cases))})
+    summary = case_stages(studied, case_counts(len(cases)), **tables)
     assert list(summary["id"]) == [c.id for c in cases]
     assert registry.run("knockout", adapter, tokenizer, [], SETTINGS).empty
 
@@ -139,7 +142,8 @@ def test_case_stages_from_hand_made_tables():
          ("b", "t1", 3, 1, "", False, True)],
         columns=["id", "position", "source_layer", "target_layer", "generation", "correct", "unedited_correct"],
     )  # fmt: skip
-    got = case_stages(["a", "b"], ps, pr, ko, bp).set_index("id")
+    both, every = pd.DataFrame({"id": ["a", "b"], "order": [0, 1]}), case_counts(2)
+    got = case_stages(both, every, ps, pr, ko, bp).set_index("id")
     a, b = got.loc["a"], got.loc["b"]
     assert (a.first_hop_resolved, a.e2_decoded_t2, a.e3_decoded_t2) == (3, 4, 5)
     assert (a.e2_in_attention, a.knockout_matters, a.prediction_extracted) == (2, 6, 7)
@@ -148,10 +152,41 @@ def test_case_stages_from_hand_made_tables():
     assert not a.unedited_correct and b.unedited_correct
     assert pd.isna(b.first_hop_resolved) and pd.isna(b.information_propagation)
     # without a knockout layer that matters: the study averages the two layers left; ours needs all three
-    study = case_stages(["a"], ps, pr, ko[ko["layer"] != 6], bp).set_index("id")
+    study = case_stages(both[:1], every, ps, pr, ko[ko["layer"] != 6], bp).set_index("id")
     assert study.loc["a", "information_propagation"] == pytest.approx((2 + 4) / 2)
-    ours = case_stages(["a"], ps, pr, ko[ko["layer"] != 6], bp, propagation="all").set_index("id")
+    ours = case_stages(both[:1], every, ps, pr, ko[ko["layer"] != 6], bp, propagation="all").set_index("id")
     assert pd.isna(ours.loc["a", "information_propagation"]) and ours.loc["a", "e2_in_attention"] == 2
+
+
+def test_stages_count_only_where_their_analyses_studied_the_case():
+    """Patchscopes on the first case in order only; the other three on both."""
+    ps = pd.DataFrame(
+        [("a", "t1", 0, 3, 1, "", "e2"), ("b", "t1", 0, 2, 1, "", "e2")],
+        columns=["id", "position", "seed", "source_layer", "target_layer", "generation", "classification"],
+    )
+    pr = pd.DataFrame(
+        [(i, "attention", 2, 1, 9, 5, "") for i in "ab"],
+        columns=["id", "sublayer", "layer", "e2_rank", "e3_rank", "prediction_rank", "top_tokens"],
+    )
+    ko = pd.DataFrame([(i, "e1", 3, "", False, True) for i in "ab"], columns=ANALYSES["knockout"].columns)
+    bp = pd.DataFrame([(i, "t1", 5, 2, "", True, False) for i in "ab"], columns=ANALYSES["backpatching"].columns)
+    counts = {**case_counts(2), "patchscopes": 1}
+    got = case_stages(pd.DataFrame({"id": ["a", "b"], "order": [1, 0]}), counts, ps, pr, ko, bp).set_index("id")
+    assert list(got["studied_by_patchscopes"]) == [False, True] and got["studied_by_knockout"].all()
+    assert pd.isna(got.loc["a", "first_hop_resolved"]) and got.loc["b", "first_hop_resolved"] == 2
+    # propagation needs all three analyses: none for a, though its knockout and projection exist
+    assert pd.isna(got.loc["a", "information_propagation"]) and got.loc["a", "e2_in_attention"] == 2
+    assert list(studied_for(got.reset_index(), "first_hop_resolved")["id"]) == ["b"]
+    assert list(studied_for(got.reset_index(), "fixable_t1")["id"]) == ["a", "b"]
+
+
+def test_cases_per_split_is_one_number_or_one_per_analysis():
+    assert case_counts(5) == dict.fromkeys(ANALYSES, 5)
+    assert case_counts({name: i for i, name in enumerate(ANALYSES)})["backpatching"] == 3
+    with pytest.raises(UserError, match="has no count for"):
+        case_counts({"patchscopes": 3})
+    with pytest.raises(UserError, match="unknown analyses"):
+        case_counts({**dict.fromkeys(ANALYSES, 1), "patchscope": 2})
 
 
 def test_knockout_blocks_the_relation_noun_or_the_phrase_end(dataset):

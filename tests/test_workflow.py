@@ -64,6 +64,11 @@ def test_the_test_run_goes_end_to_end_and_reruns_nothing(workdir):
         assert len(studied) >= 1 and list(stages["id"]) == list(studied["id"])
         backpatching = pd.read_parquet(results / MODEL / split / "backpatching_t1.parquet")
         assert set(backpatching["id"]) == set(studied["id"]) and len(backpatching) == len(studied) * 6  # 4 layers
+        # Patchscopes studies one case per split (.test/config.yaml): the first in the seeded order
+        patchscopes = pd.read_parquet(results / MODEL / split / "patchscopes_t1_s0.parquet")
+        assert set(patchscopes["id"]) == set(studied.loc[studied["order"] == 0, "id"])
+        assert stages["studied_by_patchscopes"].sum() == 1 and stages["studied_by_backpatching"].all()
+        assert stages.loc[~stages["studied_by_patchscopes"], "first_hop_resolved"].isna().all()
     assert (results / "logs" / MODEL / "evaluate.log").is_file()
     assert (results / MODEL / "figures" / "backpatching.pdf").read_bytes()[:4] == b"%PDF"
     assert len(pd.read_csv(results / MODEL / "tables" / "findings.csv")) == 7

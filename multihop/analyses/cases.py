@@ -120,7 +120,9 @@ def load_cases(tokenizer, located: pd.DataFrame, prefix: str) -> list[Case]:
 
 
 def sample_studied(cases: pd.DataFrame, positions: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """The studied sample of a split: `n` located cases (seeded), with their positions, by id."""
+    """The studied sample of a split: `n` located cases, with their positions and `order`, their
+    place in one seeded order of the split (an analysis studying m cases takes orders below m),
+    sorted by id."""
     located = cases.merge(positions[positions["skipped"] == ""], on="id")
-    studied = located.sample(n=min(len(located), n), random_state=seed)
+    studied = located.sample(frac=1, random_state=seed).head(n).assign(order=lambda t: range(len(t)))
     return studied.sort_values("id").reset_index(drop=True)

@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from multihop.errors import UserError
+
 POSITIONS = ("t1", "t2")  # last token of e1; last token of the prompt
 SUBLAYERS = ("attention", "mlp")
 KNOCKOUT_TARGETS = ("e1", "r1", "r2")  # the tokens attention knockout blocks (see knockout.py)
@@ -81,6 +83,21 @@ ANALYSES = {
         ),
     )
 }
+
+
+def case_counts(cases_per_split) -> dict[str, int]:
+    """Cases per split for each analysis, from the config's `cases_per_split`: one number for
+    all, or one per analysis name."""
+    if isinstance(cases_per_split, int):
+        return dict.fromkeys(ANALYSES, cases_per_split)
+    unknown = sorted(set(cases_per_split) - set(ANALYSES))
+    missing = [name for name in ANALYSES if name not in cases_per_split]
+    if unknown or missing:
+        problem = f"names unknown analyses {unknown}" if unknown else f"has no count for {missing}"
+        raise UserError(
+            f"config: analyses.cases_per_split {problem}; give one number, or one per analysis: {', '.join(ANALYSES)}"
+        )
+    return {name: int(cases_per_split[name]) for name in ANALYSES}
 
 
 @dataclass

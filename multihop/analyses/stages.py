@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from multihop.analyses.registry import POSITIONS
+from multihop.analyses.registry import ANALYSES, POSITIONS
 
 COLUMNS = [
     "id",
@@ -16,7 +16,30 @@ COLUMNS = [
     "fixable_t1",
     "fixable_t2",
     "unedited_correct",
+    *(f"studied_by_{name}" for name in ANALYSES),
 ]
+# the analyses each stage comes from: a case's stage counts only where all of them studied it
+SOURCES = {
+    "first_hop_resolved": ("patchscopes",),
+    "e2_decoded_t2": ("patchscopes",),
+    "e3_decoded_t2": ("patchscopes",),
+    "e2_in_attention": ("projection",),
+    "knockout_matters": ("knockout",),
+    "information_propagation": ("knockout", "projection", "patchscopes"),
+    "prediction_extracted": ("projection",),
+    "fixable_t1": ("backpatching",),
+    "fixable_t2": ("backpatching",),
+    "unedited_correct": ("backpatching",),
+}
+
+
+def studied_for(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The rows of a stages table whose cases every analysis behind `column` studied."""
+    studied = pd.Series(True, index=table.index)
+    for name in SOURCES[column]:
+        if f"studied_by_{name}" in table:  # (absent from tables made before per-analysis samples)
+            studied &= table[f"studied_by_{name}"].astype(bool)
+    return table[studied]
 
 
 def _first(table: pd.DataFrame, mask, column: str) -> pd.Series:
@@ -24,9 +47,11 @@ def _first(table: pd.DataFrame, mask, column: str) -> pd.Series:
     return table[mask].groupby("id")[column].min()
 
 
-def case_stages(ids, patchscopes, projection, knockout, backpatching, propagation="any") -> pd.DataFrame:
+def case_stages(studied, counts, patchscopes, projection, knockout, backpatching, propagation="any") -> pd.DataFrame:
     """The stage layers the study defines (Biran et al. 2024, arXiv 2406.12775), per case; NaN where the
-    event never happens. `ids`: the studied cases; the tables: each analysis's rows.
+    event never happens. `studied`: the studied cases (id, order); `counts`: how many of them
+    each analysis studies (the first in order; `studied_by_{analysis}` says which), NaN where an
+    analysis a stage needs did not study the case; the tables: each analysis's rows.
 
     - first_hop_resolved: first source layer whose t1 state decodes to e2 (any target layer, seed);
     - e2_decoded_t2 / e3_decoded_t2 (second hop resolved): the same from t2;
@@ -39,7 +64,10 @@ def case_stages(ids, patchscopes, projection, knockout, backpatching, propagatio
     - unedited_correct: the unedited prompt, run in the same batch as the back-patches, answers
       correctly (true for correct cases; for an incorrect one it flags numerical drift).
     """
-    out = pd.DataFrame({"id": list(ids)}).set_index("id")
+    out = pd.DataFrame({"id": list(studied["id"])}).set_index("id")
+    order = pd.Series(list(studied["order"]), index=out.index)
+    for name in ANALYSES:
+        out[f"studied_by_{name}"] = order < counts[name]
     ps = patchscopes
     out["first_hop_resolved"] = _first(ps, (ps["position"] == "t1") & (ps["classification"] == "e2"), "source_layer")
     out["e2_decoded_t2"] = _first(ps, (ps["position"] == "t2") & (ps["classification"] == "e2"), "source_layer")
@@ -56,4 +84,7 @@ def case_stages(ids, patchscopes, projection, knockout, backpatching, propagatio
         out[f"fixable_{position}"] = fixed.reindex(out.index, fill_value=False).astype(bool)
     unedited = backpatching.groupby("id")["unedited_correct"].all()
     out["unedited_correct"] = unedited.reindex(out.index, fill_value=False).astype(bool)
+    for column, sources in SOURCES.items():
+        if out[column].dtype != bool:  # layers: none where a source did not study the case
+            out.loc[~out[[f"studied_by_{name}" for name in sources]].all(axis=1), column] = float("nan")
     return out.reset_index()[COLUMNS]

@@ -49,11 +49,13 @@ def _split_labels(counts: dict[str, int]) -> dict[str, str]:
     return {split: f"{split} (n={counts.get(split, 0)})" for split in SPLITS}
 
 
-def stage_boxplot(stages: pd.DataFrame, counts: dict[str, int], num_layers: int, title: str):
+def stage_boxplot(stages: pd.DataFrame, counts: dict[str, int], num_layers: int, title: str, studied=None):
     """Box plot of the layer of each stage, correct vs incorrect cases, with every case as a dot.
 
-    Under each stage, how many cases of each split reach it at all (the rest never do).
+    Under each stage, how many cases of each split reach it at all, out of `studied[(stage,
+    split)]` (the cases its analyses studied; default: all `counts[split]` cases).
     """
+    studied = studied or {}
     figure, ax = plt.subplots(figsize=(9, 5))
     order = list(STAGES.values())
     labels = _split_labels(counts)
@@ -73,7 +75,7 @@ def stage_boxplot(stages: pd.DataFrame, counts: dict[str, int], num_layers: int,
         [
             stage.replace(" ", "\n", 1)
             + "\n"
-            + "  ".join(f"{reached.get((stage, s), 0)}/{counts.get(s, 0)}" for s in SPLITS)
+            + "  ".join(f"{reached.get((stage, s), 0)}/{studied.get((stage, s), counts.get(s, 0))}" for s in SPLITS)
             for stage in order
         ]
     )

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from multihop.analyses.stages import studied_for
 from multihop.report.stats import estimate, median_difference
 from multihop.report.tables import STAGES, backpatched_cases, relative_depth
 
@@ -100,7 +101,10 @@ def findings(stages: dict[str, pd.DataFrame], num_layers: int) -> pd.DataFrame:
     )
     # a first hop that never resolves is the latest of all: it counts as one layer past the last
     past_last = relative_depth(num_layers, num_layers)
-    never = {split: relative(table, "first_hop_resolved").fillna(past_last) for split, table in stages.items()}
+    never = {
+        split: relative(studied_for(table, "first_hop_resolved"), "first_hop_resolved").fillna(past_last)
+        for split, table in stages.items()
+    }
     rows.append(
         _row(
             4,

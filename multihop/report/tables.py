@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from multihop.analyses.registry import POSITIONS
+from multihop.analyses.stages import studied_for
 from multihop.report.stats import estimate
 
 # stages.csv column -> the stage's name in the study's box plot, in the order the study expects them
@@ -36,6 +37,15 @@ def without_drift(split: str, table: pd.DataFrame) -> pd.DataFrame:
     return table[~table["unedited_correct"].astype(bool)]
 
 
+def studied_counts(stages: dict[str, pd.DataFrame]) -> dict[tuple[str, str], int]:
+    """{(stage name, split): cases of the split that the stage's analyses studied}."""
+    return {
+        (name, split): len(studied_for(table, column))
+        for split, table in stages.items()
+        for column, name in STAGES.items()
+    }
+
+
 def stage_rows(stages: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Long table [split, id, stage, layer] of every stage a case reaches (never reached: no row)."""
     frames = []
@@ -51,15 +61,16 @@ def stage_rows(stages: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def first_layer_shares(stages: dict[str, pd.DataFrame], num_layers: int) -> pd.DataFrame:
     """[split, event, layer, percent]: percent of a split's cases whose first such layer is `layer`.
 
-    Cases where the event never happens count in the denominator, so a split's percents sum to
-    the share of cases where it happens at all.
+    Cases where the event never happens count in the denominator (cases the event's analysis
+    studied), so a split's percents sum to the share of cases where it happens at all.
     """
     rows = []
     for split, table in stages.items():
         for column, event in FIRST_LAYERS.items():
-            counts = table[column].dropna().astype(int).value_counts()
+            studied = studied_for(table, column)
+            counts = studied[column].dropna().astype(int).value_counts()
             for layer in range(num_layers):
-                percent = 100 * counts.get(layer, 0) / len(table) if len(table) else np.nan
+                percent = 100 * counts.get(layer, 0) / len(studied) if len(studied) else np.nan
                 rows.append((split, event, layer, percent))
     return pd.DataFrame(rows, columns=["split", "event", "layer", "percent"])
 
@@ -78,8 +89,9 @@ def rate_grid(table: pd.DataFrame, hit: pd.Series, num_layers: int) -> pd.DataFr
 
 
 def backpatched_cases(split: str, table: pd.DataFrame) -> pd.DataFrame:
-    """Per case of a split's stages.csv (drift left out), whether it is fixable at t1, t2, and "t1 or t2"."""
-    table = without_drift(split, table)
+    """Per case of a split's stages.csv that back-patching studied (drift left out), whether it is
+    fixable at t1, t2, and "t1 or t2"."""
+    table = without_drift(split, studied_for(table, "fixable_t1"))
     fixable = pd.DataFrame({position: table[f"fixable_{position}"].astype(bool) for position in POSITIONS})
     fixable["t1 or t2"] = fixable["t1"] | fixable["t2"]
     return fixable
@@ -94,6 +106,7 @@ def backpatching(stages: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """
     rows = []
     for split, table in stages.items():
+        unedited = studied_for(table, "unedited_correct")
         for position, cases in backpatched_cases(split, table).items():
             share = estimate(cases.astype(float))
             rows.append(
@@ -105,7 +118,7 @@ def backpatching(stages: dict[str, pd.DataFrame]) -> pd.DataFrame:
                     "share": share["value"],
                     "ci_low": share["ci_low"],
                     "ci_high": share["ci_high"],
-                    "unedited_correct": int(table["unedited_correct"].astype(bool).sum()),
+                    "unedited_correct": int(unedited["unedited_correct"].astype(bool).sum()),
                 }
             )
     return pd.DataFrame(rows)
