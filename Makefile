@@ -48,7 +48,7 @@ test-fast: install
 
 benchmark: install
 	$(BIN)/python benchmarks/extract_wikidata.py
-	$(BIN)/python benchmarks/evaluation_throughput.py
+	$(BIN)/python benchmarks/engine_speed.py
 
 clean:
 	rm -rf results .snakemake

@@ -1,6 +1,6 @@
 """Benchmark: the engine on the embedded default model against its reference path and this machine's limit.
 
-    python benchmarks/engine_speed.py [--cases 1] [--prompts 256] [--reference-variants 48]
+    python benchmarks/engine_speed.py [--cases 1] [--prompts 256] [--reference-variants 48] [--device cuda]
 
 Run from the repository root; converts the bundled model first if no run has. For evaluation
 and each analysis it prints:
@@ -31,6 +31,7 @@ from multihop.analyses.cases import load_cases, locate_all
 from multihop.dataset.chains import build_chains
 from multihop.dataset.wikidata import extract_from_dump
 from multihop.engine import decoding
+from multihop.engine.head import exact_head
 from multihop.engine.sampling import sampling_settings
 from multihop.models import bundled
 from multihop.models.adapter import Adapter
@@ -40,31 +41,50 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL = "bundled:gemma3-270m"
 
 
-def peak(dtype, shapes, repeats=3) -> float:
-    """Best GFLOPS of `a @ b` over the (m, k, n) shapes, in `dtype`."""
+def synchronized(device):
+    """Wait for the device's queued work (a GPU runs asynchronously), then read the clock."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+def peak(dtype, shapes, device, repeats=3) -> float:
+    """Best GFLOPS of `a @ b` over the (m, k, n) shapes, in `dtype` on `device`."""
     best = 0.0
     for m, k, n in shapes:
-        a, b = torch.randn(m, k).to(dtype), torch.randn(k, n).to(dtype)
+        a, b = torch.randn(m, k, device=device).to(dtype), torch.randn(k, n, device=device).to(dtype)
         a @ b
-        start = time.perf_counter()
+        start = synchronized(device)
         for _ in range(repeats):
             a @ b
-        best = max(best, 2 * m * k * n * repeats / (time.perf_counter() - start) / 1e9)
+        best = max(best, 2 * m * k * n * repeats / (synchronized(device) - start) / 1e9)
     return best
 
 
 class Counter:
-    """Positions through the decoder and decoding steps (rows that get a token), by hooks."""
+    """Positions through the decoder, and vocabulary projections: rows that get a token while
+    decoding, and rows through the model's own output layer (full forwards, the projection)."""
 
     def __init__(self, model):
         self.positions = self.steps = 0
-        self.handle = model.get_decoder().register_forward_pre_hook(self.count, with_kwargs=True)
+        self.vocab = model.get_output_embeddings().weight.shape[0]
+        self.handles = [
+            model.get_decoder().register_forward_pre_hook(self.count, with_kwargs=True),
+            model.get_output_embeddings().register_forward_hook(self.count_head),
+        ]
 
     def count(self, module, args, kwargs):
         ids = args[0] if args else kwargs["input_ids"]
         self.positions += ids.numel()
-        if kwargs.get("use_cache"):
+        if kwargs.get("use_cache"):  # a decoding step (the engine's head is not a module call)
             self.steps += ids.shape[0]
+
+    def count_head(self, module, args, output):
+        self.steps += output.numel() // self.vocab
+
+    def remove(self):
+        for handle in self.handles:
+            handle.remove()
 
 
 def dense_flops(model, positions, steps):
@@ -75,9 +95,10 @@ def dense_flops(model, positions, steps):
 
 def limit_time(model, positions, steps, fp32, bf16):
     """Seconds the same work takes with every multiply at the measured peak of the dtype the
-    engine runs it in: the layers in fp32, the head's screen in bf16 (its exact fp32 part left out)."""
-    layers = dense_flops(model, positions, 0) / (fp32 * 1e9)
-    return layers + dense_flops(model, 0, steps) / (bf16 * 1e9)
+    engine runs it in: the layers in fp32, the head's screen in bf16 where it screens (its exact
+    fp32 part left out), else in fp32."""
+    head = bf16 if exact_head(model).screened else fp32
+    return dense_flops(model, positions, 0) / (fp32 * 1e9) + dense_flops(model, 0, steps) / (head * 1e9)
 
 
 def main():
@@ -85,6 +106,7 @@ def main():
     parser.add_argument("--cases", type=int, default=1, help="cases per analysis (Patchscopes: 1,944 variants each)")
     parser.add_argument("--prompts", type=int, default=256, help="evaluation prompts")
     parser.add_argument("--reference-variants", type=int, default=48, help="variants the reference path runs")
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     os.chdir(ROOT)
     if not Path(bundled.bundled_dir(MODEL)).exists():
@@ -92,14 +114,17 @@ def main():
     config = yaml.safe_load(Path("config.yaml").read_text())
     prefix = next(m for m in config["models"] if m["source"] == MODEL)["prompt_prefix"]
     settings = {**config["analyses"], "match": config["evaluation"]["match"]}
-    model, tokenizer = load(MODEL, "float32", "cpu")
+    model, tokenizer = load(MODEL, "float32", args.device)
     adapter = Adapter(model)
 
-    fp32 = peak(torch.float32, [(512, 640, 2048), (512, 2048, 640), (512, 640, 65536)])
-    bf16 = peak(torch.bfloat16, [(512, 640, 2048), (512, 640, 65536)])
+    fp32 = peak(torch.float32, [(512, 640, 2048), (512, 2048, 640), (512, 640, 65536)], model.device)
+    bf16 = peak(torch.bfloat16, [(512, 640, 2048), (512, 640, 65536)], model.device)
+    machine = f"{platform.machine()}, {os.cpu_count()} cores"
+    if model.device.type == "cuda":
+        machine = torch.cuda.get_device_name(model.device)
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads); matrix-multiply peak: fp32 {fp32:.0f} GFLOPS, bf16 {bf16:.0f} GFLOPS"
+        f"machine: {machine}, torch {torch.__version__} ({torch.get_num_threads()} threads); "
+        f"matrix-multiply peak: fp32 {fp32:.0f} GFLOPS, bf16 {bf16:.0f} GFLOPS"
     )
 
     entities, facts = extract_from_dump(config["wikidata"]["dump"], config["entity_types"], list(config["relations"]))
@@ -136,11 +161,11 @@ def report_analysis(name, adapter, tokenizer, cases, settings, sample, fp32, bf1
 
     context.generate = recorded
     counter = Counter(adapter.model)
-    start = time.perf_counter()
+    start = synchronized(adapter.model.device)
     for case in cases:
         registry.ANALYSES[name].runner()(context, case)
-    seconds = time.perf_counter() - start
-    counter.handle.remove()
+    seconds = synchronized(adapter.model.device) - start
+    counter.remove()
     if not calls:  # projection: one forward per case, nothing generated
         report(name, len(cases), "case", seconds, counter, adapter.model, fp32, bf16)
         return
@@ -172,10 +197,10 @@ def report_evaluation(adapter, tokenizer, chains, prefix, count, fp32, bf16):
     outputs, seconds = {}, {}
     for way, share in (("reference", False), ("engine", True)):
         counter = Counter(adapter.model)
-        start = time.perf_counter()
+        start = synchronized(adapter.model.device)
         outputs[way] = decoding.generate_prompts(adapter, tokenizer, prompts, 10, 256, desc=way, share_prefix=share)
-        seconds[way] = time.perf_counter() - start
-        counter.handle.remove()
+        seconds[way] = synchronized(adapter.model.device) - start
+        counter.remove()
         counters = counter if way == "engine" else None
     same = sum(a == b for a, b in zip(outputs["reference"], outputs["engine"], strict=True))
     speedup = f"{seconds['reference'] / seconds['engine']:.1f}x"

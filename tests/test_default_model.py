@@ -9,7 +9,11 @@ from multihop.analyses.cases import load_cases, locate_all
 from multihop.analyses.registry import Context
 from multihop.dataset.chains import build_chains
 from multihop.dataset.wikidata import extract_from_dump
-from multihop.engine.decoding import PrefixCaches, generate_prompts
+from multihop.engine.decoding import PrefixCaches, generate_prompts, generate_variants, reference_generate
+from multihop.engine.edits import Patch
+from multihop.engine.head import exact_head
+from multihop.engine.sampling import sampling_settings, variant_seed
+from multihop.engine.states import read_states
 from multihop.evaluation.evaluate import evaluate
 from multihop.models.adapter import Adapter
 from multihop.models.bundled import bundled_dir, prepare
@@ -82,3 +86,35 @@ def test_e3_is_decoded_from_t2_at_a_late_layer_when_the_model_is_right(default_m
         rows = patchscopes.sweep(context, case, positions=("t2",))
         decoded += list(rows[(rows["classification"] == "e3") & (rows["source_layer"] >= late)]["source_layer"])
     assert decoded, "e3 was never decoded from t2 at a source layer in the second half"
+
+
+def test_the_engine_gives_the_reference_paths_generations_on_the_default_model(default_model, config):
+    """The screened head and the engine's loop, against one transformers `generate` per variant:
+    sampled Patchscopes (top-k 50 from the model's settings) and greedy back-patches of one case."""
+    adapter, tokenizer, spec = default_model
+    entities, facts = extract_from_dump(
+        ROOT / "data" / "wikidata" / "excerpt.nt", config["entity_types"], list(config["relations"])
+    )
+    chains = build_chains(entities, facts, config["relations"])
+    chains = chains[(chains["r1"] == "P27") & (chains["e1_label"] == "Barack Obama")].head(1)
+    case = load_cases(
+        tokenizer, chains.merge(locate_all(tokenizer, chains, spec["prompt_prefix"]), on="id"), spec["prompt_prefix"]
+    )[0]
+    states = read_states(adapter, case.ids)
+    layers = adapter.num_layers
+
+    target = tokenizer(patchscopes.TARGET_PROMPT)["input_ids"]
+    pairs = [(s, t) for s in range(0, layers, 3) for t in range(0, layers, 4)]
+    variants = [(Patch(t, len(target) - 1, states[s, case.t1]),) for s, t in pairs]
+    seeds = [variant_seed(0, f"{s}|{t}") for s, t in pairs]
+    sampling = sampling_settings(adapter.model.generation_config, config["analyses"]["sampling"])
+    assert sampling["top_k"] == 50 and exact_head(adapter.model).screened
+    fast = generate_variants(adapter, tokenizer, target, variants, 10, seeds, batch_size=512, sampling=sampling)
+    assert fast == reference_generate(adapter, tokenizer, target, variants, 10, seeds, sampling)
+
+    backpatches = [
+        (Patch(t, p, states[s, p]),) for p in (case.t1, case.t2) for s in range(2, layers, 5) for t in range(0, s, 4)
+    ]
+    fast = generate_variants(adapter, tokenizer, case.ids, backpatches, 10, batch_size=512)
+    assert fast == reference_generate(adapter, tokenizer, case.ids, backpatches, 10)
+    assert len(set(fast)) > 1  # the patches do change what the model says

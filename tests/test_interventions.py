@@ -73,6 +73,15 @@ def test_engine_agrees_with_the_reference_path(family, attn):
     assert generate_variants(adapter, tokenizer, ids, variants, 6, seeds=other_seeds) != sampled
 
 
+def test_a_generation_config_that_changes_the_logits_is_honoured():
+    """A repetition penalty in the model's generation config: the engine leaves it to `generate`."""
+    adapter, tokenizer, ids = setup("llama")
+    plain = generate_variants(adapter, tokenizer, ids, [()], 8)
+    adapter.model.generation_config.repetition_penalty = 50.0
+    penalized = generate_variants(adapter, tokenizer, ids, [()], 8)
+    assert penalized == reference_generate(adapter, tokenizer, ids, [()], 8) and penalized != plain
+
+
 @pytest.mark.parametrize("family", ["llama", "gemma3-long", "gemma3"])
 def test_the_reserved_cache_gives_the_growing_caches_outputs(family):
     """Room reserved up front, or (past a sliding window: tiny Gemma 3's is 4) refused."""

@@ -73,6 +73,22 @@ def _repeated(cache, rows):
     return cache
 
 
+# generation settings under which `generate` changes the logits or stops early (neutral: None,
+# or these values); a model whose generation config sets one decodes through `generate` itself
+_NEUTRAL = {"repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "min_length": 0, "min_new_tokens": 0}
+_PROCESSING = (
+    *_NEUTRAL,
+    *("bad_words_ids", "suppress_tokens", "begin_suppress_tokens", "forced_bos_token_id", "forced_eos_token_id"),
+    *("encoder_repetition_penalty", "exponential_decay_length_penalty", "sequence_bias", "guidance_scale"),
+    *("watermarking_config", "stop_strings", "max_time"),
+)
+
+
+def _plain(generation_config) -> bool:
+    """Whether greedy `generate` with this config does nothing the engine's loop does not."""
+    return all(getattr(generation_config, name, None) in (None, _NEUTRAL.get(name)) for name in _PROCESSING)
+
+
 def _decode(model, tokenizer, input_ids, attention_mask, max_new_tokens, cache=None, seeds=None, sampling=None):
     """The engine: what `_generate` does, step by step through the model's decoder, choosing
     each token with the exact screened head (`head.ExactHead`) instead of full fp32 logits.
@@ -81,6 +97,8 @@ def _decode(model, tokenizer, input_ids, attention_mask, max_new_tokens, cache=N
     mask left out when it has no padding, only the uncached tail of the prompt. Keys and values go
     to room reserved up front (`kvcache.reserved`) rather than a cache grown by concatenation.
     """
+    if not _plain(model.generation_config):
+        return _generate(model, tokenizer, input_ids, attention_mask, max_new_tokens, cache, seeds, sampling)
     decoder, head = model.get_decoder(), exact_head(model)
     rows = len(input_ids)
     sampler = RowSampler(seeds, **(sampling or {})) if seeds is not None else None

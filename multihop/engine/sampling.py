@@ -23,8 +23,9 @@ def sampling_settings(generation_config, chosen: dict) -> dict:
 
 
 class RowSampler(LogitsProcessor):
-    """Sampling as a logits processor for greedy decoding: each step it draws each row's token by
-    inverse CDF with the row's own generator, and leaves only that token finite.
+    """Sampling with one generator per row: each step it draws each row's token by inverse CDF.
+    The engine calls `pick` on the exact top-k candidates; as a logits processor of transformers'
+    greedy `generate` (the reference path) it leaves only the drawn token finite.
 
     The tokens that can be drawn are those transformers keeps: scores divided by `temperature`,
     then the `top_k` best (0: all), then the fewest best whose probabilities reach `top_p`. A
