@@ -12,6 +12,12 @@ min_version("9.0")
 validate(config, "../schemas/config.schema.yaml")
 
 
+if config["dataset"]["source"] == "file" and not config["dataset"]["file"]:
+    raise ValueError(
+        "config: dataset.source is file but dataset.file is not set; give the path of a CSV or Parquet of chains"
+    )
+
+
 MODELS = {model["name"]: model for model in config["models"]}
 if len(MODELS) != len(config["models"]):
     raise ValueError("config: two models share a name; each needs its own `name`")

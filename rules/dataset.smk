@@ -1,35 +1,58 @@
-rule extract_wikidata:
-    input:
-        dump_input,
-        code=code_files("scripts/extract_wikidata.py"),
-    output:
-        entities="results/dataset/entities.csv",
-        facts="results/dataset/facts.csv",
-    log:
-        "results/logs/extract_wikidata.log",
-    benchmark:
-        "results/benchmarks/extract_wikidata.tsv"
-    params:
-        wikidata=config["wikidata"],
-        entity_types=config["entity_types"],
-        relations=config["relations"],
-    script:
-        "../scripts/extract_wikidata.py"
+# dataset.source: wikidata builds the chains from Wikidata facts (a dump or a SPARQL endpoint);
+# file takes them from a file (the study's released two_hop.csv, or this project's). Everything
+# downstream of results/dataset/two_hop.csv runs the same either way.
+if config["dataset"]["source"] == "file":
 
+    rule import_dataset:
+        input:
+            chains=config["dataset"]["file"],
+            code=code_files("scripts/import_dataset.py"),
+        output:
+            dataset="results/dataset/two_hop.csv",
+            stats="results/dataset/stats.csv",
+            dropped="results/dataset/dropped.csv",
+            disagreements="results/dataset/prompt_disagreements.csv",
+        log:
+            "results/logs/import_dataset.log",
+        params:
+            relations=config["relations"],
+            capitalize=config["prompts"]["capitalize"],
+        script:
+            "../scripts/import_dataset.py"
 
-rule build_dataset:
-    input:
-        entities="results/dataset/entities.csv",
-        facts="results/dataset/facts.csv",
-        code=code_files("scripts/build_dataset.py"),
-    output:
-        dataset="results/dataset/two_hop.csv",
-        stats="results/dataset/stats.csv",
-    log:
-        "results/logs/build_dataset.log",
-    params:
-        relations=config["relations"],
-        capitalize=config["prompts"]["capitalize"],
-        selection=config["dataset"],
-    script:
-        "../scripts/build_dataset.py"
+else:
+
+    rule extract_wikidata:
+        input:
+            dump_input,
+            code=code_files("scripts/extract_wikidata.py"),
+        output:
+            entities="results/dataset/entities.csv",
+            facts="results/dataset/facts.csv",
+        log:
+            "results/logs/extract_wikidata.log",
+        benchmark:
+            "results/benchmarks/extract_wikidata.tsv"
+        params:
+            wikidata=config["wikidata"],
+            entity_types=config["entity_types"],
+            relations=config["relations"],
+        script:
+            "../scripts/extract_wikidata.py"
+
+    rule build_dataset:
+        input:
+            entities="results/dataset/entities.csv",
+            facts="results/dataset/facts.csv",
+            code=code_files("scripts/build_dataset.py"),
+        output:
+            dataset="results/dataset/two_hop.csv",
+            stats="results/dataset/stats.csv",
+        log:
+            "results/logs/build_dataset.log",
+        params:
+            relations=config["relations"],
+            capitalize=config["prompts"]["capitalize"],
+            selection=config["dataset"],
+        script:
+            "../scripts/build_dataset.py"

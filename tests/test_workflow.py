@@ -202,3 +202,21 @@ def test_two_models_compared_and_the_report(workdir, tmp_path):
     for caption in CAPTIONS:  # every caption's first words, as the report renders them
         first_words = " ".join((ROOT / "report" / f"{caption}.rst").read_text().split()[:4])
         assert first_words.split("{{")[0].strip() in html, caption
+
+
+def test_a_chain_file_in_the_studys_format_runs_the_whole_study(workdir, tmp_path):
+    """dataset.source: file with the hand-written file of tests/data/ (34 rows): the Wikidata
+    rules never run, and everything downstream of two_hop.csv does."""
+    chains = ROOT / "tests" / "data" / "study_two_hop.csv"
+    other = copy_test_run(
+        tmp_path / "file", {"dataset": {"source": "file", "file": str(chains)}}, resources_from=workdir
+    )
+    run = snakemake(other)
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = other / "results"
+    assert len(pd.read_csv(results / "dataset" / "two_hop.csv")) == 32
+    assert not (results / "dataset" / "facts.csv").exists()  # no Wikidata extraction
+    assert len(pd.read_csv(results / "dataset" / "prompt_disagreements.csv")) == 1
+    funnel = pd.read_csv(results / MODEL / "funnel.csv").set_index("step")["cases"]
+    assert funnel.iloc[0] == 32 and funnel["second hop correct"] >= 5  # the six chains it was taught
+    assert (results / MODEL / "tables" / "findings.csv").is_file()
