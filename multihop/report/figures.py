@@ -5,10 +5,12 @@ one colour scale from 0 to 1. Layers are block indices, 0 = the first decoder bl
 """
 
 import math
+import sys
 
 import matplotlib
 
-matplotlib.use("Agg")  # files only, no display
+if "ipykernel" not in sys.modules:  # files only, no display (a notebook keeps its inline figures)
+    matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -17,7 +19,7 @@ import seaborn as sns  # noqa: E402
 
 from multihop.evaluation.splits import SPLITS  # noqa: E402
 from multihop.files import atomic_path  # noqa: E402
-from multihop.report.tables import FIRST_LAYERS, STAGES  # noqa: E402
+from multihop.report.tables import FIRST_LAYERS, STAGES, backpatching_panels, patchscopes_panels  # noqa: E402
 
 SPLIT_COLORS = {"correct": "#0173B2", "incorrect": "#DE8F05"}  # seaborn "colorblind" blue, orange
 HEATMAP = "viridis"
@@ -195,3 +197,61 @@ def comparison(stages: pd.DataFrame, fixable: pd.DataFrame, title: str):
     figure.suptitle(title)
     figure.tight_layout()
     return figure
+
+
+def _line_panels(panels: dict[str, pd.DataFrame], num_layers: int, title: str, ylabel: str, log=False):
+    """One panel per name: each a table [layer, line, value] drawn as lines over the layers."""
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + 1, 3.6), squeeze=False, sharey=True)
+    for ax, (name, data) in zip(axes[0], panels.items(), strict=True):
+        if data.empty:
+            _empty(ax)
+        else:
+            sns.lineplot(data=data, x="layer", y="value", hue="line", marker="o", ax=ax)
+            ax.legend(title=None, fontsize=9)
+        ax.set_title(name, fontsize=11)
+        ax.set_xticks(_layer_ticks(num_layers))
+        ax.set_xlabel(LAYER_AXIS)
+        ax.set_ylabel(ylabel)
+        if log:
+            ax.set_yscale("log")
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def projection_lines(tables: dict[str, pd.DataFrame], num_layers: int, title: str):
+    """Per split (or label) and sublayer: the median rank of e2 and e3 when the sublayer's output
+    at t2 is projected to the vocabulary (1 = ranked first)."""
+    panels = {}
+    for split, table in tables.items():
+        for sublayer in ("attention", "mlp"):
+            own = table[table["sublayer"] == sublayer]
+            long = own.melt(id_vars="layer", value_vars=["e2_rank", "e3_rank"], var_name="line", value_name="value")
+            long["line"] = long["line"].str.removesuffix("_rank")
+            panels[f"{split} cases · {sublayer}"] = long.groupby(["layer", "line"], as_index=False)["value"].median()
+    return _line_panels(panels, num_layers, title, "median rank (1 = first)", log=True)
+
+
+def knockout_lines(tables: dict[str, pd.DataFrame], num_layers: int, title: str):
+    """Per split (or label): the share of runs whose answer changes when attention from t2 to each
+    target is blocked in the window of layers around a layer."""
+    panels = {}
+    for split, table in tables.items():
+        shares = table.groupby(["layer", "target"], as_index=False)["changed"].mean()
+        panels[f"{split} cases"] = shares.rename(columns={"target": "line", "changed": "value"})
+    return _line_panels(panels, num_layers, title, "share of runs whose answer changes")
+
+
+def analysis_figure(name: str, tables: dict[str, pd.DataFrame], num_layers: int, model: str):
+    """The figure of one registered analysis from its tables (per split, or any label)."""
+    if name == "patchscopes":
+        panels = patchscopes_panels(tables, num_layers)
+        return heatmaps(panels, num_layers, f"{model}: Patchscopes, share of generations naming the entity", "share")
+    if name == "backpatching":
+        panels = backpatching_panels(tables, num_layers)
+        return heatmaps(panels, num_layers, f"{model}: back-patching, share of runs answering e3", "success rate")
+    if name == "projection":
+        return projection_lines(tables, num_layers, f"{model}: sublayer projection at t2")
+    if name == "knockout":
+        return knockout_lines(tables, num_layers, f"{model}: attention knockout from t2")
+    raise ValueError(f"no figure for analysis {name!r}")

@@ -149,3 +149,29 @@ def projection(projections: dict[str, pd.DataFrame]) -> pd.DataFrame:
                     }
                 )
     return pd.DataFrame(rows)
+
+
+PATCHSCOPES_PANELS = [("t1", "e2"), ("t2", "e2"), ("t2", "e3")]  # (source position, entity decoded)
+
+
+def patchscopes_panels(tables: dict[str, pd.DataFrame], num_layers: int) -> dict[tuple[str, str], pd.DataFrame]:
+    """Per split (or any label) and (position, entity): the share of Patchscopes generations
+    naming the entity, per (target, source) layer."""
+    panels = {}
+    for split, table in tables.items():
+        for position, entity in PATCHSCOPES_PANELS:
+            rows = table[table["position"] == position]
+            panels[split, f"{position} → {entity}"] = rate_grid(rows, rows["classification"] == entity, num_layers)
+    return panels
+
+
+def backpatching_panels(tables: dict[str, pd.DataFrame], num_layers: int) -> dict[tuple[str, str], pd.DataFrame]:
+    """Per split (or any label) and position: the share of back-patched runs answering e3, per
+    (target, source) layer (drift left out of the incorrect split, as the table counts it)."""
+    panels = {}
+    for split, table in tables.items():
+        table = without_drift(split, table)
+        for position in POSITIONS:
+            rows = table[table["position"] == position]
+            panels[split, f"at {position}"] = rate_grid(rows, rows["correct"], num_layers)
+    return panels

@@ -1,0 +1,112 @@
+"""The analyses from Python, for notebooks: the workflow's own library calls, on cases of your own.
+
+    from multihop import api
+    model = api.load_model("bundled:tiny-llama")
+    case = api.make_case(model, ("Q193580", "Imagine"), ("P175", "the performer of {}"),
+                         ("Q1203", "John Lennon"), ("P26", "the spouse of {}"), ("Q117012", "Yoko Ono"))
+    table = api.run_analysis("backpatching", model, [case])
+    api.draw("backpatching", table, model)
+
+An entity is (QID, label) or (QID, label, aliases); a relation is (PID, template with {}). The
+settings are those of the project's config.yaml (`analyses`, and `match` from `evaluation`);
+`api.analysis_settings(...)` changes some. docs/notebook.ipynb shows all of it on the tiny test model.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from multihop.analyses import registry
+from multihop.analyses.cases import Case, load_cases, locate_all
+from multihop.dataset.chains import DATASET_COLUMNS, PROMPT_COLUMNS, chain_id, prompts
+from multihop.errors import UserError
+from multihop.models.adapter import Adapter
+
+CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
+
+
+@dataclass
+class Model:
+    """A loaded model as the analyses read it, with the prompt prefix its cases start with."""
+
+    name: str
+    adapter: Any  # multihop.models.adapter.Adapter
+    tokenizer: Any
+    prefix: str = ""
+
+
+def analysis_settings(**changes) -> dict:
+    """The analyses' settings of the project's config.yaml (and its `evaluation.match`), changed by `changes`."""
+    config = yaml.safe_load(CONFIG.read_text())
+    unknown = set(changes) - set(config["analyses"]) - {"match"}
+    if unknown:
+        raise UserError(f"no analysis setting named {', '.join(sorted(unknown))} (see config.yaml, analyses:)")
+    return {**config["analyses"], "match": config["evaluation"]["match"], **changes}
+
+
+def load_model(source: str, dtype: str = "auto", device: str = "auto", prefix: str = "") -> Model:
+    """A model from a hub id, a local directory or `bundled:<name>` (built under resources/ first
+    if it is not there yet); `prefix`: demonstrations every prompt starts with."""
+    from multihop.models import bundled
+    from multihop.models.loading import load
+
+    local = bundled.bundled_dir(source)
+    if local and not (Path(local) / "config.json").is_file():
+        bundled.prepare(bundled.bundled_name(source), local)
+    model, tokenizer = load(source, dtype, device)
+    return Model(source, Adapter(model), tokenizer, prefix)
+
+
+def make_case(model: Model, e1, r1, e2, r2, e3, capitalize: bool = False) -> Case:
+    """One two-hop case (e1 -r1-> e2 -r2-> e3), its prompt and token positions found as the
+    workflow finds them."""
+    entities = {"e1": _entity(e1), "e2": _entity(e2), "e3": _entity(e3)}
+    relations = {"r1": _relation(r1), "r2": _relation(r2)}
+    row = {slot: qid for slot, (qid, _, _) in entities.items()} | {slot: pid for slot, (pid, _) in relations.items()}
+    for slot, (_, label, aliases) in entities.items():
+        row |= {f"{slot}_label": label, f"{slot}_aliases": aliases, f"{slot}_type": "", f"{slot}_popularity": ""}
+    for slot, (pid, template) in relations.items():
+        row |= {f"{slot}_label": pid, f"{slot}_template": template}
+    texts = prompts(row["e1_label"], row["e2_label"], row["r1_template"], row["r2_template"], capitalize)
+    row |= {column: texts[kind] for kind, column in PROMPT_COLUMNS.items()}
+    row["id"] = chain_id(*(row[key] for key in ("e1", "r1", "e2", "r2", "e3")))
+    table = pd.DataFrame([row])[DATASET_COLUMNS]
+    located = locate_all(model.tokenizer, table, model.prefix)
+    if located.loc[0, "skipped"]:
+        raise UserError(f"cannot locate the case's tokens: {located.loc[0, 'skipped']}")
+    return load_cases(model.tokenizer, table.merge(located, on="id"), model.prefix)[0]
+
+
+def run_analysis(name: str, model: Model, cases: list[Case], settings: dict | None = None) -> pd.DataFrame:
+    """The rows of a registered analysis (`registry.ANALYSES`) for `cases`, as the workflow computes them."""
+    if name not in registry.ANALYSES:
+        raise UserError(f"no analysis named {name!r} (registered: {', '.join(registry.ANALYSES)})")
+    return registry.run(name, model.adapter, model.tokenizer, cases, settings or analysis_settings())
+
+
+def draw(name: str, table: pd.DataFrame, model: Model, label: str = "your"):
+    """The analysis's figure for `table` (the workflow draws its splits; here one `label`)."""
+    import matplotlib.pyplot as plt
+
+    from multihop.report.figures import analysis_figure
+
+    figure = analysis_figure(name, {label: table}, model.adapter.num_layers, model.name)
+    plt.close(figure)  # returned, not also left open: a notebook then shows it once
+    return figure
+
+
+def _entity(spec) -> tuple[str, str, str]:
+    qid, label, *rest = spec
+    aliases = list(rest[0]) if rest else []
+    return qid, label, json.dumps(sorted(set(aliases) - {label}), ensure_ascii=False)
+
+
+def _relation(spec) -> tuple[str, str]:
+    pid, template = spec
+    if template.count("{}") != 1:
+        raise UserError(f"template {template!r} needs exactly one {{}} where the entity goes")
+    return pid, template
