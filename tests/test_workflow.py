@@ -1,5 +1,6 @@
 """The whole workflow under Snakemake: the .test/ run (tiny excerpt, tiny taught model) in temp dirs."""
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -18,11 +19,24 @@ SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 MODEL = "tiny-llama"
 
 
-def snakemake(workdir, *args, cores=2):
+def snakemake(workdir, *args, cores=2, env=None):
     command = [SNAKEMAKE, "-s", ROOT / "Snakefile", "-d", workdir, "--configfile", workdir / "config.yaml"]
     command += ["--cores", str(cores), *args]
     command += ["--set-threads", "evaluate=1", "analysis_shard=1"]  # tiny models: two jobs at once
-    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+
+
+def offline(log):
+    """An environment whose Python processes refuse every network connection (tests/offline/),
+    recording attempts in `log`."""
+    path = os.pathsep.join(p for p in (str(ROOT / "tests" / "offline"), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path, "MULTIHOP_NETWORK_LOG": str(log)}
+
+
+def output_hashes(workdir) -> dict:
+    """sha256 of every table (CSV, Parquet) and figure (PNG) a run wrote under results/."""
+    files = sorted(p for p in (workdir / "results").rglob("*") if p.suffix in (".csv", ".parquet", ".png"))
+    return {str(p.relative_to(workdir)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 def copy_test_run(workdir, config=None, resources_from=None):
@@ -220,3 +234,21 @@ def test_a_chain_file_in_the_studys_format_runs_the_whole_study(workdir, tmp_pat
     funnel = pd.read_csv(results / MODEL / "funnel.csv").set_index("step")["cases"]
     assert funnel.iloc[0] == 32 and funnel["second hop correct"] >= 5  # the six chains it was taught
     assert (results / MODEL / "tables" / "findings.csv").is_file()
+
+
+def test_the_guard_refuses_connections(tmp_path):
+    log = tmp_path / "attempts.txt"
+    code = "import socket\ntry:\n    socket.create_connection(('127.0.0.1', 9))\nexcept OSError as e:\n    print(e)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=offline(log))
+    assert "refused by the test's socket guard" in run.stdout and "127.0.0.1" in log.read_text()
+
+
+def test_a_rerun_from_scratch_offline_writes_the_same_bytes(workdir, tmp_path):
+    """The .test run again from nothing, with every network connection refused: it succeeds,
+    tries none, and writes byte-identical tables (CSV, Parquet) and figures (PNG) to the first run's."""
+    again, log = copy_test_run(tmp_path / "again"), tmp_path / "attempts.txt"
+    run = snakemake(again, env=offline(log))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert not log.exists(), log.read_text()
+    first, second = output_hashes(workdir), output_hashes(again)
+    assert len(first) > 40 and any(name.endswith("stages.png") for name in first) and first == second

@@ -69,6 +69,7 @@ def stage_boxplot(stages: pd.DataFrame, counts: dict[str, int], num_layers: int,
     else:
         common = dict(data=data, x="stage", y="layer", hue="split", order=order, hue_order=hue_order, ax=ax)
         sns.boxplot(**common, palette=palette, fill=False, showfliers=False)
+        np.random.seed(0)  # seaborn jitters with numpy's global generator: the same dots every run
         sns.stripplot(**common, palette=palette, dodge=True, size=6, alpha=0.7, legend=False, jitter=0.08)
         ax.legend(title="cases", loc="upper left", bbox_to_anchor=(1, 1))
     reached = stages.groupby(["stage", "split"]).size()
@@ -166,6 +167,7 @@ def comparison(stages: pd.DataFrame, fixable: pd.DataFrame, title: str):
         else:
             common = dict(data=own, x="stage", y="depth", hue="model", order=order, hue_order=models, ax=ax)
             sns.boxplot(**common, palette=palette, fill=False, showfliers=False, legend=False)
+            np.random.seed(0)  # the same jitter every run
             sns.stripplot(**common, palette=palette, dodge=True, size=5, alpha=0.7, legend=False, jitter=0.08)
         ax.set_xticks(range(len(order)))
         ax.set_xticklabels([stage.replace(" ", "\n", 1) for stage in order])
