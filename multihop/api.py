@@ -12,7 +12,6 @@ settings are those of the project's config.yaml (`analyses`, and `match` from `e
 `api.analysis_settings(...)` changes some. docs/notebook.ipynb shows all of it on the tiny test model.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import yaml
 
 from multihop.analyses import registry
 from multihop.analyses.cases import Case, load_cases, locate_all
-from multihop.dataset.chains import DATASET_COLUMNS, PROMPT_COLUMNS, chain_id, prompts
+from multihop.dataset.chain_file import import_chains
 from multihop.errors import UserError
 from multihop.models.adapter import Adapter
 
@@ -62,19 +61,14 @@ def load_model(source: str, dtype: str = "auto", device: str = "auto", prefix: s
 
 
 def make_case(model: Model, e1, r1, e2, r2, e3, capitalize: bool = False) -> Case:
-    """One two-hop case (e1 -r1-> e2 -r2-> e3), its prompt and token positions found as the
-    workflow finds them."""
-    entities = {"e1": _entity(e1), "e2": _entity(e2), "e3": _entity(e3)}
-    relations = {"r1": _relation(r1), "r2": _relation(r2)}
-    row = {slot: qid for slot, (qid, _, _) in entities.items()} | {slot: pid for slot, (pid, _) in relations.items()}
-    for slot, (_, label, aliases) in entities.items():
-        row |= {f"{slot}_label": label, f"{slot}_aliases": aliases, f"{slot}_type": "", f"{slot}_popularity": ""}
-    for slot, (pid, template) in relations.items():
-        row |= {f"{slot}_label": pid, f"{slot}_template": template}
-    texts = prompts(row["e1_label"], row["e2_label"], row["r1_template"], row["r2_template"], capitalize)
-    row |= {column: texts[kind] for kind, column in PROMPT_COLUMNS.items()}
-    row["id"] = chain_id(*(row[key] for key in ("e1", "r1", "e2", "r2", "e3")))
-    table = pd.DataFrame([row])[DATASET_COLUMNS]
+    """One two-hop case (e1 -r1-> e2 -r2-> e3): its row read as a chain file's row is
+    (`chain_file.import_chains`), its token positions found as the workflow finds them."""
+    row = {}
+    for slot, (qid, label, *aliases) in {"e1": e1, "e2": e2, "e3": e3}.items():
+        row |= {slot: qid, f"{slot}_label": label, f"{slot}_aliases": list(aliases[0]) if aliases else []}
+    for slot, (pid, template) in {"r1": r1, "r2": r2}.items():
+        row |= {slot: pid, f"{slot}_template": template}
+    table = import_chains(pd.DataFrame([row]), {}, capitalize)[0]
     located = locate_all(model.tokenizer, table, model.prefix)
     if located.loc[0, "skipped"]:
         raise UserError(f"cannot locate the case's tokens: {located.loc[0, 'skipped']}")
@@ -97,16 +91,3 @@ def draw(name: str, table: pd.DataFrame, model: Model, label: str = "your"):
     figure = analysis_figure(name, {label: table}, model.adapter.num_layers, model.name)
     plt.close(figure)  # returned, not also left open: a notebook then shows it once
     return figure
-
-
-def _entity(spec) -> tuple[str, str, str]:
-    qid, label, *rest = spec
-    aliases = list(rest[0]) if rest else []
-    return qid, label, json.dumps(sorted(set(aliases) - {label}), ensure_ascii=False)
-
-
-def _relation(spec) -> tuple[str, str]:
-    pid, template = spec
-    if template.count("{}") != 1:
-        raise UserError(f"template {template!r} needs exactly one {{}} where the entity goes")
-    return pid, template

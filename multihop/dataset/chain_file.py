@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from multihop.dataset.chains import DATASET_COLUMNS, PROMPT_COLUMNS, chain_id, dataset_stats, prompts
+from multihop.dataset.chains import DATASET_COLUMNS, PROMPT_COLUMNS, aliases_json, chain_id, dataset_stats, prompts
 from multihop.errors import UserError
 
 KEY = ["e1", "r1", "e2", "r2", "e3"]
@@ -48,8 +48,9 @@ def import_chains(table: pd.DataFrame, relations: dict, capitalize=False):
     missing = [column for column in REQUIRED if column not in table]
     if missing:
         raise UserError(f"the chain file lacks columns {', '.join(missing)} (it needs {', '.join(REQUIRED)})")
-    if "id" in table and table["id"].astype(str).duplicated().any():
-        duplicated = table.loc[table["id"].astype(str).duplicated(), "id"].astype(str).head(3).tolist()
+    ids = table["id"].astype(str) if "id" in table else pd.Series(dtype=str)
+    if ids.duplicated().any():
+        duplicated = ids[ids.duplicated()].head(3).tolist()
         raise UserError(f"the chain file has duplicate ids ({', '.join(duplicated)}, ...); each row needs its own")
     table = table.reset_index(drop=True)
     for column in REQUIRED:
@@ -71,16 +72,15 @@ def import_chains(table: pd.DataFrame, relations: dict, capitalize=False):
     if chains["id"].duplicated().any():
         twice = chains.loc[chains["id"].duplicated(), KEY].iloc[0].tolist()
         raise UserError(f"the chain file has the same chain twice ({' '.join(twice)}); each chain once")
+    known = {pid: spec["label"] for pid, spec in relations.items()}
     for slot in ("r1", "r2"):
-        known = {pid: spec["label"] for pid, spec in relations.items()}
         given = chains[f"{slot}_label"] if f"{slot}_label" in chains else pd.Series("", index=chains.index)
         chains[f"{slot}_label"] = [g or known.get(pid, pid) for g, pid in zip(given, chains[slot], strict=True)]
     for slot in SLOTS:
         for column in (f"{slot}_type", f"{slot}_popularity"):
             chains[column] = chains[column].fillna("").astype(str) if column in chains else ""
-        # as a Wikidata build writes them: sorted, once each, without the label
         chains[f"{slot}_aliases"] = [
-            json.dumps(sorted(set(names) - {label}), ensure_ascii=False)
+            aliases_json(names, label)
             for names, label in zip(chains[f"{slot}_aliases"], chains[f"{slot}_label"], strict=True)
         ]
     texts = [

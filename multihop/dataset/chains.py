@@ -1,6 +1,7 @@
 """Two-hop chains (e1 -r1-> e2 -r2-> e3) and their prompts, from the entity and fact tables."""
 
 import hashlib
+import json
 
 import pandas as pd
 
@@ -19,6 +20,11 @@ DATASET_COLUMNS = [
     "e1_popularity", "e2_popularity", "e3_popularity", "r1_template", "r2_template",
     *PROMPT_COLUMNS.values(),
 ]  # fmt: skip
+
+
+def aliases_json(aliases, label: str) -> str:
+    """An entity's aliases as the dataset stores them: a JSON list, sorted, once each, without the label."""
+    return json.dumps(sorted(set(aliases) - {label}), ensure_ascii=False)
 
 
 def chain_id(e1, r1, e2, r2, e3) -> str:

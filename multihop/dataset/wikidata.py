@@ -3,11 +3,11 @@
 Both sources end in `normalize`, so the same facts give the same tables byte for byte.
 """
 
-import json
 from dataclasses import dataclass, field
 
 import pandas as pd
 
+from multihop.dataset.chains import aliases_json
 from multihop.dataset.ntriples import parse_term, read_triples
 from multihop.errors import UserError
 
@@ -148,7 +148,7 @@ def normalize(entities, facts, classes):
             {
                 "qid": qid,
                 "label": label,
-                "aliases": json.dumps(sorted(set(aliases) - {label}), ensure_ascii=False),
+                "aliases": aliases_json(aliases, label),
                 "type": classes[matching[0]],
                 "classes": "|".join(matching),
                 "popularity": int(popularity),
