@@ -6,6 +6,7 @@ import torch
 
 from multihop.analyses import registry
 from multihop.analyses.cases import load_cases
+from multihop.analyses.finished import FinishedCases, fingerprint
 from multihop.analyses.registry import case_counts
 from multihop.files import read_table, write_parquet
 from multihop.models.adapter import Adapter
@@ -21,8 +22,18 @@ def main(snakemake):
     model, tokenizer = load(spec["source"], spec["dtype"], spec["device"])
     cases = load_cases(tokenizer, located, spec["prompt_prefix"])
     logging.info("%s on %d cases with %s on %s", analysis, len(cases), spec["name"], model.device)
-    table = registry.run(analysis, Adapter(model), tokenizer, cases, snakemake.params.settings)
+    # the cases this shard finishes are kept beside its output until it is written (a rerun resumes)
+    digest = fingerprint(
+        analysis=analysis,
+        model=spec,
+        settings=snakemake.params.settings,
+        cases=located.to_csv(index=False),
+        files=[*snakemake.input.code],
+    )
+    finished = FinishedCases(f"{snakemake.output[0]}.unfinished", digest)
+    table = registry.run(analysis, Adapter(model), tokenizer, cases, snakemake.params.settings, finished)
     write_parquet(table, snakemake.output[0])
+    finished.remove()
 
 
 run(main, snakemake)  # noqa: F821 (snakemake is injected by the script directive)

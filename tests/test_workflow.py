@@ -3,8 +3,10 @@
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +19,7 @@ from multihop.evaluation.splits import SPLITS
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 MODEL = "tiny-llama"
+QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 
 
 def snakemake(workdir, *args, cores=2, env=None):
@@ -161,12 +164,19 @@ def test_misspelt_config_key_is_named(tmp_path):
 SWEEPS = ["backpatching_t1", "backpatching_t2", "knockout_e1"]
 
 
-def run_sweeps(workdir, other, shards):
-    """Three sweeps on a hand-made split of all six chains, cut into `shards` jobs."""
-    copy_test_run(other, {"analyses": {"shards": shards, "cases_per_split": 4, "max_new_tokens": 3}}, workdir)
+def all_chains_correct(workdir, other, analyses):
+    """A copy of the .test run whose correct split is all six chains (a hand-made split), with
+    the config's `analyses` section changed by `analyses`."""
+    copy_test_run(other, {"analyses": analyses}, workdir)
     cases = other / "results" / MODEL / "cases"
     cases.mkdir(parents=True)
     (cases / "correct.csv").write_text((workdir / "results" / "dataset" / "two_hop.csv").read_text())
+    return other
+
+
+def run_sweeps(workdir, other, shards):
+    """Three sweeps on all six chains as the correct split, cut into `shards` jobs."""
+    all_chains_correct(workdir, other, {"shards": shards, "cases_per_split": 4, "max_new_tokens": 3})
     results = other / "results" / MODEL / "correct"
     targets = [str(results.relative_to(other) / f"{name}.parquet") for name in SWEEPS]
     rules = ["locate_cases", "analysis_shard", "gather_analysis"]
@@ -181,6 +191,44 @@ def test_sharded_sweeps_gather_to_the_same_files(workdir, tmp_path):
     assert len(one["backpatching_t1"]) == 4 * 6 and one["backpatching_t1"]["id"].nunique() == 4  # 6 pairs s > t
     for name, table in one.items():
         pd.testing.assert_frame_equal(table, three[name])
+
+
+def test_a_killed_shard_resumes_where_it_stopped_and_gathers_the_same_bytes(workdir, tmp_path):
+    """The whole run is SIGKILLed once a shard has finished some of its six cases; the rerun
+    (`--rerun-incomplete`, as after preemption) runs only the others and gathers tables
+    byte-identical to an uninterrupted run's."""
+    analyses = {"shards": 1, "cases_per_split": 6}
+    results = f"results/{MODEL}/correct"
+    targets = [f"{results}/backpatching_{position}.parquet" for position in ("t1", "t2")]
+    rules = ["--allowed-rules", "locate_cases", "analysis_shard", "gather_analysis"]
+    killed, clean = (all_chains_correct(workdir, tmp_path / name, analyses) for name in ("killed", "clean"))
+    for other in (killed, clean):  # the cases located first, so that the timed part is the shard
+        run = snakemake(other, f"{results}/studied.csv", *rules)
+        assert run.returncode == 0, run.stderr[-3000:]
+
+    command = [SNAKEMAKE, "-s", ROOT / "Snakefile", "-d", killed, "--configfile", killed / "config.yaml"]
+    shard = killed / results / "shards" / "backpatching_1-of-1.parquet"
+    unfinished = shard.with_name(shard.name + ".unfinished")
+    process = subprocess.Popen([*command, "--cores", "1", *targets, *rules], start_new_session=True, **QUIET)
+    deadline = time.monotonic() + 300
+    while not list(unfinished.glob("case_*.parquet")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    os.killpg(process.pid, signal.SIGSTOP)  # freeze the run the moment its first case is stored
+    kept = len(list(unfinished.glob("case_*.parquet")))
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    print(f"the killed shard had stored {kept} of its 6 cases")
+    assert 0 < kept < 6 and not shard.exists()
+
+    assert snakemake(killed, "--unlock").returncode == 0  # the killed run's lock, as a user would
+    for other in (killed, clean):
+        run = snakemake(other, *targets, *rules, "--rerun-incomplete")
+        assert run.returncode == 0, run.stderr[-3000:]
+    log = (killed / "results" / "logs" / MODEL / "correct" / "backpatching_1-of-1.log").read_text()
+    assert f"resuming: {kept} of 6 cases were finished by an earlier attempt" in log
+    assert not unfinished.exists()
+    for target in targets:
+        assert (killed / target).read_bytes() == (clean / target).read_bytes()
 
 
 REPORT_RULES = ["plot_stages", "plot_heatmaps", "make_tables", "compare_models", "describe_model"]

@@ -126,8 +126,15 @@ class Context:
         return mentions(generation, names, self.settings["match"])
 
 
-def run(name: str, adapter, tokenizer, cases, settings: dict) -> pd.DataFrame:
-    """The rows of analysis `name` for every case, in its registered columns."""
+def run(name: str, adapter, tokenizer, cases, settings: dict, finished=None) -> pd.DataFrame:
+    """The rows of analysis `name` for every case, in its registered columns.
+
+    With `finished` (a multihop.analyses.finished.FinishedCases), each case's rows are stored as
+    soon as it is done, cases stored by an earlier attempt are not run again, and the table is
+    read back from the stored rows, so a resumed run gives the same table as an uninterrupted one.
+    """
+    import logging
+
     from tqdm.auto import tqdm
 
     from multihop.engine.decoding import PrefixCaches
@@ -135,6 +142,14 @@ def run(name: str, adapter, tokenizer, cases, settings: dict) -> pd.DataFrame:
     analysis = ANALYSES[name]
     run_case = analysis.runner()
     context = Context(adapter, tokenizer, settings, PrefixCaches(adapter))
-    frames = [run_case(context, case) for case in tqdm(cases, desc=name, unit="case")]
+    if finished is None:
+        frames = [run_case(context, case) for case in tqdm(cases, desc=name, unit="case")]
+    else:
+        if finished.count():
+            logging.info("resuming: %d of %d cases were finished by an earlier attempt", finished.count(), len(cases))
+        for index, case in enumerate(tqdm(cases, desc=name, unit="case")):
+            if not finished.has(index):
+                finished.put(index, run_case(context, case)[list(analysis.columns)])
+        frames = [finished.get(index) for index in range(len(cases))]
     table = pd.concat(frames, ignore_index=True) if frames else analysis.empty()
     return table[list(analysis.columns)]
