@@ -23,8 +23,7 @@ reproduce: install
 
 # The tiny run of .test/ (about a minute): the whole chain on a tiny excerpt and a tiny taught model.
 try: install
-	$(BIN)/snakemake --directory .test --configfile .test/config.yaml --cores $(CORES) \
-		--set-threads evaluate=1 analysis_shard=1  # tiny model: two jobs at once
+	$(BIN)/snakemake --directory .test --configfile .test/config.yaml --cores $(CORES)
 	$(BIN)/snakemake --directory .test --configfile .test/config.yaml --report report.html
 	@echo "report: $(abspath .test/report.html)"
 

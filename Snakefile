@@ -16,6 +16,30 @@ include: "rules/analyses.smk"
 include: "rules/report.smk"
 
 
+# Light jobs (tables, plots, gathers, reading tokenizers) run where Snakemake runs, not in a
+# cluster's queue; so does a SPARQL extraction, as compute nodes often have no network.
+localrules:
+    all,
+    import_dataset,
+    split_cases,
+    describe_model,
+    locate_cases,
+    gather_analysis,
+    summarize_stages,
+    plot_stages,
+    plot_heatmaps,
+    make_tables,
+    render_funnel,
+    render_dataset_stats,
+    compare_models,
+
+
+if config["wikidata"]["source"] == "sparql":
+
+    localrules:
+        extract_wikidata,
+
+
 rule all:
     input:
         "results/dataset/two_hop.csv",

@@ -36,7 +36,9 @@ rule analysis_shard:
         "results/logs/{model}/{split}/{analysis}_{scatteritem}.log",
     benchmark:
         "results/benchmarks/{model}/{split}/{analysis}_{scatteritem}.tsv"
-    threads: workflow.cores  # torch uses them all; model jobs run one at a time
+    threads: model_threads
+    resources:
+        **MODEL_RESOURCES,
     params:
         model=model_config,
         settings=SETTINGS,

@@ -1,3 +1,4 @@
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 from multihop.analyses.registry import ANALYSES, case_counts
@@ -5,6 +6,7 @@ from multihop.dependencies import code_files
 from multihop.evaluation.splits import SPLITS
 from multihop.models.bundled import BUNDLED, RESOURCES, bundled_dir
 from multihop.models.bundled import module_file as bundled_module_file
+from multihop.models.gpus import gpu_count
 
 min_version("9.0")
 
@@ -43,7 +45,40 @@ def dump_input(wildcards):
 
 
 def model_config(wildcards):
-    return MODELS[wildcards.model]
+    """The model's entry, less its resources: what a model job's outputs depend on."""
+    return {
+        key: value
+        for key, value in MODELS[wildcards.model].items()
+        if key != "resources"
+    }
+
+
+def model_threads(wildcards):
+    """Threads of a model job: the model's resources.cpus, else every core of a local run (its
+    model jobs then run one after another), or 4 under a cluster executor, which has no total.
+    """
+    cpus = MODELS[wildcards.model]["resources"]["cpus"]
+    if cpus:
+        return cpus
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return 4
+
+
+def model_resource(name):
+    return lambda wildcards: MODELS[wildcards.model]["resources"][name]
+
+
+# What each job of a model asks of a cluster (or of `--resources` on one machine), from the
+# model's entry: a 70B model's entry asks for more GPUs and memory than a 7B one's.
+MODEL_RESOURCES = dict(
+    gpu=lambda wildcards: gpu_count(MODELS[wildcards.model]),
+    mem_mb=model_resource("mem_mb"),
+    runtime=model_resource("runtime"),
+    # empty: any GPU type (the executor passes a type only when one is named)
+    gpu_model=lambda wildcards: MODELS[wildcards.model]["resources"]["gpu_model"] or "",
+)
 
 
 def model_files(wildcards):

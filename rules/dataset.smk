@@ -33,6 +33,9 @@ else:
             "results/logs/extract_wikidata.log",
         benchmark:
             "results/benchmarks/extract_wikidata.tsv"
+        resources:
+            mem_mb=8000,
+            runtime=240,  # minutes: a full dump is read once, line by line
         params:
             wikidata=config["wikidata"],
             entity_types=config["entity_types"],
@@ -50,6 +53,9 @@ else:
             stats="results/dataset/stats.csv",
         log:
             "results/logs/build_dataset.log",
+        resources:
+            mem_mb=8000,
+            runtime=60,
         params:
             relations=config["relations"],
             capitalize=config["prompts"]["capitalize"],

@@ -9,7 +9,9 @@ rule evaluate:
         "results/logs/{model}/evaluate.log",
     benchmark:
         "results/benchmarks/{model}/evaluate.tsv"
-    threads: workflow.cores  # torch uses them all; model jobs run one at a time
+    threads: model_threads
+    resources:
+        **MODEL_RESOURCES,
     params:
         model=model_config,
         max_new_tokens=config["evaluation"]["max_new_tokens"],

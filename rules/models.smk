@@ -9,6 +9,9 @@ rule prepare_bundled_model:
         "results/logs/prepare_bundled_model/{bundled}.log",
     benchmark:
         "results/benchmarks/prepare_bundled_model/{bundled}.tsv"
+    resources:
+        mem_mb=8000,  # the GGUF is dequantized to float32 in memory
+        runtime=30,
     script:
         "../scripts/prepare_bundled_model.py"
 

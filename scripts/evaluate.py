@@ -9,18 +9,24 @@ from multihop.engine.decoding import generate_prompts
 from multihop.evaluation.evaluate import check_prefix, evaluate
 from multihop.files import read_table, write_csv
 from multihop.models.adapter import Adapter
+from multihop.models.gpus import job_gpus
 from multihop.models.loading import load
 from multihop.scripting import run
 
 
 def main(snakemake):
+    with job_gpus(snakemake.params.model["device"], snakemake.resources.gpu) as gpus:
+        evaluate_model(snakemake, gpus)
+
+
+def evaluate_model(snakemake, gpus):
     torch.set_num_threads(snakemake.threads)
     spec = snakemake.params.model
     dataset = read_table(snakemake.input.dataset)
     check_prefix(spec["prompt_prefix"], dataset)
-    model, tokenizer = load(spec["source"], spec["dtype"], spec["device"])
+    model, tokenizer = load(spec["source"], spec["dtype"], spec["device"], gpus=gpus)
     adapter = Adapter(model)
-    logging.info("loaded %s on %s", spec["source"], model.device)
+    logging.info("loaded %s on %s, %d threads", spec["source"], model.device, snakemake.threads)
 
     def generate(texts):
         logging.info("%d distinct prompts for %d cases", len(texts), len(dataset))

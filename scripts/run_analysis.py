@@ -10,18 +10,26 @@ from multihop.analyses.finished import FinishedCases, fingerprint
 from multihop.analyses.registry import case_counts
 from multihop.files import read_table, write_parquet
 from multihop.models.adapter import Adapter
+from multihop.models.gpus import job_gpus
 from multihop.models.loading import load
 from multihop.scripting import run
 
 
 def main(snakemake):
+    with job_gpus(snakemake.params.model["device"], snakemake.resources.gpu) as gpus:
+        run_shard(snakemake, gpus)
+
+
+def run_shard(snakemake, gpus):
     torch.set_num_threads(snakemake.threads)
     spec, analysis = snakemake.params.model, snakemake.wildcards.analysis
     located = read_table(snakemake.input.cases)
     located = located[located["order"] < case_counts(snakemake.params.settings["cases_per_split"])[analysis]]
-    model, tokenizer = load(spec["source"], spec["dtype"], spec["device"])
+    model, tokenizer = load(spec["source"], spec["dtype"], spec["device"], gpus=gpus)
     cases = load_cases(tokenizer, located, spec["prompt_prefix"])
-    logging.info("%s on %d cases with %s on %s", analysis, len(cases), spec["name"], model.device)
+    logging.info(
+        "%s on %d cases with %s on %s, %d threads", analysis, len(cases), spec["name"], model.device, snakemake.threads
+    )
     # the cases this shard finishes are kept beside its output until it is written (a rerun resumes)
     digest = fingerprint(
         analysis=analysis,

@@ -64,19 +64,24 @@ def load_tokenizer(source: str):
     return tokenizer
 
 
-def load(source: str, dtype: str = "auto", device: str = "auto", attn_implementation: str | None = None):
+def load(source: str, dtype: str = "auto", device: str = "auto", attn_implementation: str | None = None, gpus=None):
     """(model, tokenizer) in eval mode on the chosen device; the tokenizer pads on the left.
 
     With `device: auto` and GPUs, accelerate places the layers (see `spreads`); the engine's
-    hooks move what they write to the device of the layer they edit.
+    hooks move what they write to the device of the layer they edit. `gpus` (indices, from
+    multihop.models.gpus.job_gpus) restricts the model to those GPUs: one, or spread over several.
 
     The attention implementation is the library's default (SDPA where the family has it, else
     eager); knockouts work under both. Flash attention ignores the masks knockouts edit.
     """
     path, offline = _location(source)
+    if gpus is not None and len(gpus) == 1:
+        device = f"cuda:{gpus[0]}"
     target = pick_device(device)
     tokenizer = load_tokenizer(source)
     placement = {"device_map": "sequential"} if spreads(device) else {}
+    if gpus is not None and len(gpus) > 1:  # only the job's GPUs, filled one after the other
+        placement = {"device_map": "sequential", "max_memory": {i: torch.cuda.mem_get_info(i)[0] for i in gpus}}
     try:
         model = AutoModelForCausalLM.from_pretrained(
             path,
