@@ -9,7 +9,10 @@ from multihop.scripting import run
 
 def main(snakemake):
     analysis = ANALYSES[snakemake.wildcards.analysis]
-    table = pd.concat([pd.read_parquet(path) for path in snakemake.input.shards], ignore_index=True)
+    shards = [pd.read_parquet(path) for path in snakemake.input.shards]
+    # a shard without cases has untyped columns, which would change the others' types: the
+    # gathered file must not depend on how many shards there were
+    table = pd.concat([shard for shard in shards if len(shard)] or shards[:1], ignore_index=True)
     table = table.sort_values(["id"], kind="stable").reset_index(drop=True)
     write_parquet(analysis.cut(table, snakemake.wildcards.part, snakemake.params.settings), snakemake.output[0])
 
