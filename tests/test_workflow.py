@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -25,7 +26,6 @@ QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 def snakemake(workdir, *args, cores=2, env=None):
     command = [SNAKEMAKE, "-s", ROOT / "Snakefile", "-d", workdir, "--configfile", workdir / "config.yaml"]
     command += ["--cores", str(cores), *args]
-    command += ["--set-threads", "evaluate=1", "analysis_shard=1"]  # tiny models: two jobs at once
     return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
 
 
@@ -300,3 +300,73 @@ def test_a_rerun_from_scratch_offline_writes_the_same_bytes(workdir, tmp_path):
     assert not log.exists(), log.read_text()
     first, second = output_hashes(workdir), output_hashes(again)
     assert len(first) > 40 and any(name.endswith("stages.png") for name in first) and first == second
+
+
+CLUSTER = ROOT / "tests" / "slurm" / "cluster.sh"
+SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: .*/slurm_logs/rule_(\w+)/")
+
+
+def why_no_slurm() -> str | None:
+    """Why this machine cannot run the SLURM daemons of tests/slurm/cluster.sh, or None."""
+    if not sys.platform.startswith("linux"):
+        return "the SLURM daemons run on Linux only"
+    installed = all(shutil.which(command) for command in ("slurmctld", "slurmd", "sbatch", "munged"))
+    if not installed and (os.geteuid() != 0 or not shutil.which("apt-get")):
+        return "the Debian packages slurmctld, slurmd, slurm-client and munge are missing; only root can install them"
+    conf = Path("/etc/slurm/slurm.conf")
+    if conf.exists() and not conf.is_symlink() and "written by multihop cluster.sh" not in conf.read_text():
+        return f"{conf} belongs to another SLURM installation, which this test does not touch"
+    return None
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster(tmp_path_factory):
+    """A one-node SLURM cluster on this machine, taken down afterwards; its job records (jobcomp) as a path."""
+    reason = why_no_slurm()
+    if reason:
+        pytest.skip(f"no SLURM cluster on this machine: {reason}")
+    folder = tmp_path_factory.mktemp("slurm")
+    up = subprocess.run([CLUSTER, "up", folder], capture_output=True, text=True, timeout=600)
+    assert up.returncode == 0, up.stderr[-3000:]
+    yield folder / "jobs.txt"
+    subprocess.run([CLUSTER, "down", folder], capture_output=True, timeout=120)
+
+
+def scheduler_records(jobs_txt, workdir) -> dict[str, str]:
+    """SLURM job id -> final state, for the jobs the scheduler ran in `workdir` (its jobcomp records)."""
+    records = [dict(field.split("=", 1) for field in line.split() if "=" in field) for line in jobs_txt.open()]
+    return {r["JobId"]: r["JobState"] for r in records if r.get("WorkDir") == str(workdir)}
+
+
+def test_the_study_runs_on_a_real_slurm_cluster_with_the_same_bytes(workdir, slurm_cluster, tmp_path):
+    """The .test run through profiles/slurm, in three shards per sweep: every job but the light
+    ones goes through sbatch (the scheduler's own records say so), and every table and figure is
+    byte-identical to the local run's in one shard."""
+    cluster_run = copy_test_run(tmp_path / "cluster", {"analyses": {"shards": 3}})
+    options = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1"]  # no sacct here
+    command = [SNAKEMAKE, "-s", ROOT / "Snakefile", "-d", cluster_run, "--configfile", cluster_run / "config.yaml"]
+    start = time.monotonic()
+    run = subprocess.run(
+        [*command, "--profile", ROOT / "profiles" / "slurm", *options], capture_output=True, text=True, timeout=1200
+    )
+    print(f"the SLURM run took {time.monotonic() - start:.0f} s")
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    submitted = dict(SUBMITTED.findall(run.stderr))  # SLURM job id -> rule
+    sweeps = len(ANALYSES) * len(SPLITS) * 3
+    expected = {
+        "extract_wikidata": 1,
+        "build_dataset": 1,
+        "prepare_bundled_model": 1,
+        "evaluate": 1,
+        "analysis_shard": sweeps,
+    }
+    assert {rule: list(submitted.values()).count(rule) for rule in set(submitted.values())} == expected
+    recorded = scheduler_records(slurm_cluster, cluster_run)
+    assert set(recorded) == set(submitted) and set(recorded.values()) == {"COMPLETED"}
+
+    def gathered(hashes):  # shard files differ in number; everything made from them must not
+        return {name: digest for name, digest in hashes.items() if "/shards/" not in name}
+
+    on_cluster, local = gathered(output_hashes(cluster_run)), gathered(output_hashes(workdir))
+    assert len(local) > 40 and on_cluster == local, [name for name in local if on_cluster.get(name) != local[name]]
