@@ -1,6 +1,7 @@
 """config.yaml holds every value, the schema checks them; each default lives in one place."""
 
 import copy
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -95,3 +96,24 @@ def test_our_rules_differ_from_the_study_in_each_choice_and_validate(config):
     validate(merged, str(SCHEMA))
     assert not choices(merged)["follows_study"].any() and len(STUDY) == 5
     assert merged["dataset"]["selection"] == "all" != config["dataset"]["selection"]
+
+
+def test_the_four_models_together_ask_each_for_its_own_resources(config, tmp_path):
+    """configs/study.yaml lists the four models as their own files do; planned, each model's
+    jobs ask for that model's GPUs, memory and runtime (the 70B model more than the others)."""
+    together = yaml.safe_load((ROOT / "configs" / "study.yaml").read_text())
+    alone = {path.stem: yaml.safe_load(path.read_text())["models"][0] for path in CONFIGS}
+    assert {m["name"]: m for m in together["models"]} == alone
+    (tmp_path / "data").symlink_to(ROOT / "data")
+    command = [SNAKEMAKE, "-s", ROOT / "Snakefile", "-d", tmp_path, "--configfile", ROOT / "configs" / "study.yaml"]
+    run = subprocess.run([*command, "--dry-run"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    planned = {}
+    for job in run.stdout.split("rule analysis_shard:")[1:]:
+        model = re.search(r"wildcards: model=([\w.-]+)", job).group(1)
+        resources = dict(re.findall(r"(\w+)=(\w+)", re.search(r"resources: (.*)", job).group(1)))
+        planned.setdefault(model, set()).add((resources["gpu"], resources["mem_mb"], resources["runtime"]))
+    assert planned == {
+        m["name"]: {(str(m["resources"]["gpus"]), str(m["resources"]["mem_mb"]), str(m["resources"]["runtime"]))}
+        for m in together["models"]
+    }
