@@ -5,16 +5,28 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 CORES ?= all
 
-.PHONY: install reproduce try test test-fast lint format benchmark clean
+.PHONY: install lock reproduce try test test-fast lint format benchmark clean
 
-# (Re)install whenever the dependencies change. torch is pinned to a CPU build (see pyproject.toml).
-$(VENV)/.installed: pyproject.toml
+# (Re)install whenever the lock changes: exactly the versions of requirements.lock, each checked
+# against its hashes, then this project itself (no dependencies of its own beyond the lock).
+# torch is its CPU build (2.13.0+cpu); where pip does not find it, add PyTorch's CPU index:
+#   PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu make install
+$(VENV)/.installed: requirements.lock pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(VENV)/.installed
+
+# Resolve pyproject.toml's ranges (with the test extras) again into requirements.lock, with hashes.
+# tests/test_lock.py fails while the two disagree.
+lock:
+	test -d .venv-lock || $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install -q pip-tools==7.6.2
+	.venv-lock/bin/pip-compile -q --generate-hashes --allow-unsafe --extra test --strip-extras \
+		--no-emit-index-url --no-emit-find-links \
+		-o requirements.lock pyproject.toml
 
 reproduce: install
 	$(BIN)/snakemake --cores $(CORES)
