@@ -151,3 +151,51 @@ def test_the_engine_works_on_a_model_placed_by_accelerate(tmp_path):
     seeds = [variant_seed(0, str(i)) for i in range(len(variants))]
     expected = generate_variants(adapter, tokenizer, ids, variants, 6, seeds)
     assert generate_variants(other, tokenizer, ids, variants, 6, seeds) == expected
+
+
+def test_out_of_memory_halves_the_batch_and_changes_no_output(caplog):
+    """A model that runs out of memory on more than three rows at once: the variants and the
+    prompts still all get their continuations, the same as with room to spare, and the log says
+    the batch halved."""
+    from multihop.engine.decoding import generate_prompts
+
+    adapter, tokenizer, ids = setup("llama")
+    states = read_states(adapter, ids)
+    last = len(ids) - 1
+    variants = [(Patch(t, last, states[s, last]),) for s in range(4) for t in range(s)]
+    seeds = [variant_seed(0, str(i)) for i in range(len(variants))]
+    prompts = [PROMPT, "the capital of France is", "the author of Hamlet is", "x", "the spouse of"] * 2
+    expected = (
+        generate_variants(adapter, tokenizer, ids, variants, 6, seeds=seeds, batch_size=8),
+        generate_prompts(adapter, tokenizer, prompts, 6, batch_size=8),
+    )
+
+    def small_memory(module, args):
+        if args[0].shape[0] > 3:  # rows of token ids going into the embedding
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    hook = adapter.model.get_input_embeddings().register_forward_pre_hook(small_memory)
+    try:
+        with caplog.at_level("WARNING"):
+            halved = (
+                generate_variants(adapter, tokenizer, ids, variants, 6, seeds=seeds, batch_size=8),
+                generate_prompts(adapter, tokenizer, prompts, 6, batch_size=8),
+            )
+    finally:
+        hook.remove()
+    assert halved == expected and len(expected[0]) == 6 and len(expected[1]) == 10
+    assert "out of memory with 8 rows per batch; going on with 4" in caplog.text
+    assert "out of memory with 4 rows per batch; going on with 2" in caplog.text
+
+
+def test_out_of_memory_with_one_row_per_batch_is_a_plain_error():
+    from multihop.engine.batches import in_batches
+    from multihop.errors import UserError
+
+    def never_fits(rows):
+        raise RuntimeError("DefaultCPUAllocator: not enough memory: you tried to allocate 1 GB")
+
+    with pytest.raises(UserError, match="out of memory with one row per batch"):
+        list(in_batches(list(range(5)), 4, never_fits))
+    with pytest.raises(RuntimeError, match="shape mismatch"):  # any other error is left alone
+        list(in_batches([1], 4, lambda rows: (_ for _ in ()).throw(RuntimeError("shape mismatch"))))

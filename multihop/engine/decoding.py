@@ -22,6 +22,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import LogitsProcessorList
 
+from multihop.engine.batches import in_batches
 from multihop.engine.edits import edited, first_edited
 from multihop.engine.head import exact_head
 from multihop.engine.kvcache import reserved
@@ -185,12 +186,13 @@ def generate_variants(
     caches = caches or PrefixCaches(adapter)
     if not cache_is_exact(adapter.model, len(ids), max_new_tokens):
         caches = None
-    texts = []
-    for start in range(0, len(variants), batch_size):
-        chunk = slice(start, start + batch_size)
+
+    def run(rows):
+        chunk = slice(rows.start, rows.stop)
         chunk_seeds = None if seeds is None else seeds[chunk]
-        texts += _variant_rows(adapter, tokenizer, ids, variants[chunk], max_new_tokens, chunk_seeds, caches, sampling)
-    return texts
+        return _variant_rows(adapter, tokenizer, ids, variants[chunk], max_new_tokens, chunk_seeds, caches, sampling)
+
+    return [text for _, texts in in_batches(range(len(variants)), batch_size, run) for text in texts]
 
 
 def reference_generate(adapter, tokenizer, ids, variants, max_new_tokens=10, seeds=None, sampling=None):
@@ -233,10 +235,12 @@ def generate_prompts(
 
 def _padded_batches(model, tokenizer, prompts, max_new_tokens, batch_size, decode=_generate):
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # little padding per batch
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
+
+    def run(rows):
         encoded = tokenizer([prompts[i] for i in rows], return_tensors="pt", padding=True).to(model.device)
-        yield rows, decode(model, tokenizer, encoded["input_ids"], encoded["attention_mask"], max_new_tokens)
+        return decode(model, tokenizer, encoded["input_ids"], encoded["attention_mask"], max_new_tokens)
+
+    yield from in_batches(order, batch_size, run)
 
 
 def common_prefix(sequences) -> list[int]:
@@ -260,8 +264,8 @@ def _prefix_batches(model, tokenizer, prompts, max_new_tokens, batch_size):
     # Pad between the shared prefix and each prompt's own tokens: positions come from the attention
     # mask, so every prompt sees the prefix and its own tokens exactly as it would unpadded.
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
+
+    def run(rows):
         width = max(len(encoded[i]) for i in rows)
         ids, mask = [], []
         for i in rows:
@@ -269,4 +273,6 @@ def _prefix_batches(model, tokenizer, prompts, max_new_tokens, batch_size):
             ids.append(prefix + [tokenizer.pad_token_id] * pad + encoded[i][len(prefix) :])
             mask.append([1] * len(prefix) + [0] * pad + [1] * (len(encoded[i]) - len(prefix)))
         ids, mask = torch.tensor(ids, device=model.device), torch.tensor(mask, device=model.device)
-        yield rows, _decode(model, tokenizer, ids, mask, max_new_tokens, cache)
+        return _decode(model, tokenizer, ids, mask, max_new_tokens, cache)
+
+    yield from in_batches(order, batch_size, run)
