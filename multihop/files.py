@@ -2,6 +2,7 @@
 leaves a file that looks finished."""
 
 import contextlib
+import glob
 import json
 import os
 from pathlib import Path
@@ -11,9 +12,14 @@ import pandas as pd
 
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yield a temporary sibling of `path`; rename it onto `path` only if the block succeeds."""
+    """Yield a temporary sibling of `path`; rename it onto `path` only if the block succeeds.
+
+    A writer killed outright (SIGKILL) leaves its temporary sibling behind, never `path`; the
+    next write of `path` removes such leftovers."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.tmp*"):
+        stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         yield tmp
