@@ -302,6 +302,17 @@ def test_a_rerun_from_scratch_offline_writes_the_same_bytes(workdir, tmp_path):
     assert len(first) > 40 and any(name.endswith("stages.png") for name in first) and first == second
 
 
+def test_other_batch_sizes_write_the_same_bytes(workdir, tmp_path):
+    """The .test run with batches of 3 prompts in the evaluation and 5 variants in the analyses
+    (8 and 512 in the first run): every table and figure is byte-identical."""
+    models = [{**yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())["models"][0], "batch_size": 3}]
+    other = copy_test_run(tmp_path / "batches", {"models": models, "analyses": {"batch_size": 5}}, workdir)
+    run = snakemake(other)
+    assert run.returncode == 0, run.stderr[-3000:]
+    first, second = output_hashes(workdir), output_hashes(other)
+    assert len(first) > 40 and first == second, [name for name in first if second.get(name) != first[name]]
+
+
 CLUSTER = ROOT / "tests" / "slurm" / "cluster.sh"
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: .*/slurm_logs/rule_(\w+)/")
 
