@@ -2,7 +2,9 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 from multihop.analyses.registry import ANALYSES, case_counts
+from multihop.configuration import check as check_config
 from multihop.dependencies import code_files
+from multihop.errors import UserError
 from multihop.evaluation.splits import SPLITS
 from multihop.models.bundled import BUNDLED, RESOURCES, bundled_dir
 from multihop.models.bundled import module_file as bundled_module_file
@@ -11,7 +13,11 @@ from multihop.models.gpus import gpu_count
 min_version("9.0")
 
 
-validate(config, "../schemas/config.schema.yaml")
+try:  # the first mistake in one line, rather than the schema dumped
+    check_config(config, f"{workflow.basedir}/schemas/config.schema.yaml")
+except UserError as error:
+    raise WorkflowError(str(error)) from None
+validate(config, "../schemas/config.schema.yaml")  # fills in the defaults
 
 
 if config["dataset"]["source"] == "file" and not config["dataset"]["file"]:

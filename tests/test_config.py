@@ -117,3 +117,56 @@ def test_the_four_models_together_ask_each_for_its_own_resources(config, tmp_pat
         m["name"]: {(str(m["resources"]["gpus"]), str(m["resources"]["mem_mb"]), str(m["resources"]["runtime"]))}
         for m in together["models"]
     }
+
+
+CONFIG_MISTAKES = {
+    "unknown key": (
+        {"evaluation": {"max_new_tokes": 3}},
+        "evaluation: Additional properties are not allowed ('max_new_tokes' was unexpected); the keys allowed here are",
+    ),
+    "wrong type": (
+        {"evaluation": {"max_new_tokens": "ten"}},
+        "evaluation.max_new_tokens: 'ten' is not of type integer",
+    ),
+    "bad QID": ({"entity_types": {"Z5": "human"}}, "entity_types: 'Z5' is not a Wikidata item id (Q and digits)"),
+    "bad PID": (
+        {"relations": {"X26": {"label": "spouse", "template": "the spouse of {}"}}},
+        "relations: 'X26' is not a Wikidata property id (P and digits)",
+    ),
+    "template without {}": (
+        {"relations": {"P26": {"label": "spouse", "template": "the spouse of"}}},
+        "relations.P26.template: 'the spouse of' needs exactly one {} where the entity goes",
+    ),
+    "unknown choice": ({"evaluation": {"match": "exact"}}, "evaluation.match: 'exact' is not one of substring, word"),
+    "negative GPUs": (
+        {"models": [{"name": "m", "source": "bundled:tiny-llama", "resources": {"gpus": -1}}]},
+        "models[0].resources.gpus: -1 is less than the minimum of 0",
+    ),
+}
+
+
+@pytest.mark.parametrize("mistake", CONFIG_MISTAKES)
+def test_a_config_mistake_is_one_line_naming_the_key(mistake, tmp_path):
+    """Each mistake stops the run before anything runs, with one line that names the key."""
+    change, message = CONFIG_MISTAKES[mistake]
+    settings = yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())
+    for section, values in change.items():
+        settings[section] = {**settings.get(section, {}), **values} if isinstance(values, dict) else values
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(settings))
+    command = [SNAKEMAKE, "-s", ROOT / "Snakefile", "-d", tmp_path, "--configfile", tmp_path / "config.yaml", "-n"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    lines = (run.stdout + run.stderr).splitlines()
+    error = lines[next(i for i, line in enumerate(lines) if line.startswith("WorkflowError")) + 1]
+    assert run.returncode != 0 and error.startswith(f"config: {message}")
+    assert "Traceback" not in run.stderr and "Failed validating" not in run.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_every_bad_input_in_the_docs_is_a_test():
+    """docs/bad-inputs.md names a test for each bad input; each must exist (with its case, if named)."""
+    named = re.findall(r"`(tests/[\w/]+\.py)::(\w+)(?:\[([^\]]+)\])?`", (ROOT / "docs" / "bad-inputs.md").read_text())
+    assert len(named) >= 30
+    for path, test, case in named:
+        source = (ROOT / path).read_text()
+        assert f"def {test}(" in source, f"{path}::{test}"
+        assert not case or case in source, f"{path}::{test}[{case}]"

@@ -56,3 +56,13 @@ def test_gpus_per_job_default_to_the_device():
     assert gpu_count({"device": "cpu", "resources": {"gpus": None}}) == 0
     assert gpu_count({"device": "auto", "resources": {"gpus": None}}) == 1
     assert gpu_count({"device": "cuda", "resources": {"gpus": 4}}) == 4
+
+
+def test_more_gpus_than_the_machine_has_is_a_plain_error(tmp_path):
+    import pytest
+
+    from multihop.errors import UserError
+
+    with pytest.raises(UserError, match=r"asks for 3 GPU\(s\) \(the model's resources.gpus\) and this machine has 2"):
+        with claim(3, 2, tmp_path):
+            pass

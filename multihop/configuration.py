@@ -1,0 +1,52 @@
+"""The config checked against its schema, with one line per mistake instead of the schema dumped.
+
+Snakemake's own validation (which also fills in the defaults) runs after this, on a config that
+passes; this only words the first mistake so that it names the key and what it should be.
+"""
+
+import jsonschema
+import yaml
+
+from multihop.errors import UserError
+
+# what an id of each pattern is, for the message
+PATTERNS = {"^Q[0-9]+$": "a Wikidata item id (Q and digits)", "^P[0-9]+$": "a Wikidata property id (P and digits)"}
+
+
+def _where(path) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".") or "the top"
+
+
+def _explain(error: jsonschema.ValidationError) -> str:
+    where = _where(error.absolute_path)
+    if error.validator == "additionalProperties" and error.schema.get("patternProperties"):
+        known = set(error.schema.get("properties", {}))
+        keys = [k for k in error.instance if k not in known]
+        for pattern, meaning in PATTERNS.items():
+            if pattern in error.schema["patternProperties"]:
+                bad = [k for k in keys if not jsonschema.Draft7Validator({"pattern": pattern}).is_valid(k)]
+                return f"{where}: {', '.join(map(repr, bad))} is not {meaning}"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        return f"{where}: {error.message}; the keys allowed here are {', '.join(allowed)}"
+    if error.validator == "pattern" and "{}" in error.schema["pattern"]:
+        return f"{where}: {error.instance!r} needs exactly one {{}} where the entity goes"
+    if error.validator == "pattern":
+        pattern = error.schema["pattern"]
+        return f"{where}: {error.instance!r} is not {PATTERNS.get(pattern, 'of the form ' + pattern)}"
+    if error.validator == "enum":
+        return f"{where}: {error.instance!r} is not one of {', '.join(map(str, error.schema['enum']))}"
+    if error.validator == "type":
+        wanted = error.schema["type"]
+        wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
+        return f"{where}: {error.instance!r} is not of type {wanted}"
+    return f"{where}: {error.message}"
+
+
+def check(config: dict, schema_path) -> None:
+    """Raise a UserError naming the config's first mistake, if it has one."""
+    with open(schema_path) as file:
+        schema = yaml.safe_load(file)
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))
+    if error is not None:
+        raise UserError(f"config: {_explain(error)} (see schemas/config.schema.yaml)")
