@@ -66,3 +66,20 @@ def test_an_absent_device_is_a_plain_error():
         pick_device(f"cuda:{torch.cuda.device_count()}")  # one past the last GPU, or any GPU on a CPU machine
     with pytest.raises(UserError, match="not a device name"):
         pick_device("gpu0")
+
+
+def test_a_missing_model_directory_is_a_plain_error(tmp_path):
+    from multihop.models.loading import load
+
+    with pytest.raises(UserError, match=f"model directory {tmp_path}/absent does not exist"):
+        load(str(tmp_path / "absent"), device="cpu")
+
+
+def test_an_unknown_hub_id_offline_is_a_plain_error(monkeypatch):
+    import huggingface_hub
+
+    from multihop.models.loading import load
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(UserError, match="could not load the tokenizer of 'nobody/no-such-model'"):
+        load("nobody/no-such-model", device="cpu")

@@ -42,3 +42,20 @@ def test_untyped_or_unlabelled_items_drop_with_their_facts(tiny_dump, config):
     entities, facts = extract(tiny_dump, config)
     assert "Q117012" not in set(entities["qid"])
     assert not (facts == "Q117012").any().any()
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [("", "no Wikidata item in the dump"), ("<http://a/s> <http://a/p> <http://a/o> .\n", "no Wikidata item")],
+    ids=["empty", "not-wikidata"],
+)
+def test_a_dump_without_items_is_a_plain_error(tmp_path, config, content, message):
+    path = tmp_path / "dump.nt"
+    path.write_text(content)
+    with pytest.raises(WikidataError, match=message):
+        extract(path, config)
+
+
+def test_a_dump_without_items_of_the_types_is_a_plain_error(tiny_dump, config):
+    with pytest.raises(WikidataError, match="no item in the dump is an instance of the config's entity_types"):
+        extract(tiny_dump, {**config, "entity_types": {"Q999999999": "nothing"}})

@@ -126,6 +126,13 @@ def extract_from_dump(path, classes, relations, max_bad_lines=0, on_bad_line=Non
         elif predicate == about_token:
             current.articles += 1
     flush(current)
+    if current is None:
+        raise WikidataError(f"{path}: no Wikidata item in the dump (is it empty, or not a Wikidata truthy dump?)")
+    if not kept:
+        raise WikidataError(
+            f"{path}: no item in the dump is an instance of the config's entity_types; "
+            "is it the truthy dump (wdt: statements), and are the types right?"
+        )
 
     entities = [(i.qid, i.label, sorted(i.aliases), sorted(i.classes), i.popularity, len(i.statements)) for i in kept]
     facts = [fact for item in kept for fact in item.facts]

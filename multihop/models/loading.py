@@ -19,6 +19,8 @@ def _location(source: str) -> tuple[str, bool]:
     """(path or hub id, offline): local files never ask the hub, and must exist."""
     path = local_dir(source) or source
     offline = local_dir(source) is not None
+    if not offline and source.startswith(("/", ".", "~")):  # a path, never a hub id
+        raise UserError(f"model directory {source} does not exist; give an existing directory or a hub id")
     if offline and not Path(path).is_dir():
         raise UserError(f"model directory {path} does not exist (for {source}, run the prepare_bundled_model rule)")
     return path, offline
