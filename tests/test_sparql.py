@@ -114,3 +114,66 @@ def test_an_endpoint_answering_html_is_a_plain_error(html_server, tmp_path):
     with pytest.raises(WikidataError, match="something other than SPARQL JSON.*Welcome to the wiki"):
         client.select("SELECT * WHERE { ?s ?p ?o }")
     assert not list((tmp_path / "cache").glob("*.json"))  # nothing cached from a bad answer
+
+
+@pytest.fixture
+def scripted_server():
+    """An endpoint that gives the answers of `server.answers` in turn, (status, headers, body)
+    each, and records when each request came."""
+    import http.server
+    import threading
+
+    class Scripted(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.server.times.append(time.monotonic())
+            status, headers, body = self.server.answers.pop(0)
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
+    server.times, server.answers = [], []
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/sparql"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+
+
+GOOD_ANSWER = b'{"head": {"vars": ["s"]}, "results": {"bindings": [{"s": {"type": "literal", "value": "x"}}]}}'
+
+
+def test_a_client_error_stops_at_once_naming_the_status(scripted_server, tmp_path):
+    scripted_server.answers = [(400, {}, b"Parse error: unexpected token")]
+    client = SparqlClient(scripted_server.url, tmp_path, retries=3, backoff_s=0.01)
+    with pytest.raises(WikidataError, match=r"refused a query \(400\): Parse error"):
+        client.select("SELECT")
+    assert client.requests_sent == 1
+
+
+def test_server_errors_are_retried_then_a_plain_error(scripted_server, tmp_path):
+    scripted_server.answers = [(503, {}, b"busy")] * 3
+    client = SparqlClient(scripted_server.url, tmp_path, retries=3, backoff_s=0.01)
+    with pytest.raises(WikidataError, match="unreachable after 3 tries: HTTP Error 503"):
+        client.select("SELECT")
+    assert client.requests_sent == 3 and not list(tmp_path.iterdir())
+
+
+def test_too_many_requests_waits_as_long_as_retry_after_says(scripted_server, tmp_path):
+    scripted_server.answers = [(429, {"Retry-After": "1"}, b"slow down"), (200, {}, GOOD_ANSWER)]
+    client = SparqlClient(scripted_server.url, tmp_path, retries=3, backoff_s=0.01)
+    assert client.select("SELECT") == [{"s": "x"}]
+    first, second = scripted_server.times
+    assert second - first >= 1.0  # the back-off alone would have waited 0.01 s
+
+
+def test_a_cut_off_answer_is_a_plain_error_and_not_cached(scripted_server, tmp_path):
+    scripted_server.answers = [(200, {}, GOOD_ANSWER[:40])]
+    client = SparqlClient(scripted_server.url, tmp_path, retries=1)
+    with pytest.raises(WikidataError, match="answered with JSON that is cut off or malformed"):
+        client.select("SELECT")
+    assert not list(tmp_path.iterdir())

@@ -54,10 +54,10 @@ class SparqlClient:
             "Content-Type": "application/x-www-form-urlencoded",
             "User-Agent": self.user_agent,
         }
-        last_error = None
+        last_error, wait = None, 0.0
         for attempt in range(self.retries):
             if attempt:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+                time.sleep(max(wait, self.backoff_s * 2 ** (attempt - 1)))
             request = urllib.request.Request(self.endpoint, data=body, headers=headers)
             self.requests_sent += 1
             try:
@@ -70,10 +70,18 @@ class SparqlClient:
                     raise WikidataError(
                         f"SPARQL endpoint {self.endpoint} refused a query ({error.code}): {detail}"
                     ) from None
-                last_error = error
+                last_error, wait = error, _retry_after(error)
             except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
                 last_error = error
         raise WikidataError(f"SPARQL endpoint {self.endpoint} unreachable after {self.retries} tries: {last_error}")
+
+
+def _retry_after(error: urllib.error.HTTPError, longest: float = 600.0) -> float:
+    """Seconds the endpoint asked to wait (Retry-After, in seconds) before the next try; 0 if it did not say."""
+    try:
+        return min(float(error.headers.get("Retry-After", 0)), longest)
+    except (TypeError, ValueError):  # an HTTP date: the back-off decides
+        return 0.0
 
 
 def _json_answer(body: bytes, endpoint: str) -> dict:
@@ -82,6 +90,11 @@ def _json_answer(body: bytes, endpoint: str) -> dict:
         answer = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         start = body[:200].decode(errors="replace")
+        if start.lstrip().startswith("{"):
+            raise WikidataError(
+                f"SPARQL endpoint {endpoint} answered with JSON that is cut off or malformed "
+                f"({len(body)} bytes, beginning {start[:80]!r}); try again, or ask for less at once"
+            ) from None
         raise WikidataError(
             f"SPARQL endpoint {endpoint} answered with something other than SPARQL JSON results "
             f"(it begins {start!r}); is the address its query endpoint?"
