@@ -293,13 +293,26 @@ def test_the_guard_refuses_connections(tmp_path):
 
 def test_a_rerun_from_scratch_offline_writes_the_same_bytes(workdir, tmp_path):
     """The .test run again from nothing, with every network connection refused: it succeeds,
-    tries none, and writes byte-identical tables (CSV, Parquet) and figures (PNG) to the first run's."""
+    tries none, and writes byte-identical tables (CSV, Parquet) and figures (PNG) to the first
+    run's, and the same report but for the jobs' times."""
     again, log = copy_test_run(tmp_path / "again"), tmp_path / "attempts.txt"
     run = snakemake(again, env=offline(log))
     assert run.returncode == 0, run.stderr[-3000:]
     assert not log.exists(), log.read_text()
     first, second = output_hashes(workdir), output_hashes(again)
     assert len(first) > 40 and any(name.endswith("stages.png") for name in first) and first == second
+    assert report_without_times(workdir) == report_without_times(again)
+
+
+def report_without_times(workdir) -> str:
+    """The run's Snakemake report, less the jobs' runtimes and timeline (the only parts that
+    depend on when and how fast the run went)."""
+    run = snakemake(workdir, "--report", "report.html")
+    assert run.returncode == 0, run.stderr[-3000:]
+    html = (workdir / "report.html").read_text()
+    timed = re.compile(r"var (runtimes|timeline)_spec = [^\n]*")
+    assert len(timed.findall(html)) == 2 and "stages.png" in html
+    return timed.sub("", html)
 
 
 def test_other_batch_sizes_write_the_same_bytes(workdir, tmp_path):
