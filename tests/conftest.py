@@ -1,3 +1,4 @@
+import copy
 import shutil
 from pathlib import Path
 
@@ -20,3 +21,12 @@ def tiny_dump(tmp_path):
     path = tmp_path / "tiny.nt"
     shutil.copy(TEST_RUN / "tiny.nt", path)
     return path
+
+
+def merged(base: dict, changes: dict) -> dict:
+    """`base` with `changes` laid over it as Snakemake merges config files: a section's keys over
+    the base section's, other values (lists, numbers) replaced."""
+    out = copy.deepcopy(base)
+    for section, values in changes.items():
+        out[section] = {**out.get(section, {}), **values} if isinstance(values, dict) else values
+    return out

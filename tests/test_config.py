@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import ROOT, merged
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -47,12 +47,9 @@ def test_a_missing_value_is_named(config):
 
 
 def test_the_test_run_config_only_overrides_known_keys(config):
-    test = yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())
-    merged = copy.deepcopy(config)
-    for section, values in test.items():
-        merged[section] = {**merged[section], **values} if isinstance(values, dict) else values
-    validate(merged, str(SCHEMA))
-    assert merged["models"][0]["source"] in {"bundled:" + name for name in BUNDLED}
+    test = merged(config, yaml.safe_load((ROOT / ".test" / "config.yaml").read_text()))
+    validate(test, str(SCHEMA))
+    assert test["models"][0]["source"] in {"bundled:" + name for name in BUNDLED}
 
 
 def test_bundled_sources():
@@ -71,12 +68,9 @@ def test_the_studys_four_models_have_configs():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
 def test_each_model_config_validates_and_plans_the_whole_study(path, config, tmp_path):
-    ours = yaml.safe_load(path.read_text())
-    merged = copy.deepcopy(config)
-    for section, values in ours.items():
-        merged[section] = {**merged[section], **values} if isinstance(values, dict) else values
-    validate(merged, str(SCHEMA))
-    model = merged["models"][0]
+    ours = merged(config, yaml.safe_load(path.read_text()))
+    validate(ours, str(SCHEMA))
+    model = ours["models"][0]
     assert model["name"] == path.stem and model["source"].startswith("meta-llama/")
     assert model["dtype"] == "bfloat16" and model.get("prompt_prefix", "") == ""
     (tmp_path / "data").symlink_to(ROOT / "data")  # the default Wikidata excerpt, where config.yaml says
@@ -89,13 +83,10 @@ def test_each_model_config_validates_and_plans_the_whole_study(path, config, tmp
 def test_our_rules_differ_from_the_study_in_each_choice_and_validate(config):
     from multihop.report.choices import STUDY, choices
 
-    ours = yaml.safe_load((ROOT / "configs" / "our-rules.yaml").read_text())
-    merged = copy.deepcopy(config)
-    for section, values in ours.items():
-        merged[section] = {**merged[section], **values}
-    validate(merged, str(SCHEMA))
-    assert not choices(merged)["follows_study"].any() and len(STUDY) == 5
-    assert merged["dataset"]["selection"] == "all" != config["dataset"]["selection"]
+    ours = merged(config, yaml.safe_load((ROOT / "configs" / "our-rules.yaml").read_text()))
+    validate(ours, str(SCHEMA))
+    assert not choices(ours)["follows_study"].any() and len(STUDY) == 5
+    assert ours["dataset"]["selection"] == "all" != config["dataset"]["selection"]
 
 
 def test_the_four_models_together_ask_each_for_its_own_resources(config, tmp_path):
@@ -149,9 +140,7 @@ CONFIG_MISTAKES = {
 def test_a_config_mistake_is_one_line_naming_the_key(mistake, tmp_path):
     """Each mistake stops the run before anything runs, with one line that names the key."""
     change, message = CONFIG_MISTAKES[mistake]
-    settings = yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())
-    for section, values in change.items():
-        settings[section] = {**settings.get(section, {}), **values} if isinstance(values, dict) else values
+    settings = merged(yaml.safe_load((ROOT / ".test" / "config.yaml").read_text()), change)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(settings))
     command = [SNAKEMAKE, "-s", ROOT / "Snakefile", "-d", tmp_path, "--configfile", tmp_path / "config.yaml", "-n"]
     run = subprocess.run(command, capture_output=True, text=True, timeout=300)

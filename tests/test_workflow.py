@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from conftest import merged
 
 from multihop.analyses.registry import ANALYSES
 from multihop.evaluation.splits import SPLITS
@@ -23,9 +24,13 @@ MODEL = "tiny-llama"
 QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 
 
+def snakemake_command(workdir) -> list:
+    """Snakemake on this project's workflow, in `workdir` with its config.yaml."""
+    return [SNAKEMAKE, "-s", ROOT / "Snakefile", "-d", workdir, "--configfile", workdir / "config.yaml"]
+
+
 def snakemake(workdir, *args, cores=2, env=None):
-    command = [SNAKEMAKE, "-s", ROOT / "Snakefile", "-d", workdir, "--configfile", workdir / "config.yaml"]
-    command += ["--cores", str(cores), *args]
+    command = [*snakemake_command(workdir), "--cores", str(cores), *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
 
 
@@ -47,9 +52,7 @@ def copy_test_run(workdir, config=None, resources_from=None):
     copied from `resources_from` (an earlier run) rather than built again."""
     workdir.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / ".test" / "tiny.nt", workdir / "tiny.nt")
-    settings = yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())
-    for section, values in (config or {}).items():
-        settings[section] = {**settings.get(section, {}), **values} if isinstance(values, dict) else values
+    settings = merged(yaml.safe_load((ROOT / ".test" / "config.yaml").read_text()), config or {})
     (workdir / "config.yaml").write_text(yaml.safe_dump(settings))
     if resources_from is not None:
         shutil.copytree(resources_from / "resources", workdir / "resources", dirs_exist_ok=True)
@@ -206,10 +209,11 @@ def test_a_killed_shard_resumes_where_it_stopped_and_gathers_the_same_bytes(work
         run = snakemake(other, f"{results}/studied.csv", *rules)
         assert run.returncode == 0, run.stderr[-3000:]
 
-    command = [SNAKEMAKE, "-s", ROOT / "Snakefile", "-d", killed, "--configfile", killed / "config.yaml"]
     shard = killed / results / "shards" / "backpatching_1-of-1.parquet"
     unfinished = shard.with_name(shard.name + ".unfinished")
-    process = subprocess.Popen([*command, "--cores", "1", *targets, *rules], start_new_session=True, **QUIET)
+    process = subprocess.Popen(
+        [*snakemake_command(killed), "--cores", "1", *targets, *rules], start_new_session=True, **QUIET
+    )
     deadline = time.monotonic() + 300
     while not list(unfinished.glob("case_*.parquet")) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.001)
@@ -368,10 +372,12 @@ def test_the_study_runs_on_a_real_slurm_cluster_with_the_same_bytes(workdir, slu
     byte-identical to the local run's in one shard."""
     cluster_run = copy_test_run(tmp_path / "cluster", {"analyses": {"shards": 3}})
     options = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1"]  # no sacct here
-    command = [SNAKEMAKE, "-s", ROOT / "Snakefile", "-d", cluster_run, "--configfile", cluster_run / "config.yaml"]
     start = time.monotonic()
     run = subprocess.run(
-        [*command, "--profile", ROOT / "profiles" / "slurm", *options], capture_output=True, text=True, timeout=1200
+        [*snakemake_command(cluster_run), "--profile", ROOT / "profiles" / "slurm", *options],
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     print(f"the SLURM run took {time.monotonic() - start:.0f} s")
     assert run.returncode == 0, run.stderr[-3000:]

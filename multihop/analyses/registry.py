@@ -145,8 +145,8 @@ def run(name: str, adapter, tokenizer, cases, settings: dict, finished=None) -> 
     if finished is None:
         frames = [run_case(context, case) for case in tqdm(cases, desc=name, unit="case")]
     else:
-        if finished.count():
-            logging.info("resuming: %d of %d cases were finished by an earlier attempt", finished.count(), len(cases))
+        if kept := finished.count():
+            logging.info("resuming: %d of %d cases were finished by an earlier attempt", kept, len(cases))
         for index, case in enumerate(tqdm(cases, desc=name, unit="case")):
             if not finished.has(index):
                 finished.put(index, run_case(context, case)[list(analysis.columns)])
