@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from multihop.engine import head as head_module
 from multihop.engine.head import BLOCK, ExactHead
 from multihop.models import tiny
 
@@ -28,7 +29,7 @@ def head_and_states(vocab=4096, hidden_size=64, seed=0, **overrides):
 def test_the_screen_is_within_its_bound():
     head, states = head_and_states()
     assert head.screened
-    screen = head.screen(states).float()
+    screen = head.screen(states).float()[: head.weight.shape[0]].T  # token-major, padded
     exact = states @ head.weight.T
     bound = head.margin(states)[:, None] + head.output_rounding * screen.abs()
     assert ((screen - exact).abs() <= bound).all()
@@ -53,6 +54,26 @@ def test_candidates_hold_the_k_best_with_their_exact_logits(k):
     assert torch.equal(values[found], full.gather(1, tokens)[found])
     assert (tokens[:, 1:] > tokens[:, :-1])[found[:, 1:]].all()  # ascending within a row
     assert found.sum(dim=-1).float().median() < 4096 / 4  # the screen does rule most tokens out
+
+
+@pytest.mark.parametrize("k, dense", [(1, 4), (50, 56)])
+def test_rows_screened_in_chunks_and_rows_computed_in_full_give_the_same_candidates(k, dense, monkeypatch):
+    """Rows in several screen products (SCREEN_ROWS), and rows with many candidate blocks (DENSE)
+    computed in full, hold the same k best with the same logits as one screen of every row."""
+    head, states = head_and_states(vocab=4096 + 17)
+    full = head.logits(states)
+    monkeypatch.setattr(head_module, "SCREEN_ROWS", 40)  # 96 rows: three chunks of 32
+    monkeypatch.setattr(head_module, "DENSE", dense)
+    computed_in_full = []
+    with_dense = head._with_dense
+    monkeypatch.setattr(
+        head, "_with_dense", lambda v, t, h, d, k: computed_in_full.append(int(d.sum())) or with_dense(v, t, h, d, k)
+    )
+    values, tokens = head.candidates(states, k)
+    assert torch.equal(values.topk(k, dim=-1).values, full.topk(k, dim=-1).values)
+    found = values > float("-inf")
+    assert torch.equal(values[found], full.gather(1, tokens)[found])
+    assert len(computed_in_full) == 1 and 0 < computed_in_full[0] < len(states)  # once, for some rows of all chunks
 
 
 @pytest.mark.parametrize("overrides", [{"vocab": 3 * BLOCK}, {"final_logit_softcapping": 5.0}])

@@ -20,6 +20,7 @@ import torch
 
 BLOCK = 64  # tokens per screening block: one maximum per block, then only candidate blocks are opened
 DENSE = 256  # candidate blocks beyond which a row's logits are computed in full (flat distributions)
+SCREEN_ROWS = 256  # rows per screen product, beyond which the CPU's bf16 kernel runs slower per row
 GROUP, WIDE = 16, 64  # rows and columns from which the CPU's fp32 kernel sums like the full product
 _HEADS = weakref.WeakKeyDictionary()
 
@@ -49,14 +50,16 @@ class ExactHead:
             and vocab >= 4 * BLOCK
         )
         if self.screened:
-            self.low = self.weight.to(torch.bfloat16)
-            low_norm = float(self.low.float().norm(dim=1).max())
-            self.error_norm = float((self.weight - self.low.float()).norm(dim=1).max())
+            # padded with zero rows to whole blocks (their scores are set to -inf)
+            low = self.weight.to(torch.bfloat16)
+            low_norm = float(low.float().norm(dim=1).max())
+            self.error_norm = float((self.weight - low.float()).norm(dim=1).max())
+            self.pad = (-vocab) % BLOCK
+            self.low = torch.nn.functional.pad(low, (0, 0, 0, self.pad))
             self.d_coefficient = low_norm  # times |d|
             self.sum_coefficient = 1.1 * hidden * 2.0**-24 * low_norm  # times |h + d|
             u = 2.0**-8
             self.output_rounding = u / (1 - u)
-            self.pad = (-vocab) % BLOCK
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Full logits (rows, vocab), in fp32 as the model's head computes them, soft-capped."""
@@ -80,23 +83,35 @@ class ExactHead:
             logits = self.logits(hidden)
             return logits, torch.arange(logits.shape[1], device=logits.device).expand_as(logits)
         hidden = hidden.float()
+        # screened in near-equal chunks of at most SCREEN_ROWS rows: the kernel's best rate per row
+        chunks = -(-hidden.shape[0] // SCREEN_ROWS)
+        parts = [self._screened(part, k) for part in hidden.split(-(-hidden.shape[0] // chunks))]
+        width = max(values.shape[1] for values, _, _ in parts)
+        values = torch.cat([_widened(values, width, float("-inf")) for values, _, _ in parts])
+        tokens = torch.cat([_widened(tokens, width, 0) for _, tokens, _ in parts])
+        dense = torch.cat([dense for _, _, dense in parts])
+        if bool(dense.any()):  # all chunks' together: one pass over the fp32 weights
+            values, tokens = self._with_dense(values, tokens, hidden, dense, k)
+        return values, tokens
+
+    def _screened(self, hidden, k):
+        """`candidates` of fp32 rows from one screen, and which rows need every logit (`dense`)."""
         rows = hidden.shape[0]
         screen = self.screen(hidden)
         if self.pad:
-            screen = torch.nn.functional.pad(screen, (0, self.pad), value=float("-inf"))
-        blocks = screen.view(rows, -1, BLOCK)
-        block_max = blocks.amax(dim=-1).float()
+            screen[-self.pad :] = float("-inf")
+        # token-major, so each block's maximum is an elementwise maximum of BLOCK contiguous rows
+        blocks = screen.view(-1, BLOCK, rows)
+        block_max = blocks.amax(dim=1).T.contiguous().float()  # (rows, blocks)
         threshold = self._threshold(hidden, block_max.topk(k, dim=-1).values[:, -1])
         # rows whose candidates fill many blocks (flat distributions): every logit in full
         opened = block_max >= threshold[:, None]
         dense = opened.sum(dim=-1) > DENSE
         row, block = (opened & ~dense[:, None]).nonzero(as_tuple=True)
-        pair, offset = (blocks[row, block].float() >= threshold[row, None]).nonzero(as_tuple=True)
+        pair, offset = (blocks[block, :, row].float() >= threshold[row, None]).nonzero(as_tuple=True)
         row, token = row[pair], block[pair] * BLOCK + offset
         values, tokens = self._layout(rows, row, token, self._exact(hidden, row, token))
-        if bool(dense.any()):
-            values, tokens = self._with_dense(values, tokens, hidden, dense, k)
-        return values, tokens
+        return values, tokens, dense
 
     def margin(self, hidden: torch.Tensor) -> torch.Tensor:
         """Per row, c of the bound |screen - logit| <= c + u'|screen| (module docstring)."""
@@ -109,8 +124,9 @@ class ExactHead:
         )
 
     def screen(self, hidden: torch.Tensor) -> torch.Tensor:
-        """The bf16 scores (rows, vocab), before soft-capping."""
-        return torch.nn.functional.linear(hidden.float().to(torch.bfloat16), self.low)
+        """The bf16 scores, token-major: (vocab padded to whole blocks, rows), before soft-capping.
+        (The CPU's kernel computes this shape faster than its transpose.)"""
+        return torch.nn.functional.linear(self.low, hidden.float().to(torch.bfloat16))
 
     def _threshold(self, hidden, kth_block_max):
         """Per row, the lowest screen score a token can have and still be among the k best.
@@ -169,11 +185,13 @@ class ExactHead:
         else:
             best = logits.topk(k, dim=-1).indices.sort(dim=-1).values
         width = max(values.shape[1], k)
-        if width > values.shape[1]:
-            grow = width - values.shape[1]
-            values = torch.nn.functional.pad(values, (0, grow), value=float("-inf"))
-            tokens = torch.nn.functional.pad(tokens, (0, grow), value=0)
+        values, tokens = _widened(values, width, float("-inf")), _widened(tokens, width, 0)
         values[dense], tokens[dense] = float("-inf"), 0
         values[dense, : best.shape[1]] = logits.gather(1, best)
         tokens[dense, : best.shape[1]] = best
         return values, tokens
+
+
+def _widened(matrix, width, fill):
+    """`matrix` padded on the right with `fill` to `width` columns."""
+    return torch.nn.functional.pad(matrix, (0, width - matrix.shape[1]), value=fill)
