@@ -26,6 +26,7 @@ rule locate_cases:
 rule analysis_shard:
     input:
         cases="results/{model}/{split}/shards/cases_{scatteritem}.csv",
+        studied="results/{model}/{split}/studied.csv",
         model=model_files,
         code=lambda wildcards: code_files(
             "scripts/run_analysis.py", ANALYSES[wildcards.analysis].module_file
@@ -68,7 +69,7 @@ rule summarize_stages:
             name: expand(
                 "results/{{model}}/{{split}}/{file}", file=analysis_parts(name)
             )
-            for name in ANALYSES
+            for name in STAGE_ANALYSES
         },
         studied="results/{model}/{split}/studied.csv",
         code=code_files("scripts/summarize_stages.py"),

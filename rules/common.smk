@@ -1,7 +1,7 @@
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
-from multihop.analyses.registry import ANALYSES, case_counts
+from multihop.analyses.registry import ANALYSES, STAGE_ANALYSES, case_counts
 from multihop.configuration import check as check_config
 from multihop.dependencies import code_files
 from multihop.errors import UserError

@@ -58,7 +58,12 @@ rule plot_heatmaps:
 rule make_tables:
     input:
         unpack(
-            per_split(stages=["stages.csv"], projection=analysis_parts("projection"))
+            per_split(
+                stages=["stages.csv"],
+                projection=analysis_parts("projection"),
+                backpatching=analysis_parts("backpatching"),
+                controls=analysis_parts("controls"),
+            )
         ),
         model="results/{model}/model.json",
         code=code_files("scripts/make_tables.py"),
@@ -67,6 +72,8 @@ rule make_tables:
         backpatching_html=reported_table("backpatching", "backpatching_table"),
         projection="results/{model}/tables/projection.csv",
         projection_html=reported_table("projection", "projection_table"),
+        controls="results/{model}/tables/controls.csv",
+        controls_html=reported_table("controls", "controls_table"),
         findings="results/{model}/tables/findings.csv",
         findings_html=reported_table("findings"),
         choices="results/{model}/tables/choices.csv",
@@ -77,6 +84,25 @@ rule make_tables:
         config={key: config[key] for key in ("evaluation", "analyses")},
     script:
         "../scripts/make_tables.py"
+
+
+rule plot_controls:
+    input:
+        table="results/{model}/tables/controls.csv",
+        model="results/{model}/model.json",
+        code=code_files("scripts/plot_controls.py"),
+    output:
+        figure=report(
+            "results/{model}/figures/controls.png",
+            caption="../report/controls.rst",
+            category="{model}",
+            subcategory="figures",
+        ),
+        figure_pdf="results/{model}/figures/controls.pdf",
+    log:
+        "results/logs/{model}/plot_controls.log",
+    script:
+        "../scripts/plot_controls.py"
 
 
 rule render_funnel:
@@ -117,6 +143,7 @@ rule compare_models:
         stages=expand("results/{model}/{split}/stages.csv", model=MODELS, split=SPLITS),
         models=expand("results/{model}/model.json", model=MODELS),
         backpatching=expand("results/{model}/tables/backpatching.csv", model=MODELS),
+        controls=expand("results/{model}/tables/controls.csv", model=MODELS),
         code=code_files("scripts/compare_models.py"),
     output:
         figure=report(

@@ -13,15 +13,15 @@ def main(snakemake):
     models, splits = snakemake.params.models, snakemake.params.splits
     stage_files = iter(snakemake.input.stages)  # model by model, split by split
     relative, fixable, rows = [], [], []
-    for name, model_file, backpatching_file in zip(
-        models, snakemake.input.models, snakemake.input.backpatching, strict=True
+    for name, model_file, backpatching_file, controls_file in zip(
+        models, snakemake.input.models, snakemake.input.backpatching, snakemake.input.controls, strict=True
     ):
         num_layers = read_json(model_file)["layers"]
         stages = {split: pd.read_csv(next(stage_files)) for split in splits}
         backpatching = pd.read_csv(backpatching_file)
         relative.append(relative_stages(name, stages, num_layers))
         fixable.append(backpatching.assign(model=name))
-        rows.append(model_rows(name, stages, num_layers, backpatching))
+        rows.append(model_rows(name, stages, num_layers, backpatching, pd.read_csv(controls_file)))
     out = snakemake.output
     table = pd.concat(rows, ignore_index=True)
     write_csv(table, out.table)

@@ -1,4 +1,4 @@
-"""Rule make_tables: back-patching, projection, findings and settings (choices) tables of one model."""
+"""Rule make_tables: back-patching, controls, projection, findings and settings (choices) tables of one model."""
 
 import logging
 
@@ -6,6 +6,7 @@ import pandas as pd
 
 from multihop.files import read_json, write_csv
 from multihop.report.choices import choices, summary
+from multihop.report.controls import compared
 from multihop.report.findings import findings
 from multihop.report.pages import write_html_table
 from multihop.report.tables import backpatching, projection
@@ -16,7 +17,13 @@ def main(snakemake):
     model = read_json(snakemake.input.model)
     stages = by_split(snakemake.input, "stages", pd.read_csv)
     used = choices(snakemake.params.config)
-    claims = findings(stages, model["layers"]).assign(settings=summary(used))
+    against = compared(
+        by_split(snakemake.input, "backpatching", pd.read_parquet),
+        by_split(snakemake.input, "controls", pd.read_parquet),
+        model["layers"],
+        snakemake.params.config["analyses"]["seed"],
+    )
+    claims = findings(stages, model["layers"], against).assign(settings=summary(used))
     logging.info("findings:\n%s", claims[["claim", "n", "value", "ci_low", "ci_high", "holds"]].to_string(index=False))
     tables = {
         "backpatching": (backpatching(stages), "back-patching: fixable share of cases"),
@@ -24,7 +31,8 @@ def main(snakemake):
             projection(by_split(snakemake.input, "projection", pd.read_parquet)),
             "sublayer projection at t2",
         ),
-        "findings": (claims, "the study's claims on this run"),
+        "controls": (against, "back-patching against its controls, and one fixed back-patch"),
+        "findings": (claims, "the study's claims on this run, and the controls' verdicts"),
         "choices": (used, "settings where the study and this project differ, as this run used them"),
     }
     for name, (table, title) in tables.items():

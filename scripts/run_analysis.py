@@ -23,10 +23,19 @@ def main(snakemake):
 def run_shard(snakemake, gpus):
     torch.set_num_threads(snakemake.threads)
     spec, analysis = snakemake.params.model, snakemake.wildcards.analysis
+    count = case_counts(snakemake.params.settings["cases_per_split"])[analysis]
     located = read_table(snakemake.input.cases)
-    located = located[located["order"] < case_counts(snakemake.params.settings["cases_per_split"])[analysis]]
+    located = located[located["order"] < count]
+    if located.empty:  # an analysis turned off (0 cases), or more shards than cases: no model needed
+        logging.info("%s: no cases in this shard", analysis)
+        write_parquet(registry.ANALYSES[analysis].empty(), snakemake.output[0])
+        return
+    # every case of the split that the analysis studies, whichever shard runs it (the controls' donors)
+    everyone = read_table(snakemake.input.studied)
+    everyone = everyone[everyone["order"] < count]
     model, tokenizer = load(spec["source"], spec["dtype"], spec["device"], gpus=gpus)
     cases = load_cases(tokenizer, located, spec["prompt_prefix"])
+    pool = load_cases(tokenizer, everyone, spec["prompt_prefix"])
     logging.info(
         "%s on %d cases with %s on %s, %d threads", analysis, len(cases), spec["name"], model.device, snakemake.threads
     )
@@ -36,10 +45,11 @@ def run_shard(snakemake, gpus):
         model=spec,
         settings=snakemake.params.settings,
         cases=located.to_csv(index=False),
+        pool=everyone.to_csv(index=False),
         files=[*snakemake.input.code],
     )
     finished = FinishedCases(f"{snakemake.output[0]}.unfinished", digest)
-    table = registry.run(analysis, Adapter(model), tokenizer, cases, snakemake.params.settings, finished)
+    table = registry.run(analysis, Adapter(model), tokenizer, cases, snakemake.params.settings, finished, pool)
     write_parquet(table, snakemake.output[0])
     finished.remove()
 

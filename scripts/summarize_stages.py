@@ -4,7 +4,7 @@ import logging
 
 import pandas as pd
 
-from multihop.analyses.registry import ANALYSES, case_counts
+from multihop.analyses.registry import STAGE_ANALYSES, case_counts
 from multihop.analyses.stages import case_stages
 from multihop.files import read_table, write_csv
 from multihop.scripting import run
@@ -12,7 +12,8 @@ from multihop.scripting import run
 
 def main(snakemake):
     tables = {
-        name: pd.concat([pd.read_parquet(p) for p in snakemake.input[name]], ignore_index=True) for name in ANALYSES
+        name: pd.concat([pd.read_parquet(p) for p in snakemake.input[name]], ignore_index=True)
+        for name in STAGE_ANALYSES
     }
     studied = read_table(snakemake.input.studied)
     counts = case_counts(snakemake.params.cases_per_split)

@@ -4,9 +4,11 @@ import torch
 
 from multihop.analyses import registry
 from multihop.analyses.cases import load_cases, locate_all
+from multihop.analyses.controls import donor, noise
 from multihop.analyses.knockout import blocked_position
 from multihop.analyses.patchscopes import classify
 from multihop.analyses.projection import best_rank, first_token_ids
+from multihop.analyses.registry import STAGE_ANALYSES
 from multihop.analyses.stages import case_stages, studied_for
 from multihop.dataset.chains import build_chains
 from multihop.dataset.wikidata import extract_from_dump
@@ -15,7 +17,7 @@ from multihop.errors import UserError
 from multihop.models import tiny
 from multihop.models.adapter import Adapter
 
-SETTINGS = {"max_new_tokens": 4, "batch_size": 16, "patchscopes_seeds": [0], "knockout_window": 1}
+SETTINGS = {"max_new_tokens": 4, "batch_size": 16, "patchscopes_seeds": [0], "knockout_window": 1, "seed": 0}
 SETTINGS |= {"match": "substring", "sampling": {"temperature": None, "top_k": None, "top_p": None}}
 SETTINGS |= {"projection_tokens": "first", "knockout_relation": "noun"}
 ANALYSES = registry.ANALYSES
@@ -69,7 +71,7 @@ def test_patchscopes_classification_looks_around_colons():
     assert classify(": John Lennonism", names) == "other"
 
 
-def test_the_four_analyses_give_one_row_per_variant(dataset):
+def test_the_analyses_give_one_row_per_variant(dataset):
     tokenizer = tiny.tokenizer()
     adapter = Adapter(tiny.model("llama", vocab_size=len(tokenizer)))
     cases = load_cases(tokenizer, dataset.merge(locate_all(tokenizer, dataset, PREFIX), on="id"), PREFIX)[:2]
@@ -79,6 +81,7 @@ def test_the_four_analyses_give_one_row_per_variant(dataset):
     assert len(tables["projection"]) == 2 * 2 * layers
     assert len(tables["knockout"]) == 2 * 3 * layers
     assert len(tables["backpatching"]) == 2 * positions * layers * (layers - 1) // 2
+    assert len(tables["controls"]) == 2 * len(registry.CONTROLS) * positions * layers * (layers - 1) // 2
     assert (tables["backpatching"]["source_layer"] > tables["backpatching"]["target_layer"]).all()
     assert set(tables["patchscopes"]["classification"]) <= {"e1", "e2", "e3", "other"}
     assert tables["projection"]["e2_rank"].between(1, len(tokenizer)).all()
@@ -88,7 +91,7 @@ def test_the_four_analyses_give_one_row_per_variant(dataset):
         assert all(len(part) for part in parts) and sum(len(part) for part in parts) == len(table)
     assert ANALYSES["patchscopes"].part_names(SETTINGS) == ["t1_s0", "t2_s0"]
     studied = pd.DataFrame({"id": [c.id for c in cases], "order": range(len(cases))})
-    summary = case_stages(studied, case_counts(len(cases)), **tables)
+    summary = case_stages(studied, case_counts(len(cases)), **{name: tables[name] for name in STAGE_ANALYSES})
     assert list(summary["id"]) == [c.id for c in cases]
     assert registry.run("knockout", adapter, tokenizer, [], SETTINGS).empty
 
@@ -196,3 +199,27 @@ def test_knockout_blocks_the_relation_noun_or_the_phrase_end(dataset):
     assert blocked_position(case, "r1", "noun") == case.r1_noun != case.r1_end
     assert blocked_position(case, "r1", "phrase_end") == case.r1_end
     assert blocked_position(case, "r2", "noun") == case.r2_noun < case.r2_end
+
+
+def test_noise_of_the_back_patchs_size_seeded_per_cell():
+    here = torch.randn(64, generator=torch.Generator().manual_seed(1))
+    size = torch.tensor(3.5)
+    a, b, c = noise(here, size, 7), noise(here, size, 7), noise(here, size, 8)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert (a - here).norm().item() == pytest.approx(3.5, rel=1e-5)
+    assert (c - here).norm().item() == pytest.approx(3.5, rel=1e-5)
+
+
+def test_controls_draw_another_cases_state_whichever_shard_runs_the_case(dataset):
+    tokenizer = tiny.tokenizer()
+    adapter = Adapter(tiny.model("llama", vocab_size=len(tokenizer)))
+    cases = load_cases(tokenizer, dataset.merge(locate_all(tokenizer, dataset, PREFIX), on="id"), PREFIX)[:4]
+    chosen = donor(cases[0], cases, seed=0)
+    assert chosen.id != cases[0].id and donor(cases[0], list(reversed(cases)), seed=0).id == chosen.id
+    table = registry.run("controls", adapter, tokenizer, cases[:1], SETTINGS, pool=cases)
+    cells = 2 * adapter.num_layers * (adapter.num_layers - 1) // 2
+    assert table.groupby("control").size().to_dict() == {"noise": cells, "other_case": cells}
+    assert set(table["donor"]) == {chosen.id}
+    alone = registry.run("controls", adapter, tokenizer, cases[:1], SETTINGS, pool=cases[:1])
+    assert set(alone["control"]) == {"noise"}  # no other case to draw on
+    assert alone.equals(table[table["control"] == "noise"].reset_index(drop=True).assign(donor=""))

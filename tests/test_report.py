@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from multihop.analyses.stages import COLUMNS
-from multihop.report import figures
+from multihop.report import controls, figures
 from multihop.report.comparison import model_rows, relative_stages
-from multihop.report.findings import findings, verdict
+from multihop.report.findings import CONTROL_CLAIMS, findings, verdict
 from multihop.report.pages import write_html_table
 from multihop.report.stats import estimate, median_difference
 from multihop.report.tables import backpatching, first_layer_shares, projection, rate_grid, stage_rows
@@ -214,3 +214,78 @@ def test_html_table_is_escaped_and_formatted(tmp_path):
     page = (tmp_path / "t.html").read_text()
     assert "a &lt;b&gt; &amp; c" in page and "0.123<" in page and "claims &amp; checks" in page
     assert "td:nth-child(2){text-align:right}" in page  # numbers right-aligned, text left
+
+
+def sweep_rows(fixed_by, cases, layers=3, unedited=()):
+    """Back-patching-shaped rows of `cases` on a 3-layer grid; `fixed_by` maps (position, s, t)
+    to the cases that cell answers correctly; `unedited`: cases whose unedited run is correct."""
+    rows = [
+        (case, position, s, t, case in fixed_by.get((position, s, t), ()), case in unedited)
+        for case in cases
+        for position in ("t1", "t2")
+        for s in range(layers)
+        for t in range(s)
+    ]
+    return pd.DataFrame(rows, columns=["id", "position", "source_layer", "target_layer", "correct", "unedited_correct"])
+
+
+def controls_example():
+    """Ten incorrect cases (and one drifting): back-patching (t2, 2 -> 0) fixes eight, noise none,
+    another case's state one; three correct cases, the same patch breaks one of them."""
+    incorrect = [f"i{k}" for k in range(10)]
+    fixed = {("t2", 2, 0): incorrect[:8] + ["drift"], ("t1", 1, 0): incorrect[:2]}
+    bp = {
+        "incorrect": sweep_rows(fixed, [*incorrect, "drift"], unedited=["drift"]),
+        "correct": sweep_rows({("t2", 2, 0): ["c0", "c1"], ("t1", 2, 1): ["c2"]}, ["c0", "c1", "c2"]),
+    }
+    noise = sweep_rows({}, incorrect).assign(control="noise")
+    other = sweep_rows({("t1", 2, 1): ["i9"]}, incorrect).assign(control="other_case")
+    ctl = {"incorrect": pd.concat([noise, other]), "correct": sweep_rows({}, ["c0"]).assign(control="noise")}
+    return bp, ctl
+
+
+def test_back_patching_against_its_controls_and_a_fixed_patch():
+    bp, ctl = controls_example()
+    table = controls.compared(bp, ctl, num_layers=3, seed=0)
+
+    def value(split, position, measure):
+        return controls.measure(table, split, position, measure)
+
+    share = value("incorrect", "t1 or t2", "back-patching: fixable share")
+    assert share["n"] == 10 and share["value"] == pytest.approx(0.8)  # the drifting case left out
+    assert value("incorrect", "t1 or t2", "matched noise: fixable share")["value"] == 0
+    assert value("incorrect", "t1", "another case's state: fixable share")["value"] == pytest.approx(0.1)
+    noise = value("incorrect", "t1 or t2", "back-patching minus matched noise")
+    assert noise["n"] == 10 and noise["value"] == pytest.approx(0.8) and noise["ci_low"] > 0
+    other = value("incorrect", "t1", "back-patching minus another case's state")
+    assert other["value"] == pytest.approx(0.2 - 0.1)  # paired per case: i0, i1 fixed; i9 by the control
+    assert value("correct", "t1 or t2", "back-patching: fixable share")["n"] == 1  # the controls' one case
+    held = value("incorrect", "chosen", controls.HELD_OUT)
+    assert held["n"] == 10 and held["value"] == pytest.approx(0.8)  # every fold chooses t2, 2 -> 0
+    detail = table.set_index("measure").loc[controls.HELD_OUT, "detail"]
+    assert detail == "5 folds; chosen: t2, layer 2 -> 0 (relative depth 1.00 -> 0.00) (5)"
+    broken = value("correct", "t2", controls.BROKEN)
+    assert broken["n"] == 3 and broken["value"] == pytest.approx(1 / 3)
+
+    claims = findings(many_cases(), num_layers=21, controls=table).set_index("statement")
+    verdicts = claims.loc[[statement for statement, _, _ in CONTROL_CLAIMS], "holds"]
+    assert list(verdicts) == ["yes", "yes", "yes"], claims.loc[verdicts.index, ["n", "value", "ci_low", "ci_high"]]
+    rows = model_rows("m", STAGES, 21, backpatching(STAGES), table)
+    assert (rows["measure"] == f"{controls.HELD_OUT} at chosen ({detail})").any()
+
+
+def test_controls_turned_off_give_no_rows_and_no_verdicts():
+    bp, ctl = controls_example()
+    empty = {split: table.iloc[:0] for split, table in ctl.items()}
+    table = controls.compared(bp, empty, num_layers=3, seed=0)
+    assert not table["measure"].str.contains("noise").any()  # the fixed patch needs no control
+    claims = findings(many_cases(), num_layers=21, controls=table).set_index("statement")
+    assert list(claims.loc[["back-patching beats matched noise"], "holds"]) == ["too few cases"]
+
+
+def test_the_controls_figure_with_and_without_rows(tmp_path):
+    bp, ctl = controls_example()
+    for name, table in (("full", controls.compared(bp, ctl, 3, 0)), ("none", controls.compared({}, {}, 3, 0))):
+        figure = figures.controls_bars(table, name)
+        figures.save(figure, tmp_path / f"{name}.png", tmp_path / f"{name}.pdf")
+        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"

@@ -89,9 +89,15 @@ def test_the_test_run_goes_end_to_end_and_reruns_nothing(workdir):
         assert set(patchscopes["id"]) == set(studied.loc[studied["order"] == 0, "id"])
         assert stages["studied_by_patchscopes"].sum() == 1 and stages["studied_by_backpatching"].all()
         assert stages.loc[~stages["studied_by_patchscopes"], "first_hop_resolved"].isna().all()
+        # the controls study the first 3 cases of the seeded order (.test/config.yaml), on back-patching's grid
+        noise = pd.read_parquet(results / MODEL / split / "controls_noise.parquet")
+        assert set(noise["id"]) == set(studied.loc[studied["order"] < 3, "id"])
+        assert len(noise) == 12 * noise["id"].nunique()
     assert (results / "logs" / MODEL / "evaluate.log").is_file()
     assert (results / MODEL / "figures" / "backpatching.pdf").read_bytes()[:4] == b"%PDF"
-    assert len(pd.read_csv(results / MODEL / "tables" / "findings.csv")) == 7
+    findings = pd.read_csv(results / MODEL / "tables" / "findings.csv")
+    assert len(findings) == 7 + 3 and list(findings["claim"].iloc[7:]) == ["controls"] * 3
+    assert (results / MODEL / "figures" / "controls.png").read_bytes()[:4] == b"\x89PNG"
     again = snakemake(workdir, "--dry-run")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
@@ -235,9 +241,9 @@ def test_a_killed_shard_resumes_where_it_stopped_and_gathers_the_same_bytes(work
         assert (killed / target).read_bytes() == (clean / target).read_bytes()
 
 
-REPORT_RULES = ["plot_stages", "plot_heatmaps", "make_tables", "compare_models", "describe_model"]
+REPORT_RULES = ["plot_stages", "plot_heatmaps", "plot_controls", "make_tables", "compare_models", "describe_model"]
 CAPTIONS = ["stages", "first_layers", "patchscopes", "backpatching_heatmaps", "backpatching_table"]
-CAPTIONS += ["projection_table", "findings", "comparison_figure", "comparison_table"]
+CAPTIONS += ["projection_table", "findings", "comparison_figure", "comparison_table", "controls", "controls_table"]
 
 
 def test_two_models_compared_and_the_report(workdir, tmp_path):
@@ -255,7 +261,9 @@ def test_two_models_compared_and_the_report(workdir, tmp_path):
 
     compared = pd.read_csv(results / "comparison" / "models.csv")
     a, b = (compared[compared["model"] == m["name"]].drop(columns="model").reset_index(drop=True) for m in models)
-    assert len(a) == 2 * 7 and set(a["layers"]) == {4}  # 4 stages and 3 fixable shares per split
+    controls = pd.read_csv(results / MODEL / "tables" / "controls.csv")
+    assert len(a) == 2 * 7 + len(controls) and set(a["layers"]) == {4}  # 4 stages, 3 fixable shares per split
+    assert a["measure"].str.startswith("fixed back-patch, held out at chosen").sum() == 1
     fixable = a["measure"].str.startswith("fixable")
     assert set(b.loc[fixable, "value"]) == {0.125} and 0.125 not in set(a.loc[fixable, "value"])
     pd.testing.assert_frame_equal(a[~fixable], b[~fixable])  # the same stages, so the same stage rows
@@ -263,7 +271,7 @@ def test_two_models_compared_and_the_report(workdir, tmp_path):
     report = snakemake(other, "all", "--report", "report.html", "--allowed-rules", *REPORT_RULES)
     assert report.returncode == 0, report.stderr[-3000:]
     html = (other / "report.html").read_text()
-    for name in ("stages.png", "patchscopes.png", "backpatching.png", "findings.html", "models.png", "models.html"):
+    for name in ("stages.png", "patchscopes.png", "backpatching.png", "controls.png", "findings.html", "models.png"):
         assert name in html
     for caption in CAPTIONS:  # every caption's first words, as the report renders them
         first_words = " ".join((ROOT / "report" / f"{caption}.rst").read_text().split()[:4])
@@ -367,10 +375,10 @@ def scheduler_records(jobs_txt, workdir) -> dict[str, str]:
 
 
 def test_the_study_runs_on_a_real_slurm_cluster_with_the_same_bytes(workdir, slurm_cluster, tmp_path):
-    """The .test run through profiles/slurm, in three shards per sweep: every job but the light
+    """The .test run through profiles/slurm, in two shards per sweep: every job but the light
     ones goes through sbatch (the scheduler's own records say so), and every table and figure is
     byte-identical to the local run's in one shard."""
-    cluster_run = copy_test_run(tmp_path / "cluster", {"analyses": {"shards": 3}})
+    cluster_run = copy_test_run(tmp_path / "cluster", {"analyses": {"shards": 2}})
     options = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1"]  # no sacct here
     start = time.monotonic()
     run = subprocess.run(
@@ -383,7 +391,7 @@ def test_the_study_runs_on_a_real_slurm_cluster_with_the_same_bytes(workdir, slu
     assert run.returncode == 0, run.stderr[-3000:]
 
     submitted = dict(SUBMITTED.findall(run.stderr))  # SLURM job id -> rule
-    sweeps = len(ANALYSES) * len(SPLITS) * 3
+    sweeps = len(ANALYSES) * len(SPLITS) * 2
     expected = {
         "extract_wikidata": 1,
         "build_dataset": 1,

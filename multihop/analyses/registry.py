@@ -18,6 +18,7 @@ from multihop.errors import UserError
 POSITIONS = ("t1", "t2")  # last token of e1; last token of the prompt
 SUBLAYERS = ("attention", "mlp")
 KNOCKOUT_TARGETS = ("e1", "r1", "r2")  # the tokens attention knockout blocks (see knockout.py)
+CONTROLS = ("noise", "other_case")  # back-patching's controls (see controls.py)
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,18 @@ ANALYSES = {
             ("id", "position", "source_layer", "target_layer", "generation", "correct", "unedited_correct"),
             _one_column("position", POSITIONS),
         ),
+        Analysis(
+            "controls",
+            (
+                *("id", "control", "position", "source_layer", "target_layer", "generation", "correct"),
+                *("unedited_correct", "donor"),
+            ),
+            _one_column("control", CONTROLS),
+        ),
     )
 }
+# the analyses that stages.csv summarizes (the controls are compared with back-patching instead)
+STAGE_ANALYSES = ("patchscopes", "projection", "knockout", "backpatching")
 
 
 def case_counts(cases_per_split) -> dict[str, int]:
@@ -108,6 +119,7 @@ class Context:
     tokenizer: Any
     settings: dict  # the config's `analyses` section, and `match` from `evaluation`
     caches: Any  # multihop.engine.decoding.PrefixCaches, shared by all cases of the run
+    pool: tuple = ()  # every case of the split this analysis studies, whichever shard runs (donors)
 
     def generate(self, ids, variants, seeds=None) -> list[str]:
         """Continuations of prompt `ids` under each variant, with the run's settings: greedy, or
@@ -126,8 +138,9 @@ class Context:
         return mentions(generation, names, self.settings["match"])
 
 
-def run(name: str, adapter, tokenizer, cases, settings: dict, finished=None) -> pd.DataFrame:
-    """The rows of analysis `name` for every case, in its registered columns.
+def run(name: str, adapter, tokenizer, cases, settings: dict, finished=None, pool=None) -> pd.DataFrame:
+    """The rows of analysis `name` for every case, in its registered columns. `pool`: every case
+    of the split that the analysis studies (default: `cases`), for analyses that draw on others.
 
     With `finished` (a multihop.analyses.finished.FinishedCases), each case's rows are stored as
     soon as it is done, cases stored by an earlier attempt are not run again, and the table is
@@ -141,7 +154,7 @@ def run(name: str, adapter, tokenizer, cases, settings: dict, finished=None) -> 
 
     analysis = ANALYSES[name]
     run_case = analysis.runner()
-    context = Context(adapter, tokenizer, settings, PrefixCaches(adapter))
+    context = Context(adapter, tokenizer, settings, PrefixCaches(adapter), tuple(cases if pool is None else pool))
     if finished is None:
         frames = [run_case(context, case) for case in tqdm(cases, desc=name, unit="case")]
     else:

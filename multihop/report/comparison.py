@@ -15,8 +15,9 @@ def relative_stages(model: str, stages: dict[str, pd.DataFrame], num_layers: int
     return rows.assign(model=model, depth=relative_depth(rows["layer"], num_layers))
 
 
-def model_rows(model: str, stages: dict[str, pd.DataFrame], num_layers: int, backpatching: pd.DataFrame):
-    """The comparison table's rows of one model: median relative depth of each stage, fixable shares."""
+def model_rows(model: str, stages: dict[str, pd.DataFrame], num_layers: int, backpatching: pd.DataFrame, controls=None):
+    """The comparison table's rows of one model: median relative depth of each stage, fixable
+    shares, and the rows of its controls table (multihop.report.controls), if given."""
     relative = relative_stages(model, stages, num_layers)
     rows = []
     for split in stages:
@@ -32,5 +33,12 @@ def model_rows(model: str, stages: dict[str, pd.DataFrame], num_layers: int, bac
                     **{key: row[key] for key in ("n", "ci_low", "ci_high")},
                     "value": row["share"],
                 }
+            )
+    if controls is not None:
+        for row in controls.to_dict("records"):
+            at = f" ({row['detail']})" if isinstance(row["detail"], str) and row["detail"] else ""
+            measure = f"{row['measure']} at {row['position']}{at}"
+            rows.append(
+                {"split": row["split"], "measure": measure, **{k: row[k] for k in ("n", "value", "ci_low", "ci_high")}}
             )
     return pd.DataFrame(rows).assign(model=model, layers=num_layers).reindex(columns=COLUMNS)

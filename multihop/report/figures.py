@@ -182,8 +182,7 @@ def comparison(stages: pd.DataFrame, fixable: pd.DataFrame, title: str):
         own = fixable[fixable["model"] == model].set_index(["split", "position"]).reindex(groups)
         x = np.arange(len(groups)) + (i - (len(models) - 1) / 2) * width
         share, low, high = (own[column].to_numpy(dtype=float) for column in ("share", "ci_low", "ci_high"))
-        # a percentile interval need not contain its point estimate: clip, never a negative bar
-        error = np.clip(np.nan_to_num([np.subtract(share, low), np.subtract(high, share)]), 0, None)
+        error = _error_bars(share, low, high)
         ax.bar(x, share, width=width, color=palette[model], label=model)
         ax.errorbar(x, share, yerr=error, fmt="none", ecolor="black", capsize=3)
         for xi, top, row in zip(x, np.fmax(share, high), own.itertuples(), strict=True):  # k/n: 0 stays visible
@@ -199,6 +198,13 @@ def comparison(stages: pd.DataFrame, fixable: pd.DataFrame, title: str):
     figure.suptitle(title)
     figure.tight_layout()
     return figure
+
+
+def _error_bars(value, low, high) -> np.ndarray:
+    """Error bar lengths below and above; a percentile interval need not contain its point
+    estimate: clipped, never negative (none where there is no interval)."""
+    value, low, high = (np.asarray(x, dtype=float) for x in (value, low, high))
+    return np.clip(np.nan_to_num([value - low, high - value]), 0, None)
 
 
 def _line_panels(panels: dict[str, pd.DataFrame], num_layers: int, title: str, ylabel: str, log=False):
@@ -257,3 +263,52 @@ def analysis_figure(name: str, tables: dict[str, pd.DataFrame], num_layers: int,
     if name == "knockout":
         return knockout_lines(tables, num_layers, f"{model}: attention knockout from t2")
     raise ValueError(f"no figure for analysis {name!r}")
+
+
+CONTROL_COLORS = {
+    "back-patching": "#029E73",  # colorblind green
+    "matched noise": "#949494",
+    "another case's state": "#CC78BC",
+    "fixed back-patch": "#56B4E9",
+}
+
+
+def controls_bars(table: pd.DataFrame, title: str):
+    """Fixable share of back-patching and of its controls per split and position, with 95%
+    intervals; beside them, the fixed back-patch's held-out fix rate (incorrect split) and the
+    share of correct cases it breaks (multihop.report.controls)."""
+    from multihop.report.controls import BROKEN, HELD_OUT, WHERE
+
+    shares = table[table["measure"].str.endswith(": fixable share")].copy()
+    shares["method"] = shares["measure"].str.removesuffix(": fixable share")
+    fixed = table[table["measure"].isin([HELD_OUT, BROKEN])]
+    figure, axes = plt.subplots(1, len(SPLITS), figsize=(5.2 * len(SPLITS), 4), sharey=True, squeeze=False)
+    for ax, split in zip(axes[0], SPLITS, strict=True):
+        own = shares[shares["split"] == split]
+        methods = [m for m in CONTROL_COLORS if m in set(own["method"])]
+        width = 0.8 / max(len(methods), 1)
+        for i, method in enumerate(methods):
+            rows = own[own["method"] == method].set_index("position").reindex(list(WHERE))
+            x = np.arange(len(WHERE)) + (i - (len(methods) - 1) / 2) * width
+            error = _error_bars(rows["value"], rows["ci_low"], rows["ci_high"])
+            n = int(rows["n"].max()) if rows["n"].notna().any() else 0
+            color = CONTROL_COLORS[method]
+            ax.bar(x, rows["value"], width, yerr=error, capsize=3, color=color, label=f"{method} (n={n})")
+        labels = list(WHERE)
+        for _, row in fixed[fixed["split"] == split].iterrows():
+            x = len(labels)
+            labels.append("fixed patch\nheld out" if row["measure"] == HELD_OUT else "fixed patch\nbreaks")
+            error = _error_bars([row["value"]], [row["ci_low"]], [row["ci_high"]])
+            ax.bar([x], [row["value"]], 0.4, yerr=error, capsize=3, color=CONTROL_COLORS["fixed back-patch"],
+                   label=f"fixed back-patch (n={row['n']})")  # fmt: skip
+        if own.empty and fixed[fixed["split"] == split].empty:
+            _empty(ax)
+        ax.set_xticks(range(len(labels)), labels)
+        ax.set_ylim(0, 1.05)
+        ax.set_title(f"{split} cases")
+        ax.set_ylabel("share of cases")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from multihop.analyses.stages import studied_for
+from multihop.report import controls as controls_module
 from multihop.report.stats import estimate, median_difference
 from multihop.report.tables import STAGES, backpatched_cases, relative_depth
 
@@ -70,8 +71,9 @@ DEPTH_CLAIMS = [
 ]
 
 
-def findings(stages: dict[str, pd.DataFrame], num_layers: int) -> pd.DataFrame:
-    """One row per tested statement; `stages` maps split -> stages.csv of that split."""
+def findings(stages: dict[str, pd.DataFrame], num_layers: int, controls: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per tested statement; `stages` maps split -> stages.csv of that split; `controls`
+    (multihop.report.controls.compared) adds the verdicts on back-patching's controls."""
     both = pd.concat(list(stages.values()), ignore_index=True)
 
     def relative(table, column):
@@ -127,4 +129,41 @@ def findings(stages: dict[str, pd.DataFrame], num_layers: int) -> pd.DataFrame:
             "interval above 0; the study found 32-66%",
         )
     )
+    if controls is not None:
+        rows += control_findings(controls)
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+# beyond the study: (statement, controls table measure and position, quantity, criterion)
+CONTROL_CLAIMS = [
+    (
+        "back-patching beats matched noise",
+        ("t1 or t2", f"back-patching minus {controls_module.LABELS['noise']}"),
+        "per incorrect case: fixable by back-patching minus fixable by noise of the same size (t1 or t2), mean",
+    ),
+    (
+        "back-patching beats another case's state",
+        ("t1 or t2", f"back-patching minus {controls_module.LABELS['other_case']}"),
+        "per incorrect case: fixable by back-patching minus fixable by another case's state (t1 or t2), mean",
+    ),
+    (
+        "a fixed back-patch fixes held-out cases",
+        ("chosen", controls_module.HELD_OUT),
+        f"share of incorrect cases fixed by the one patch chosen on the other folds ({controls_module.FOLDS}-fold)",
+    ),
+]
+
+
+def control_findings(controls: pd.DataFrame) -> list[dict]:
+    """The controls' verdicts: each interval wholly above 0 (yes), wholly at or below it (no)."""
+    return [
+        _row(
+            "controls",
+            statement,
+            quantity,
+            controls_module.measure(controls, "incorrect", position, name),
+            (0.0, math.inf),
+            "interval above 0",
+        )
+        for statement, (position, name), quantity in CONTROL_CLAIMS
+    ]
