@@ -3,8 +3,7 @@ and counts of what they hold."""
 
 import logging
 
-from multihop.dataset.chains import build_chains, dataset_stats, select_bridges
-from multihop.errors import UserError
+from multihop.dataset.chains import build_chains, dataset_stats, require_chains, select_bridges
 from multihop.files import read_table, write_csv
 from multihop.scripting import run
 
@@ -13,8 +12,7 @@ def main(snakemake):
     entities = read_table(snakemake.input.entities)
     facts = read_table(snakemake.input.facts)
     chains = build_chains(entities, facts, snakemake.params.relations, snakemake.params.capitalize)
-    if chains.empty:
-        raise UserError("the Wikidata facts yield zero two-hop chains; check the dump or the relations in config")
+    require_chains(chains, entities, facts)
     logging.info("%d chains from %d entities and %d facts", len(chains), len(entities), len(facts))
     selection = snakemake.params.selection
     if selection["selection"] == "study":

@@ -68,6 +68,24 @@ def test_an_absent_device_is_a_plain_error():
         pick_device("gpu0")
 
 
+@pytest.mark.parametrize("bf16", [True, False])
+def test_a_dtype_the_gpu_cannot_run_is_a_plain_error(bf16, monkeypatch):
+    """A GPU without bfloat16 (V100, T4; simulated here): auto takes float16, bfloat16 is refused."""
+    from multihop.models.loading import pick_dtype
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: bf16)
+    gpu = torch.device("cuda:0")
+    assert pick_dtype("auto", gpu) == (torch.bfloat16 if bf16 else torch.float16)
+    assert pick_dtype("float32", gpu) == torch.float32 and pick_dtype("auto", torch.device("cpu")) == torch.float32
+    if bf16:
+        assert pick_dtype("bfloat16", gpu) == torch.bfloat16
+    else:
+        with pytest.raises(
+            UserError, match=r"the GPU \(cuda:0\) cannot run bfloat16; set the model's dtype to float16"
+        ):
+            pick_dtype("bfloat16", gpu)
+
+
 def test_a_missing_model_directory_is_a_plain_error(tmp_path):
     from multihop.models.loading import load
 

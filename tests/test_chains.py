@@ -1,6 +1,7 @@
 import json
 
 import pandas as pd
+import pytest
 
 from multihop.dataset.chains import (
     build_chains,
@@ -9,9 +10,11 @@ from multihop.dataset.chains import (
     e1_offset,
     prompts,
     relation_phrase,
+    require_chains,
     select_bridges,
 )
 from multihop.dataset.wikidata import extract_from_dump
+from multihop.errors import UserError
 
 
 def test_prompts_follow_the_study():
@@ -82,3 +85,14 @@ def test_the_studys_selection_of_bridge_entities(tiny_dump, config):
     humans = chains[chains["e2_type"] == "human"]["e2"].unique()
     best = max(humans, key=lambda q: (entities.set_index("qid").loc[q, "statements"], -int(q[1:])))
     assert set(top[top["e2_type"] == "human"]["e2"]) == {best}
+
+
+def test_facts_that_make_no_chain_are_a_plain_error(tiny_dump, config):
+    """Only the first hops' relation kept: no fact continues another, so no chain."""
+    entities, facts = extract_from_dump(tiny_dump, config["entity_types"], list(config["relations"]))
+    only = {"P26": config["relations"]["P26"]}
+    chains = build_chains(entities, facts, only)
+    assert chains.empty
+    with pytest.raises(UserError, match="make no two-hop chain: no object of one fact is the subject of another"):
+        require_chains(chains, entities, facts)
+    assert require_chains(build_chains(entities, facts, config["relations"]), entities, facts).shape[0] == 6

@@ -177,3 +177,16 @@ def test_a_cut_off_answer_is_a_plain_error_and_not_cached(scripted_server, tmp_p
     with pytest.raises(WikidataError, match="answered with JSON that is cut off or malformed"):
         client.select("SELECT")
     assert not list(tmp_path.iterdir())
+
+
+EMPTY_ANSWER = b'{"head": {"vars": ["s", "o"]}, "results": {"bindings": []}}'
+
+
+def test_an_endpoint_without_the_facts_is_a_plain_error(scripted_server, tmp_path):
+    """Empty results for every relation (an empty store, or not Wikidata): one plain message."""
+    relations = ["P27", "P36"]
+    scripted_server.answers = [(200, {}, EMPTY_ANSWER)] * len(relations)
+    client = SparqlClient(scripted_server.url, tmp_path, retries=1)
+    with pytest.raises(WikidataError, match="has no facts of the config's relations between items of its entity_types"):
+        extract_from_endpoint(client, {"Q5": "human", "Q6256": "country"}, relations)
+    assert len(scripted_server.times) == len(relations)  # one page per relation, then the message

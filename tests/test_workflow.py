@@ -184,22 +184,29 @@ def all_chains_correct(workdir, other, analyses):
 
 
 def run_sweeps(workdir, other, shards):
-    """Three sweeps on all six chains as the correct split, cut into `shards` jobs."""
+    """Three sweeps on all six chains as the correct split, cut into `shards` jobs; the incorrect
+    split (hand-made too) is empty, and its stages are summarized."""
     all_chains_correct(workdir, other, {"shards": shards, "cases_per_split": 4, "max_new_tokens": 3})
+    cases = other / "results" / MODEL / "cases"
+    (cases / "incorrect.csv").write_text((cases / "correct.csv").read_text().splitlines()[0] + "\n")
     results = other / "results" / MODEL / "correct"
     targets = [str(results.relative_to(other) / f"{name}.parquet") for name in SWEEPS]
-    rules = ["locate_cases", "analysis_shard", "gather_analysis"]
+    targets.append(f"results/{MODEL}/incorrect/stages.csv")
+    rules = ["locate_cases", "analysis_shard", "gather_analysis", "summarize_stages"]
     run = snakemake(other, *targets, "--allowed-rules", *rules)
     assert run.returncode == 0, run.stderr[-3000:]
     assert len(list((results / "shards").glob("backpatching_*.parquet"))) == shards
+    assert pd.read_csv(other / targets[-1]).empty  # an empty split: no cases, no error
     return {name: pd.read_parquet(results / f"{name}.parquet") for name in SWEEPS}
 
 
 def test_sharded_sweeps_gather_to_the_same_files(workdir, tmp_path):
-    one, three = (run_sweeps(workdir, tmp_path / str(n), n) for n in (1, 3))  # 3 shards of 4 cases: 2, 1, 1
+    """Five shards of 4 cases (one without cases: more shards than cases is no error) gather to
+    the tables of one shard."""
+    one, five = (run_sweeps(workdir, tmp_path / str(n), n) for n in (1, 5))
     assert len(one["backpatching_t1"]) == 4 * 6 and one["backpatching_t1"]["id"].nunique() == 4  # 6 pairs s > t
     for name, table in one.items():
-        pd.testing.assert_frame_equal(table, three[name])
+        pd.testing.assert_frame_equal(table, five[name])
 
 
 def test_a_killed_shard_resumes_where_it_stopped_and_gathers_the_same_bytes(workdir, tmp_path):

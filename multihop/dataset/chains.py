@@ -5,6 +5,8 @@ import json
 
 import pandas as pd
 
+from multihop.errors import UserError
+
 PROMPT_KINDS = ["first_hop", "second_hop", "composition", "entity_shortcut", "relation_shortcut"]
 PROMPT_COLUMNS = {
     "composition": "source_prompt",
@@ -55,6 +57,16 @@ def prompts(e1_label, e2_label, r1_template, r2_template, capitalize=False) -> d
 def e1_offset(r1_template: str, r2_template: str) -> int:
     """Where e1's name starts in the composition prompt (independent of the name)."""
     return r2_template.index("{}") + r1_template.index("{}")
+
+
+def require_chains(chains: pd.DataFrame, entities: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:
+    """`chains`, or a plain error when the facts make none (no bridge entity links two of them)."""
+    if chains.empty:
+        raise UserError(
+            f"the Wikidata facts ({len(facts)} facts between {len(entities)} items) make no two-hop chain: no "
+            "object of one fact is the subject of another; check the dump, or the relations and entity_types in config"
+        )
+    return chains
 
 
 def build_chains(entities: pd.DataFrame, facts: pd.DataFrame, relations: dict, capitalize=False) -> pd.DataFrame:

@@ -159,6 +159,11 @@ def extract_from_endpoint(client: SparqlClient, classes, relations, page_size=10
         if progress is not None:
             progress(f"{pid}: {len(facts)} facts so far")
 
+    if not facts:
+        raise WikidataError(
+            f"SPARQL endpoint {client.endpoint} has no facts of the config's relations between items of its "
+            "entity_types; check that the endpoint holds Wikidata, and the relations and entity_types in config"
+        )
     qids = sorted({f[0] for f in facts} | {f[2] for f in facts}, key=lambda q: int(q[1:]))
     found = {
         q: {"classes": set(), "label": "", "aliases": set(), "sitelinks": None, "articles": 0, "statements": 0}

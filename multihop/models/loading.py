@@ -48,8 +48,13 @@ def spreads(device: str) -> bool:
 
 
 def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    if dtype == "auto":  # bfloat16 where it is fast, float32 on CPU
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    """The model's dtype: `auto` is bfloat16 on a GPU that has it (float16 on older ones), float32
+    on a CPU; a bfloat16 the GPU cannot run is a plain error (a CPU runs every dtype offered)."""
+    bf16 = device.type != "cuda" or torch.cuda.is_bf16_supported(including_emulation=False)
+    if dtype == "auto":
+        return torch.float32 if device.type != "cuda" else torch.bfloat16 if bf16 else torch.float16
+    if dtype == "bfloat16" and not bf16:
+        raise UserError(f"the GPU ({device}) cannot run bfloat16; set the model's dtype to float16 or float32")
     return getattr(torch, dtype)
 
 
