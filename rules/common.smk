@@ -6,7 +6,7 @@ from multihop.configuration import check as check_config
 from multihop.dependencies import code_files
 from multihop.errors import UserError
 from multihop.evaluation.splits import SPLITS
-from multihop.models.bundled import BUNDLED, RESOURCES, bundled_dir
+from multihop.models.bundled import BUNDLED, RESOURCES, bundled_dir, bundled_name
 from multihop.models.bundled import module_file as bundled_module_file
 from multihop.models.gpus import gpu_count
 
@@ -21,18 +21,23 @@ validate(config, "../schemas/config.schema.yaml")  # fills in the defaults
 
 
 if config["dataset"]["source"] == "file" and not config["dataset"]["file"]:
-    raise ValueError(
+    raise WorkflowError(
         "config: dataset.source is file but dataset.file is not set; give the path of a CSV or Parquet of chains"
     )
 
 
 MODELS = {model["name"]: model for model in config["models"]}
 if len(MODELS) != len(config["models"]):
-    raise ValueError("config: two models share a name; each needs its own `name`")
+    raise WorkflowError("config: two models share a name; each needs its own `name`")
+for model in MODELS.values():  # an unknown bundled model stops the plan, not a job
+    try:
+        bundled_name(model["source"])
+    except UserError as error:
+        raise WorkflowError(f"config: models: {error}") from None
 # folders of results/ that are not models
 RESERVED = {"dataset", "comparison", "logs", "benchmarks"}
 if RESERVED & set(MODELS):
-    raise ValueError(
+    raise WorkflowError(
         f"config: a model may not be named {sorted(RESERVED & set(MODELS))} (results/ uses it)"
     )
 

@@ -133,6 +133,14 @@ CONFIG_MISTAKES = {
         {"models": [{"name": "m", "source": "bundled:tiny-llama", "resources": {"gpus": -1}}]},
         "models[0].resources.gpus: -1 is less than the minimum of 0",
     ),
+    "unknown bundled model": (
+        {"models": [{"name": "m", "source": "bundled:nope"}]},
+        "models: unknown bundled model 'bundled:nope'; the bundled ones are bundled:gemma3-270m, bundled:tiny-llama",
+    ),
+    "two models, one name": (
+        {"models": [{"name": "m", "source": "bundled:tiny-llama"}, {"name": "m", "source": "bundled:gemma3-270m"}]},
+        "two models share a name; each needs its own `name`",
+    ),
 }
 
 
