@@ -29,7 +29,9 @@ def head_and_states(vocab=4096, hidden_size=64, seed=0, **overrides):
 def test_the_screen_is_within_its_bound():
     head, states = head_and_states()
     assert head.screened
-    screen = head.screen(states).float()[: head.weight.shape[0]].T  # token-major, padded
+    screen, block_max = head.screen(states)
+    assert torch.equal(block_max, screen.unflatten(0, (-1, BLOCK)).amax(dim=1))
+    screen = screen.float()[: head.weight.shape[0]].T  # token-major, padded
     exact = states @ head.weight.T
     bound = head.margin(states)[:, None] + head.output_rounding * screen.abs()
     assert ((screen - exact).abs() <= bound).all()
@@ -58,11 +60,13 @@ def test_candidates_hold_the_k_best_with_their_exact_logits(k):
 
 @pytest.mark.parametrize("k, dense", [(1, 4), (50, 56)])
 def test_rows_screened_in_chunks_and_rows_computed_in_full_give_the_same_candidates(k, dense, monkeypatch):
-    """Rows in several screen products (SCREEN_ROWS), and rows with many candidate blocks (DENSE)
-    computed in full, hold the same k best with the same logits as one screen of every row."""
+    """Rows in several screen products (SCREEN_ROWS), each in several parts (SCREEN_TOKENS) and
+    padded to the kernel's row multiple, and rows with many candidate blocks (DENSE) computed in
+    full, hold the same k best with the same logits as the full projection."""
     head, states = head_and_states(vocab=4096 + 17)
     full = head.logits(states)
-    monkeypatch.setattr(head_module, "SCREEN_ROWS", 40)  # 96 rows: three chunks of 32
+    monkeypatch.setattr(head_module, "SCREEN_ROWS", 50)  # 96 rows: two chunks of 48, padded to 64
+    monkeypatch.setattr(head_module, "SCREEN_TOKENS", 1024)  # 4160 tokens with the pad: five parts
     monkeypatch.setattr(head_module, "DENSE", dense)
     computed_in_full = []
     with_dense = head._with_dense

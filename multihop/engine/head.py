@@ -20,7 +20,9 @@ import torch
 
 BLOCK = 64  # tokens per screening block: one maximum per block, then only candidate blocks are opened
 DENSE = 256  # candidate blocks beyond which a row's logits are computed in full (flat distributions)
-SCREEN_ROWS = 256  # rows per screen product, beyond which the CPU's bf16 kernel runs slower per row
+SCREEN_ROWS = 512  # rows per screen product (bounds the buffer `screen` keeps)
+SCREEN_TOKENS = 4096  # tokens per part of a screen product: its scores are still in cache for their maxima
+ROW_MULTIPLE = 32  # the CPU's bf16 kernel runs a third slower on row counts that are not multiples of 32
 GROUP, WIDE = 16, 64  # rows and columns from which the CPU's fp32 kernel sums like the full product
 _HEADS = weakref.WeakKeyDictionary()
 
@@ -60,6 +62,7 @@ class ExactHead:
             self.sum_coefficient = 1.1 * hidden * 2.0**-24 * low_norm  # times |h + d|
             u = 2.0**-8
             self.output_rounding = u / (1 - u)
+            self._buffer = torch.empty(0, dtype=torch.bfloat16)  # `screen`'s scores
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Full logits (rows, vocab), in fp32 as the model's head computes them, soft-capped."""
@@ -83,7 +86,7 @@ class ExactHead:
             logits = self.logits(hidden)
             return logits, torch.arange(logits.shape[1], device=logits.device).expand_as(logits)
         hidden = hidden.float()
-        # screened in near-equal chunks of at most SCREEN_ROWS rows: the kernel's best rate per row
+        # screened in near-equal chunks of at most SCREEN_ROWS rows
         chunks = -(-hidden.shape[0] // SCREEN_ROWS)
         parts = [self._screened(part, k) for part in hidden.split(-(-hidden.shape[0] // chunks))]
         width = max(values.shape[1] for values, _, _ in parts)
@@ -97,12 +100,9 @@ class ExactHead:
     def _screened(self, hidden, k):
         """`candidates` of fp32 rows from one screen, and which rows need every logit (`dense`)."""
         rows = hidden.shape[0]
-        screen = self.screen(hidden)
-        if self.pad:
-            screen[-self.pad :] = float("-inf")
-        # token-major, so each block's maximum is an elementwise maximum of BLOCK contiguous rows
-        blocks = screen.view(-1, BLOCK, rows)
-        block_max = blocks.amax(dim=1).T.contiguous().float()  # (rows, blocks)
+        scores, block_max = self.screen(hidden)
+        blocks = scores.unflatten(0, (-1, BLOCK))
+        block_max = block_max.T.contiguous().float()  # (rows, blocks)
         threshold = self._threshold(hidden, block_max.topk(k, dim=-1).values[:, -1])
         # rows whose candidates fill many blocks (flat distributions): every logit in full
         opened = block_max >= threshold[:, None]
@@ -123,10 +123,31 @@ class ExactHead:
             + low.norm(dim=-1) * self.sum_coefficient
         )
 
-    def screen(self, hidden: torch.Tensor) -> torch.Tensor:
-        """The bf16 scores, token-major: (vocab padded to whole blocks, rows), before soft-capping.
-        (The CPU's kernel computes this shape faster than its transpose.)"""
-        return torch.nn.functional.linear(self.low, hidden.float().to(torch.bfloat16))
+    def screen(self, hidden: torch.Tensor):
+        """The bf16 scores, token-major: (vocab padded to whole blocks, rows), before soft-capping,
+        pad tokens at -inf; and each block's maximum score, (blocks, rows).
+
+        The CPU's kernel computes this shape faster than its transpose. It runs SCREEN_TOKENS
+        tokens at a time, each part's maxima taken while the part is still in cache, into a buffer
+        kept between calls (a fresh one costs more in page faults than the product): the scores
+        are valid until the next call.
+        """
+        rows, tokens = hidden.shape[0], len(self.low)
+        width = -(-rows // ROW_MULTIPLE) * ROW_MULTIPLE  # zero rows up to the kernel's fast counts
+        columns = torch.nn.functional.pad(hidden.float().to(torch.bfloat16), (0, 0, 0, width - rows)).T
+        if self._buffer.numel() < tokens * width:
+            self._buffer = torch.empty(tokens * width, dtype=torch.bfloat16)
+        scores = self._buffer[: tokens * width].view(tokens, width)
+        maxima = torch.empty(tokens // BLOCK, width, dtype=torch.bfloat16)
+        vocab = self.weight.shape[0]
+        for start in range(0, tokens, SCREEN_TOKENS):
+            part = scores[start : start + SCREEN_TOKENS]
+            torch.mm(self.low[start : start + SCREEN_TOKENS], columns, out=part)
+            if start + len(part) > vocab:
+                part[vocab - start :] = float("-inf")
+            # token-major, so each block's maximum is an elementwise maximum of BLOCK contiguous rows
+            torch.amax(part.view(-1, BLOCK, width), dim=1, out=maxima[start // BLOCK : (start + len(part)) // BLOCK])
+        return scores[:, :rows], maxima[:, :rows]
 
     def _threshold(self, hidden, kth_block_max):
         """Per row, the lowest screen score a token can have and still be among the k best.
