@@ -35,7 +35,9 @@ def run_shard(snakemake, gpus):
     everyone = everyone[everyone["order"] < count]
     model, tokenizer = load(spec["source"], spec["dtype"], spec["device"], gpus=gpus)
     cases = load_cases(tokenizer, located, spec["prompt_prefix"])
-    pool = load_cases(tokenizer, everyone, spec["prompt_prefix"])
+    pool = None  # the shard's own cases, for analyses that draw on no others
+    if registry.ANALYSES[analysis].draws_on_others:
+        pool = load_cases(tokenizer, everyone, spec["prompt_prefix"])
     logging.info(
         "%s on %d cases with %s on %s, %d threads", analysis, len(cases), spec["name"], model.device, snakemake.threads
     )

@@ -7,25 +7,33 @@ from multihop.engine.edits import Patch
 from multihop.engine.states import read_states
 
 
-def run(context, case) -> pd.DataFrame:
-    """Rows for positions t1 and t2 and every source layer s > target layer t.
-
-    `unedited_correct`: whether the unpatched prompt, run in the same batch, already gives e3 (then a
-    success says nothing about back-patching).
-    """
-    adapter = context.adapter
-    states = read_states(adapter, case.ids)
-    keys, variants = [("clean", -1, -1)], [()]  # the unpatched prompt, on the same path as the patches
+def grid(case, layers: int):
+    """Back-patching's cells: (position name, its index in the prompt, source layer s, target
+    layer t) for t1 and t2 and every s > t."""
     for position in POSITIONS:
         p = getattr(case, position)
-        for s in range(adapter.num_layers):
+        for s in range(layers):
             for t in range(s):
-                keys.append((position, s, t))
-                variants.append((Patch(t, p, states[s, p]),))
-    texts = context.generate(case.ids, variants)
-    unedited_correct = context.judge(texts[0], case.names["e3"])
-    rows = [
-        (case.id, position, s, t, text, context.judge(text, case.names["e3"]), unedited_correct)
-        for (position, s, t), text in zip(keys[1:], texts[1:], strict=True)
-    ]
-    return pd.DataFrame(rows, columns=ANALYSES["backpatching"].columns)
+                yield position, p, s, t
+
+
+def judged(context, case, keys, variants) -> list[tuple]:
+    """Per variant, its key followed by (generation, correct, unedited_correct).
+
+    `unedited_correct`: whether the unpatched prompt, run in the same batch and on the same path as
+    the variants, already gives e3 (then a success says nothing about the patch).
+    """
+    texts = context.generate(case.ids, [(), *variants])
+    e3 = case.names["e3"]
+    unedited_correct = context.judge(texts[0], e3)
+    return [(*key, text, context.judge(text, e3), unedited_correct) for key, text in zip(keys, texts[1:], strict=True)]
+
+
+def run(context, case) -> pd.DataFrame:
+    """Rows for positions t1 and t2 and every source layer s > target layer t."""
+    states = read_states(context.adapter, case.ids)
+    keys, variants = [], []
+    for position, p, s, t in grid(case, context.adapter.num_layers):
+        keys.append((case.id, position, s, t))
+        variants.append((Patch(t, p, states[s, p]),))
+    return pd.DataFrame(judged(context, case, keys, variants), columns=ANALYSES["backpatching"].columns)

@@ -14,7 +14,8 @@ import random
 import pandas as pd
 import torch
 
-from multihop.analyses.registry import ANALYSES, POSITIONS
+from multihop.analyses.backpatching import grid, judged
+from multihop.analyses.registry import ANALYSES
 from multihop.engine.edits import Patch
 from multihop.engine.sampling import variant_seed
 from multihop.engine.states import read_states
@@ -37,29 +38,20 @@ def noise(here: torch.Tensor, size: torch.Tensor, seed: int) -> torch.Tensor:
 
 
 def run(context, case) -> pd.DataFrame:
-    """Rows for each control, position and s > t; `unedited_correct` from the unpatched prompt run
-    in the same batch."""
+    """Rows for each control on back-patching's grid; `unedited_correct` as back-patching's."""
     adapter, seed = context.adapter, context.settings["seed"]
     states = read_states(adapter, case.ids)
     other = donor(case, context.pool, seed)
     other_states = None if other is None else read_states(adapter, other.ids)
-    keys, variants = [("clean", "", -1, -1)], [()]
-    for position in POSITIONS:
-        p = getattr(case, position)
-        for s in range(adapter.num_layers):
-            for t in range(s):
-                size = (states[s, p] - states[t, p]).float().norm()
-                cell = variant_seed(seed, f"noise|{case.id}|{position}|{s}|{t}")
-                keys.append(("noise", position, s, t))
-                variants.append((Patch(t, p, noise(states[t, p], size, cell)),))
-                if other is not None:
-                    keys.append(("other_case", position, s, t))
-                    variants.append((Patch(t, p, other_states[s, getattr(other, position)]),))
-    texts = context.generate(case.ids, variants)
-    unedited_correct = context.judge(texts[0], case.names["e3"])
+    keys, variants = [], []
+    for position, p, s, t in grid(case, adapter.num_layers):
+        size = (states[s, p] - states[t, p]).float().norm()
+        cell = variant_seed(seed, f"noise|{case.id}|{position}|{s}|{t}")
+        keys.append((case.id, "noise", position, s, t))
+        variants.append((Patch(t, p, noise(states[t, p], size, cell)),))
+        if other is not None:
+            keys.append((case.id, "other_case", position, s, t))
+            variants.append((Patch(t, p, other_states[s, getattr(other, position)]),))
     donor_id = "" if other is None else other.id
-    rows = [
-        (case.id, control, position, s, t, text, context.judge(text, case.names["e3"]), unedited_correct, donor_id)
-        for (control, position, s, t), text in zip(keys[1:], texts[1:], strict=True)
-    ]
+    rows = [(*row, donor_id) for row in judged(context, case, keys, variants)]
     return pd.DataFrame(rows, columns=ANALYSES["controls"].columns)

@@ -27,6 +27,7 @@ class Analysis:
     columns: tuple[str, ...]
     # settings (the config's `analyses` section) -> {part name: the column values of its rows}
     parts: Callable[[dict], dict[str, dict[str, Any]]]
+    draws_on_others: bool = False  # its cases draw on other cases of the split (Context.pool)
 
     def part_names(self, settings: dict) -> list[str]:
         return list(self.parts(settings))
@@ -89,6 +90,7 @@ ANALYSES = {
                 *("unedited_correct", "donor"),
             ),
             _one_column("control", CONTROLS),
+            draws_on_others=True,
         ),
     )
 }
