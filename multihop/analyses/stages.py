@@ -33,6 +33,13 @@ SOURCES = {
 }
 
 
+def fixable(backpatching: pd.DataFrame) -> pd.DataFrame:
+    """Per case (index id), per position t1 and t2 (columns): whether some back-patch there
+    (any s > t) gives the correct answer. Also the controls' tables, which have the same columns."""
+    per = backpatching.groupby(["id", "position"])["correct"].any().unstack(fill_value=False)
+    return per.reindex(columns=list(POSITIONS), fill_value=False).astype(bool)
+
+
 def studied_for(table: pd.DataFrame, column: str) -> pd.DataFrame:
     """The rows of a stages table whose cases every analysis behind `column` studied."""
     studied = pd.Series(True, index=table.index)
@@ -79,9 +86,9 @@ def case_stages(studied, counts, patchscopes, projection, knockout, backpatching
     out["knockout_matters"] = _first(ko, (ko["target"] == "e1") & ko["changed"] & ~ko["correct"], "layer")
     parts = ["knockout_matters", "e2_in_attention", "e2_decoded_t2"]
     out["information_propagation"] = out[parts].mean(axis=1, skipna=propagation == "any")
+    fixed = fixable(backpatching).reindex(out.index, fill_value=False)
     for position in POSITIONS:
-        fixed = backpatching[backpatching["position"] == position].groupby("id")["correct"].any()
-        out[f"fixable_{position}"] = fixed.reindex(out.index, fill_value=False).astype(bool)
+        out[f"fixable_{position}"] = fixed[position]
     unedited = backpatching.groupby("id")["unedited_correct"].all()
     out["unedited_correct"] = unedited.reindex(out.index, fill_value=False).astype(bool)
     for column, sources in SOURCES.items():

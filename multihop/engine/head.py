@@ -56,8 +56,7 @@ class ExactHead:
             low = self.weight.to(torch.bfloat16)
             low_norm = float(low.float().norm(dim=1).max())
             self.error_norm = float((self.weight - low.float()).norm(dim=1).max())
-            self.pad = (-vocab) % BLOCK
-            self.low = torch.nn.functional.pad(low, (0, 0, 0, self.pad))
+            self.low = torch.nn.functional.pad(low, (0, 0, 0, (-vocab) % BLOCK))
             self.d_coefficient = low_norm  # times |d|
             self.sum_coefficient = 1.1 * hidden * 2.0**-24 * low_norm  # times |h + d|
             u = 2.0**-8

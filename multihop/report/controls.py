@@ -16,6 +16,7 @@ import random
 import numpy as np
 import pandas as pd
 
+from multihop.analyses import stages
 from multihop.analyses.registry import CONTROLS, POSITIONS
 from multihop.report.stats import estimate
 from multihop.report.tables import relative_depth, without_drift
@@ -31,8 +32,7 @@ COLUMNS = ["split", "position", "measure", "n", "value", "ci_low", "ci_high", "d
 
 def fixable(rows: pd.DataFrame) -> pd.DataFrame:
     """Per case (index id): whether some cell answers e3, at t1, t2, and t1 or t2."""
-    per = rows.groupby(["id", "position"])["correct"].any().unstack(fill_value=False)
-    per = per.reindex(columns=list(POSITIONS), fill_value=False).astype(bool)
+    per = stages.fixable(rows)
     per["t1 or t2"] = per["t1"] | per["t2"]
     return per
 
