@@ -4,10 +4,12 @@
 
 Run from the repository root; converts the bundled model first if no run has. For evaluation
 and each analysis it prints:
-- the engine's rate: cases (or prompts) per second, seconds per case against the performance
-  issue's target, token steps per second, and GFLOPS; the evaluation runs every distinct prompt
-  of the default dataset, as the workflow does (sorted by length, batches of 256);
-- this machine's matrix-multiply peak, fp32 and bf16, measured in the same run;
+- the engine's rate: cases (or prompts) per second, seconds per case (the median case, and the
+  fastest and slowest) against the performance issue's target, token steps per second, and
+  GFLOPS; the evaluation runs every distinct prompt of the default dataset, as the workflow does
+  (sorted by length, batches of 256);
+- this machine's matrix-multiply peak, fp32 and bf16, measured in the same run (fp32 again at
+  the end: on a shared machine it drifts, and every time with it);
 - how near the engine gets to that limit (see `limit_time`);
 - the speedup over the reference path (one transformers `generate` per variant, a full forward
   each), timed on a seeded sample of the same variants, and whether their outputs are identical.
@@ -22,6 +24,7 @@ import argparse
 import os
 import platform
 import random
+import statistics
 import time
 from pathlib import Path
 
@@ -103,6 +106,10 @@ def limit_time(model, positions, steps, fp32, bf16):
     return dense_flops(model, positions, 0) / (fp32 * 1e9) + dense_flops(model, 0, steps) / (head * 1e9)
 
 
+# the default model's layer shapes and a part of its vocabulary projection, at a large batch
+FP32_SHAPES = [(512, 640, 2048), (512, 2048, 640), (512, 640, 65536)]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1, help="cases per analysis (Patchscopes: 1,944 variants each)")
@@ -119,7 +126,7 @@ def main():
     model, tokenizer = load(MODEL, "float32", args.device)
     adapter = Adapter(model)
 
-    fp32 = peak(torch.float32, [(512, 640, 2048), (512, 2048, 640), (512, 640, 65536)], model.device)
+    fp32 = peak(torch.float32, FP32_SHAPES, model.device)
     bf16 = peak(torch.bfloat16, [(512, 640, 2048), (512, 640, 65536)], model.device)
     machine = f"{platform.machine()}, {os.cpu_count()} cores"
     if model.device.type == "cuda":
@@ -134,22 +141,31 @@ def main():
     rows = chains.sample(max(args.cases, 1), random_state=0)
     cases = load_cases(tokenizer, rows.merge(locate_all(tokenizer, rows, prefix), on="id"), prefix)
 
-    print(f"{'':14} {'per second':>16} {'seconds each':>12} {'target':>9} {'token steps/s':>13} {'dense GFLOPS':>12} "
-          f"{'of fp32 peak':>12} {'at limit':>8} {'vs reference':>12} {'identical':>9}")  # fmt: skip
+    print(f"{'':14} {'per second':>16} {'seconds each':>12} {'range':>9} {'target':>9} {'token steps/s':>13} "
+          f"{'dense GFLOPS':>12} {'of fp32 peak':>12} {'at limit':>8} {'vs reference':>12} "
+          f"{'identical':>9}")  # fmt: skip
     for name in ("patchscopes", "backpatching", "knockout", "projection"):
         report_analysis(name, adapter, tokenizer, cases, settings, args.reference_variants, fp32, bf16)
     report_evaluation(adapter, tokenizer, chains, prefix, args.prompts, fp32, bf16)
+    again = peak(torch.float32, FP32_SHAPES, model.device)
+    print(f"fp32 peak measured again at the end: {again:.0f} GFLOPS (a shared machine's speed drifts)")
 
 
 # the performance issue's targets on the 2-core project machine: seconds per case, prompts per second
 TARGETS = {"patchscopes": "<= 40 s", "backpatching": "<= 5 s", "evaluation": ">= 40/s"}
 
 
-def report(label, count, unit, seconds, counter, model, fp32, bf16, speedup="", identical=""):
+def report(label, count, unit, seconds, counter, model, fp32, bf16, speedup="", identical="", each=None):
+    """One line: rates over the whole run; with `each` (seconds per case), "seconds each" is the
+    median case, beside the fastest and slowest (cases differ in length, the machine in speed)."""
+    middle, spread = seconds / count, ""
+    if each:
+        middle, spread = statistics.median(each), f"{min(each):.1f}-{max(each):.1f}" if len(each) > 1 else ""
     flops = dense_flops(model, counter.positions, counter.steps)
     at_limit = limit_time(model, counter.positions, counter.steps, fp32, bf16) / seconds
     print(
-        f"{label:14} {count / seconds:9.2f} {unit + '/s':>6} {seconds / count:11.2f}s {TARGETS.get(label, ''):>9} "
+        f"{label:14} {count / seconds:9.2f} {unit + '/s':>6} {middle:11.2f}s {spread:>9} "
+        f"{TARGETS.get(label, ''):>9} "
         f"{counter.positions / seconds:13.0f} {flops / seconds / 1e9:12.0f} {flops / seconds / 1e9 / fp32:11.0%} "
         f"{at_limit:8.0%} {speedup:>12} {identical:>9}"
     )
@@ -167,16 +183,17 @@ def report_analysis(name, adapter, tokenizer, cases, settings, sample, fp32, bf1
 
     context.generate = recorded
     counter = Counter(adapter.model)
-    start = synchronized(adapter.model.device)
+    each = []  # seconds per case: this shared machine's speed drifts from minute to minute
     for case in cases:
+        start = synchronized(adapter.model.device)
         registry.ANALYSES[name].runner()(context, case)
-    seconds = synchronized(adapter.model.device) - start
+        each.append(synchronized(adapter.model.device) - start)
     counter.remove()
     if not calls:  # projection: one forward per case, nothing generated
-        report(name, len(cases), "case", seconds, counter, adapter.model, fp32, bf16)
+        report(name, len(each), "case", sum(each), counter, adapter.model, fp32, bf16, each=each)
         return
-    speedup, identical = reference(adapter, tokenizer, settings, calls, sample, seconds)
-    report(name, len(cases), "case", seconds, counter, adapter.model, fp32, bf16, speedup, identical)
+    speedup, identical = reference(adapter, tokenizer, settings, calls, sample, sum(each))
+    report(name, len(each), "case", sum(each), counter, adapter.model, fp32, bf16, speedup, identical, each)
 
 
 def reference(adapter, tokenizer, settings, calls, sample, engine_seconds):
