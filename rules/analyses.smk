@@ -27,6 +27,7 @@ rule analysis_shard:
     input:
         cases="results/{model}/{split}/shards/cases_{scatteritem}.csv",
         studied="results/{model}/{split}/studied.csv",
+        runtime="results/{model}/runtime.json",
         model=model_files,
         code=lambda wildcards: code_files(
             "scripts/run_analysis.py", ANALYSES[wildcards.analysis].module_file

@@ -4,7 +4,8 @@ rule evaluate:
         model=model_files,
         code=code_files("scripts/evaluate.py"),
     output:
-        "results/{model}/evaluation.csv",
+        evaluation="results/{model}/evaluation.csv",
+        runtime="results/{model}/runtime.json",
     log:
         "results/logs/{model}/evaluate.log",
     benchmark:

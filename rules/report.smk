@@ -66,6 +66,7 @@ rule make_tables:
             )
         ),
         model="results/{model}/model.json",
+        runtime="results/{model}/runtime.json",
         code=code_files("scripts/make_tables.py"),
     output:
         backpatching="results/{model}/tables/backpatching.csv",

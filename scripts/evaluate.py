@@ -7,10 +7,10 @@ import torch
 
 from multihop.engine.decoding import generate_prompts
 from multihop.evaluation.evaluate import check_prefix, evaluate
-from multihop.files import read_table, write_csv
+from multihop.files import read_table, write_csv, write_json
 from multihop.models.adapter import Adapter
 from multihop.models.gpus import job_gpus
-from multihop.models.loading import load
+from multihop.models.loading import load, runtime
 from multihop.scripting import run
 
 
@@ -26,7 +26,8 @@ def evaluate_model(snakemake, gpus):
     check_prefix(spec["prompt_prefix"], dataset)
     model, tokenizer = load(spec["source"], spec["dtype"], spec["device"], gpus=gpus)
     adapter = Adapter(model)
-    logging.info("loaded %s on %s, %d threads", spec["source"], model.device, snakemake.threads)
+    ran = runtime(model)
+    logging.info("loaded %s as %s on %s, %d threads", spec["source"], ran["dtype"], model.device, snakemake.threads)
 
     def generate(texts):
         logging.info("%d distinct prompts for %d cases", len(texts), len(dataset))
@@ -40,7 +41,8 @@ def evaluate_model(snakemake, gpus):
     for column in [c for c in table.columns if c.endswith("_correct")]:
         asked = table[column].notna()
         logging.info("%s: %d of %d asked", column, int(table[column].sum()), int(asked.sum()))
-    write_csv(table, snakemake.output[0])
+    write_csv(table, snakemake.output.evaluation)
+    write_json(ran, snakemake.output.runtime)
 
 
 run(main, snakemake)  # noqa: F821 (snakemake is injected by the script directive)

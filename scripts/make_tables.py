@@ -23,7 +23,8 @@ def main(snakemake):
         model["layers"],
         snakemake.params.config["analyses"]["seed"],
     )
-    claims = findings(stages, model["layers"], against).assign(settings=summary(used))
+    ran = read_json(snakemake.input.runtime)  # the precision the run used: bf16 changes answers
+    claims = findings(stages, model["layers"], against).assign(settings=summary(used), dtype=ran["dtype"])
     logging.info("findings:\n%s", claims[["claim", "n", "value", "ci_low", "ci_high", "holds"]].to_string(index=False))
     tables = {
         "backpatching": (backpatching(stages), "back-patching: fixable share of cases"),

@@ -8,10 +8,10 @@ from multihop.analyses import registry
 from multihop.analyses.cases import load_cases
 from multihop.analyses.finished import FinishedCases, fingerprint
 from multihop.analyses.registry import case_counts
-from multihop.files import read_table, write_parquet
+from multihop.files import read_json, read_table, write_parquet
 from multihop.models.adapter import Adapter
 from multihop.models.gpus import job_gpus
-from multihop.models.loading import load
+from multihop.models.loading import check_runtime, load, weights_stamp
 from multihop.scripting import run
 
 
@@ -34,20 +34,29 @@ def run_shard(snakemake, gpus):
     everyone = read_table(snakemake.input.studied)
     everyone = everyone[everyone["order"] < count]
     model, tokenizer = load(spec["source"], spec["dtype"], spec["device"], gpus=gpus)
+    ran = check_runtime(model, read_json(snakemake.input.runtime))
     cases = load_cases(tokenizer, located, spec["prompt_prefix"])
-    pool = None  # the shard's own cases, for analyses that draw on no others
-    if registry.ANALYSES[analysis].draws_on_others:
-        pool = load_cases(tokenizer, everyone, spec["prompt_prefix"])
+    # the cases it may draw on: the whole split's for analyses that draw on others (None: its own)
+    draws = registry.ANALYSES[analysis].draws_on_others
+    pool = load_cases(tokenizer, everyone, spec["prompt_prefix"]) if draws else None
     logging.info(
-        "%s on %d cases with %s on %s, %d threads", analysis, len(cases), spec["name"], model.device, snakemake.threads
+        "%s on %d cases with %s as %s on %s, %d threads",
+        analysis,
+        len(cases),
+        spec["name"],
+        ran["dtype"],
+        model.device,
+        snakemake.threads,
     )
     # the cases this shard finishes are kept beside its output until it is written (a rerun resumes)
     digest = fingerprint(
         analysis=analysis,
         model=spec,
+        weights=weights_stamp(spec["source"], model),
+        runtime=ran,
         settings=snakemake.params.settings,
         cases=located.to_csv(index=False),
-        pool=everyone.to_csv(index=False),
+        pool=everyone.to_csv(index=False) if draws else None,
         files=[*snakemake.input.code],
     )
     finished = FinishedCases(f"{snakemake.output[0]}.unfinished", digest)

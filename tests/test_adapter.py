@@ -101,3 +101,28 @@ def test_an_unknown_hub_id_offline_is_a_plain_error(monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(UserError, match="could not load the tokenizer of 'nobody/no-such-model'"):
         load("nobody/no-such-model", device="cpu")
+
+
+def test_an_analysis_in_another_precision_than_its_evaluation_is_refused():
+    """runtime.json records the evaluation's dtype; a job that loads the model otherwise (`dtype:
+    auto` on a node without the evaluation's GPU) stops with a plain message."""
+    from multihop.models.loading import check_runtime, runtime
+
+    model = tiny.model("llama", vocab_size=300)
+    recorded = runtime(model)
+    assert recorded["dtype"] == "float32" and recorded["device"] == "cpu"
+    assert check_runtime(model, recorded) == recorded
+    with pytest.raises(UserError, match="loaded the model as bfloat16 on cpu, but its evaluation ran it as float32"):
+        check_runtime(model.to(torch.bfloat16), recorded)
+
+
+def test_the_weights_stamp_changes_with_the_local_files(tmp_path):
+    """A shard's resume data (its fingerprint) holds the stamp: retrained weights in the same
+    directory discard the cases finished with the old ones."""
+    from multihop.models.loading import weights_stamp
+
+    (tmp_path / "model.safetensors").write_bytes(b"old weights")
+    before = weights_stamp(str(tmp_path), model=None)
+    assert before == weights_stamp(str(tmp_path), model=None)
+    (tmp_path / "model.safetensors").write_bytes(b"new, retrained weights")
+    assert weights_stamp(str(tmp_path), model=None) != before

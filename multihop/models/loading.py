@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import torch
+import transformers
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from multihop.errors import UserError
@@ -116,3 +117,38 @@ def num_layers(source: str) -> int:
     except OSError as error:
         raise UserError(f"could not read the config of {source!r}: {error}") from None
     return config.get_text_config().num_hidden_layers
+
+
+def runtime(model) -> dict:
+    """What a job ran `model` as: its dtype, the kind of device, and the libraries' versions. The
+    evaluation records it beside its answers; every analysis job checks its own against it."""
+    return {
+        "dtype": str(model.dtype).removeprefix("torch."),
+        "device": model.device.type,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+    }
+
+
+def check_runtime(model, recorded: dict):
+    """Refuse to analyse cases in another precision than the one that chose them (bf16 changes
+    answers): with `dtype: auto`, a job on a CPU-only node runs float32 where a GPU ran bfloat16.
+    Returns the job's own runtime."""
+    own = runtime(model)
+    if own["dtype"] != recorded["dtype"]:
+        raise UserError(
+            f"this job loaded the model as {own['dtype']} on {own['device']}, but its evaluation ran it as "
+            f"{recorded['dtype']} on {recorded['device']}; set the model's dtype (and device) in the config "
+            "so that every job of a study runs it alike"
+        )
+    return own
+
+
+def weights_stamp(source: str, model) -> list:
+    """What tells one set of weights from another, cheaply (no hashing of gigabytes): the local
+    files' names, sizes and modification times, or the hub revision's commit."""
+    local = local_dir(source)
+    if local is None:
+        return [getattr(model.config, "_commit_hash", None)]
+    files = sorted(p for p in Path(local).rglob("*") if p.is_file())
+    return [(str(p.relative_to(local)), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
