@@ -177,11 +177,12 @@ SWEEPS = ["backpatching_t1", "backpatching_t2", "knockout_e1"]
 
 
 def all_chains_correct(workdir, other, analyses):
-    """A copy of the .test run whose correct split is all six chains (a hand-made split), with
-    the config's `analyses` section changed by `analyses`."""
+    """A copy of the .test run whose correct split is all six chains (a hand-made split, beside
+    the evaluation's record of the dtype it ran in), the config's `analyses` changed by `analyses`."""
     copy_test_run(other, {"analyses": analyses}, workdir)
     cases = other / "results" / MODEL / "cases"
     cases.mkdir(parents=True)
+    shutil.copy(workdir / "results" / MODEL / "runtime.json", cases.parent / "runtime.json")
     (cases / "correct.csv").write_text((workdir / "results" / "dataset" / "two_hop.csv").read_text())
     return other
 
