@@ -8,6 +8,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from multihop.errors import UserError
 from multihop.models.adapter import Adapter
+from multihop.models.allocator import keep_freed_memory
 from multihop.models.bundled import bundled_dir
 
 
@@ -81,11 +82,15 @@ def load(source: str, dtype: str = "auto", device: str = "auto", attn_implementa
 
     The attention implementation is the library's default (SDPA where the family has it, else
     eager); knockouts work under both. Flash attention ignores the masks knockouts edit.
+
+    On a CPU, the process's allocator keeps freed memory for reuse (`allocator`).
     """
     path, offline = _location(source)
     if gpus is not None and len(gpus) == 1:
         device = f"cuda:{gpus[0]}"
     target = pick_device(device)
+    if target.type == "cpu":
+        keep_freed_memory()
     tokenizer = load_tokenizer(source)
     placement = {"device_map": "sequential"} if spreads(device) else {}
     if gpus is not None and len(gpus) > 1:  # only the job's GPUs, filled one after the other
