@@ -16,7 +16,7 @@ and each analysis it prints:
 
 FLOPs are the dense matrix multiplies a plain fp32 forward needs: the layers' linear maps for
 every position run, and a full vocabulary projection for every token chosen (attention scores
-left out). The engine's head does less (a bf16 screen, fp32 for a few tokens): its "dense
+left out). The engine's head does less (a screen, fp32 for a few tokens): its "dense
 GFLOPS" can pass the fp32 peak.
 """
 
@@ -100,9 +100,10 @@ def dense_flops(model, positions, steps):
 
 def limit_time(model, positions, steps, fp32, bf16):
     """Seconds the same work takes with every multiply at the measured peak of the dtype the
-    engine runs it in: the layers in fp32, the head's screen in bf16 where it screens (its exact
-    fp32 part left out), else in fp32."""
-    head = bf16 if exact_head(model).screened else fp32
+    engine runs it in: the layers in fp32, the head's screen in its dtype (bf16 on a CPU with AMX;
+    its exact fp32 part left out), else in fp32."""
+    head = exact_head(model)
+    head = bf16 if head.screened and head.dtype == torch.bfloat16 else fp32
     return dense_flops(model, positions, 0) / (fp32 * 1e9) + dense_flops(model, 0, steps) / (head * 1e9)
 
 
@@ -131,9 +132,11 @@ def main():
     machine = f"{platform.machine()}, {os.cpu_count()} cores"
     if model.device.type == "cuda":
         machine = torch.cuda.get_device_name(model.device)
+    head = exact_head(model)
     print(
         f"machine: {machine}, torch {torch.__version__} ({torch.get_num_threads()} threads); "
-        f"matrix-multiply peak: fp32 {fp32:.0f} GFLOPS, bf16 {bf16:.0f} GFLOPS"
+        f"matrix-multiply peak: fp32 {fp32:.0f} GFLOPS, bf16 {bf16:.0f} GFLOPS; "
+        f"head screen: {str(head.dtype).removeprefix('torch.') if head.screened else 'none (full logits)'}"
     )
 
     entities, facts = extract_from_dump(config["wikidata"]["dump"], config["entity_types"], list(config["relations"]))

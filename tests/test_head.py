@@ -8,6 +8,13 @@ from multihop.engine.head import BLOCK, ExactHead
 from multihop.models import tiny
 
 
+@pytest.fixture(params=["bf16", "fp32"], autouse=True)
+def screen_dtype(request, monkeypatch):
+    """Each test under both screens: bf16 (a CPU with AMX) and fp32 (one without)."""
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: request.param == "bf16")
+    return {"bf16": torch.bfloat16, "fp32": torch.float32}[request.param]
+
+
 def head_and_states(vocab=4096, hidden_size=64, seed=0, **overrides):
     """A head whose weights have exact ties (duplicated rows) and rows of very different sizes,
     and hidden states with outlier dimensions, tiny ones (flat logits) and large ones."""
@@ -26,16 +33,17 @@ def head_and_states(vocab=4096, hidden_size=64, seed=0, **overrides):
     return ExactHead(model), states
 
 
-def test_the_screen_is_within_its_bound():
+def test_the_screen_is_within_its_bound(screen_dtype):
     head, states = head_and_states()
-    assert head.screened
+    assert head.screened and head.low.dtype == screen_dtype
     screen, block_max = head.screen(states)
     assert torch.equal(block_max, screen.unflatten(0, (-1, BLOCK)).amax(dim=1))
     screen = screen.float()[: head.weight.shape[0]].T  # token-major, padded
     exact = states @ head.weight.T
     bound = head.margin(states)[:, None] + head.output_rounding * screen.abs()
     assert ((screen - exact).abs() <= bound).all()
-    assert ((screen - exact).abs() > 0).any()  # the screen is not exact: the bound does work
+    if screen_dtype == torch.bfloat16:
+        assert ((screen - exact).abs() > 0).any()  # the screen is not exact: the bound does work
 
 
 def test_greedy_tokens_are_the_full_projections_ties_to_the_lowest_id():
@@ -62,10 +70,13 @@ def test_candidates_hold_the_k_best_with_their_exact_logits(k):
 def test_rows_screened_in_chunks_and_rows_computed_in_full_give_the_same_candidates(k, dense, monkeypatch):
     """Rows in several screen products (SCREEN_ROWS), each in several parts (SCREEN_TOKENS) and
     padded to the kernel's row multiple, and rows with many candidate blocks (DENSE) computed in
-    full, hold the same k best with the same logits as the full projection."""
+    full, hold the same k best with the same logits as the full projection. A zero state (every
+    logit tied at 0) opens every block under either screen."""
     head, states = head_and_states(vocab=4096 + 17)
+    zero = torch.zeros(1, states.shape[1])
+    states = torch.cat([zero, states, zero])  # one in each chunk
     full = head.logits(states)
-    monkeypatch.setattr(head_module, "SCREEN_ROWS", 50)  # 96 rows: two chunks of 48, padded to 64
+    monkeypatch.setattr(head_module, "SCREEN_ROWS", 50)  # 98 rows: two chunks of 49 (bf16: padded to 64)
     monkeypatch.setattr(head_module, "SCREEN_TOKENS", 1024)  # 4160 tokens with the pad: five parts
     monkeypatch.setattr(head_module, "DENSE", dense)
     computed_in_full = []

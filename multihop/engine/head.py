@@ -2,16 +2,20 @@
 
 Decoding needs, per row, only the best token (greedy) or the best k tokens with their logits
 (top-k sampling). On a CPU a full fp32 projection onto a large vocabulary (262k tokens for
-Gemma 3) costs more than all the layers together. So `ExactHead` scores every token in bf16
-(several times faster where the CPU has bf16 matrix units), bounds that screen's error
-rigorously, and computes in fp32 only the tokens the bound cannot rule out. The winners and their
-logits are those of the full fp32 projection, up to fp32 rounding.
+Gemma 3) costs more than all the layers together, and most of it goes into writing and re-reading
+the logits. So `ExactHead` screens every token (its `screen`: scores computed in parts small
+enough to take each block's maximum while still in cache), bounds that screen's error rigorously,
+and computes in fp32, as the full projection does, only the tokens the bound cannot rule out. The
+winners and their logits are those of the full fp32 projection.
 
-The bound, for a token with weights w (bf16: w + e, e known exactly) and a hidden state h (bf16:
-h + d, d known exactly), an fp32 sum of n products, and the result rounded once to bf16 (s):
+The screen runs in bf16 where the CPU has bf16 matrix units (AMX: several times faster than fp32),
+else in fp32 (then its error is only the sum's rounding). The bound, for a token with weights w
+(screen dtype: w + e, e known exactly) and a hidden state h (h + d, d known exactly), an fp32 sum
+of n products, and the result rounded once to the screen dtype (unit roundoff u: 2^-8 for bf16,
+2^-24 for fp32) (s):
     |s - w.h| <= u'|s| + |h| max|e| + |d| max|w + e| + 1.1 n 2^-24 max|w + e| |h + d|,
-with u' = u / (1 - u), u = 2^-8. It assumes fp32 accumulation (true of the CPU's bf16 kernels),
-so the screen runs on CPUs only; elsewhere every logit is computed in full.
+with u' = u / (1 - u). It assumes fp32 accumulation (true of the CPU's bf16 kernels), so the
+screen runs on CPUs only; elsewhere every logit is computed in full.
 """
 
 import weakref
@@ -22,13 +26,13 @@ BLOCK = 64  # tokens per screening block: one maximum per block, then only candi
 DENSE = 256  # candidate blocks beyond which a row's logits are computed in full (flat distributions)
 SCREEN_ROWS = 512  # rows per screen product (bounds the buffer `screen` keeps)
 SCREEN_TOKENS = 4096  # tokens per part of a screen product: its scores are still in cache for their maxima
-ROW_MULTIPLE = 32  # the CPU's bf16 kernel runs a third slower on row counts that are not multiples of 32
+ROW_MULTIPLE = 32  # the CPU's bf16 (AMX) kernel runs a third slower on row counts that are not multiples of 32
 GROUP, WIDE = 16, 64  # rows and columns from which the CPU's fp32 kernel sums like the full product
 _HEADS = weakref.WeakKeyDictionary()
 
 
 def exact_head(model) -> "ExactHead":
-    """The model's `ExactHead`, built once (it holds a bf16 copy of the output weights)."""
+    """The model's `ExactHead`, built once (where it screens in bf16, it holds a bf16 copy of the output weights)."""
     if model not in _HEADS:
         _HEADS[model] = ExactHead(model)
     return _HEADS[model]
@@ -52,16 +56,18 @@ class ExactHead:
             and vocab >= 4 * BLOCK
         )
         if self.screened:
-            # padded with zero rows to whole blocks (their scores are set to -inf)
-            low = self.weight.to(torch.bfloat16)
+            amx = torch.cpu._is_amx_tile_supported()
+            self.dtype, u = (torch.bfloat16, 2.0**-8) if amx else (torch.float32, 2.0**-24)
+            self.row_multiple = ROW_MULTIPLE if amx else 1
+            low = self.weight.to(self.dtype)  # fp32: the weights themselves
             low_norm = float(low.float().norm(dim=1).max())
             self.error_norm = float((self.weight - low.float()).norm(dim=1).max())
-            self.low = torch.nn.functional.pad(low, (0, 0, 0, (-vocab) % BLOCK))
+            # padded with zero rows to whole blocks (their scores are set to -inf)
+            self.low = torch.nn.functional.pad(low, (0, 0, 0, (-vocab) % BLOCK)) if vocab % BLOCK else low
             self.d_coefficient = low_norm  # times |d|
             self.sum_coefficient = 1.1 * hidden * 2.0**-24 * low_norm  # times |h + d|
-            u = 2.0**-8
             self.output_rounding = u / (1 - u)
-            self._buffer = torch.empty(0, dtype=torch.bfloat16)  # `screen`'s scores
+            self._buffer = torch.empty(0, dtype=self.dtype)  # `screen`'s scores
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Full logits (rows, vocab), in fp32 as the model's head computes them, soft-capped."""
@@ -115,7 +121,7 @@ class ExactHead:
     def margin(self, hidden: torch.Tensor) -> torch.Tensor:
         """Per row, c of the bound |screen - logit| <= c + u'|screen| (module docstring)."""
         hidden = hidden.float()
-        low = hidden.to(torch.bfloat16).float()
+        low = hidden.to(self.dtype).float()
         return 1.001 * (  # 1.001: the fp32 rounding of this sum of norms itself
             hidden.norm(dim=-1) * self.error_norm
             + (low - hidden).norm(dim=-1) * self.d_coefficient
@@ -123,21 +129,21 @@ class ExactHead:
         )
 
     def screen(self, hidden: torch.Tensor):
-        """The bf16 scores, token-major: (vocab padded to whole blocks, rows), before soft-capping,
+        """The scores (in the screen's dtype), token-major: (vocab padded to whole blocks, rows), before soft-capping,
         pad tokens at -inf; and each block's maximum score, (blocks, rows).
 
-        The CPU's kernel computes this shape faster than its transpose. It runs SCREEN_TOKENS
+        The CPU's bf16 kernel computes this shape faster than its transpose. It runs SCREEN_TOKENS
         tokens at a time, each part's maxima taken while the part is still in cache, into a buffer
         kept between calls (a fresh one costs more in page faults than the product): the scores
         are valid until the next call.
         """
         rows, tokens = hidden.shape[0], len(self.low)
-        width = -(-rows // ROW_MULTIPLE) * ROW_MULTIPLE  # zero rows up to the kernel's fast counts
-        columns = torch.nn.functional.pad(hidden.float().to(torch.bfloat16), (0, 0, 0, width - rows)).T
+        width = -(-rows // self.row_multiple) * self.row_multiple  # zero rows up to the kernel's fast counts
+        columns = torch.nn.functional.pad(hidden.float().to(self.dtype), (0, 0, 0, width - rows)).T
         if self._buffer.numel() < tokens * width:
-            self._buffer = torch.empty(tokens * width, dtype=torch.bfloat16)
+            self._buffer = torch.empty(tokens * width, dtype=self.dtype)
         scores = self._buffer[: tokens * width].view(tokens, width)
-        maxima = torch.empty(tokens // BLOCK, width, dtype=torch.bfloat16)
+        maxima = torch.empty(tokens // BLOCK, width, dtype=self.dtype)
         vocab = self.weight.shape[0]
         for start in range(0, tokens, SCREEN_TOKENS):
             part = scores[start : start + SCREEN_TOKENS]
