@@ -2,9 +2,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from multihop.engine.decoding import generate_variants, reference_generate
+from multihop.engine.decoding import _regrouped, generate_variants, reference_generate
 from multihop.engine.edits import Knockout, Patch, edited
-from multihop.engine.kvcache import reserved
+from multihop.engine.kvcache import regroup, reserved
 from multihop.engine.sampling import variant_seed
 from multihop.engine.states import read_states, read_sublayers
 from multihop.models import tiny
@@ -71,6 +71,58 @@ def test_engine_agrees_with_the_reference_path(family, attn):
     assert sampled == reference_generate(adapter, tokenizer, ids, variants, 6, seeds=seeds)
     other_seeds = [variant_seed(1, str(i)) for i in range(len(variants))]
     assert generate_variants(adapter, tokenizer, ids, variants, 6, seeds=other_seeds) != sampled
+
+
+@pytest.mark.parametrize("family", ["gemma3-long", "gemma3"])
+def test_equal_variants_share_batch_rows_until_their_draws_part(family):
+    """Patchscopes asks each variant under several seeds: equal variants run as one batch row
+    until their sampled tokens differ, and give what each gives alone on the reference path."""
+    adapter, tokenizer, ids = setup(family)
+    states = read_states(adapter, ids)
+    last = len(ids) - 1
+    variants = [(Patch(t, last, states[3, last].clone()),) for t in (0, 1) for _ in range(3)]
+    seeds = [variant_seed(0, str(i)) for i in range(len(variants))]
+    rows = []
+
+    def count(module, args, kwargs):
+        if "position_ids" in kwargs:  # a decoding step (the shared prefix's forward has none)
+            rows.append(kwargs["input_ids"].shape[0])
+
+    hook = adapter.model.get_decoder().register_forward_pre_hook(count, with_kwargs=True)
+    try:
+        sampled = generate_variants(adapter, tokenizer, ids, variants, 6, seeds=seeds)
+        assert rows[0] == 2 and 2 < max(rows) <= 6  # two distinct variants, parting up to a row per output
+        assert sampled == reference_generate(adapter, tokenizer, ids, variants, 6, seeds=seeds)
+        rows.clear()
+        same_seed = generate_variants(adapter, tokenizer, ids, variants, 6, seeds=[seeds[0]] * 6)
+        assert rows == [2] * len(rows)  # equal variant, equal seed: equal draws, never parting
+        assert same_seed == [same_seed[0]] * 3 + [same_seed[3]] * 3
+    finally:
+        hook.remove()
+
+
+def test_regrouping_keeps_rows_in_place_and_copies_only_new_parts():
+    row, token = torch.tensor([0, 0, 1, 2, 2]), torch.tensor([5, 6, 7, 8, 8])
+    finished = torch.tensor([False, False, True, False, False])
+    source, tokens, new_row = _regrouped(row, token, finished)
+    # row 1 finished and left; row 0 parted: its second part fills the free place 1
+    assert (source, tokens, new_row.tolist()) == ([0, 0, 2], [5, 6, 8], [0, 1, 0, 2, 2])
+
+
+@pytest.mark.parametrize("family", ["llama", "gemma3"])
+def test_a_regrouped_cache_continues_as_one_built_for_its_rows(family):
+    adapter, tokenizer, ids = setup(family)
+    model = adapter.model
+    batch = torch.tensor([ids, ids[::-1], ids])
+    with torch.inference_mode():
+        for cache in (reserved(model, 3, len(ids) + 2, room=4), None):
+            out = model.get_decoder()(batch, cache=cache, use_cache=True)
+            regroup(out.cache, torch.tensor([1, 0, 1, 1]) if cache is not None else torch.tensor([1, 0, 1]))
+            step = torch.tensor([[5]] * len(out.cache.layers[0].keys))
+            after = model.get_decoder()(step, cache=out.cache, use_cache=True).last_hidden_state
+            fresh = model.get_decoder()(batch[[1, 0, 1]], use_cache=True).cache
+            expected = model.get_decoder()(step[:3], cache=fresh, use_cache=True).last_hidden_state
+            assert torch.equal(after[:3], expected)
 
 
 def test_a_generation_config_that_changes_the_logits_is_honoured():

@@ -3,7 +3,8 @@
 
 - `generate_variants`: one prompt under many variants (tuples of edits), batched. Every row has
   the same tokens, so no padding; the clean prefix before the earliest edit is computed once and
-  shared (causality: no edit changes an earlier position).
+  shared (causality: no edit changes an earlier position); equal variants (one per sampling seed
+  in Patchscopes) share a batch row for as long as their drawn tokens agree.
 - `reference_generate`: the same, one variant at a time, each a full forward and `generate` —
   obviously right, slow.
 - `generate_prompts`: many unedited prompts (the evaluation). The tokens every prompt starts with
@@ -16,6 +17,7 @@ the plain paths to the same outputs.
 """
 
 import copy
+import functools
 import sys
 
 import torch
@@ -23,9 +25,9 @@ from tqdm.auto import tqdm
 from transformers import LogitsProcessorList
 
 from multihop.engine.batches import in_batches
-from multihop.engine.edits import edited, first_edited
+from multihop.engine.edits import edited, first_edited, variant_key
 from multihop.engine.head import exact_head
-from multihop.engine.kvcache import reserved
+from multihop.engine.kvcache import regroup, reserved
 from multihop.engine.sampling import RowSampler
 
 GREEDY = dict(do_sample=False, top_p=None, top_k=None, temperature=None)
@@ -90,18 +92,27 @@ def _plain(generation_config) -> bool:
     return all(getattr(generation_config, name, None) in (None, _NEUTRAL.get(name)) for name in _PROCESSING)
 
 
-def _decode(model, tokenizer, input_ids, attention_mask, max_new_tokens, cache=None, seeds=None, sampling=None):
+def _decode(
+    model, tokenizer, input_ids, attention_mask, max_new_tokens, cache=None, seeds=None, sampling=None, rows_of=None
+):
     """The engine: what `_generate` does, step by step through the model's decoder, choosing
     each token with the exact screened head (`head.ExactHead`) instead of full fp32 logits.
 
     Inputs to the decoder are those `generate` passes: positions from the attention mask, the
     mask left out when it has no padding, only the uncached tail of the prompt. Keys and values go
     to room reserved up front (`kvcache.reserved`) rather than a cache grown by concatenation.
+
+    `rows_of`: the input row each output continues (default: one output per input row; `seeds`
+    are per output). Outputs with the same input row and the same tokens so far share one batch
+    row, since they would compute the same; it splits when their draws part, and a row whose
+    outputs are all finished leaves the batch.
     """
     if not _plain(model.generation_config):
+        assert rows_of is None, "transformers' generate runs one batch row per output"
         return _generate(model, tokenizer, input_ids, attention_mask, max_new_tokens, cache, seeds, sampling)
     decoder, head = model.get_decoder(), exact_head(model)
-    rows = len(input_ids)
+    row = torch.arange(len(input_ids)) if rows_of is None else torch.as_tensor(rows_of)  # each output's batch row
+    outputs = len(row)
     sampler = RowSampler(seeds, **(sampling or {})) if seeds is not None else None
     eos = model.generation_config.eos_token_id
     eos = torch.tensor([] if eos is None else [eos] if isinstance(eos, int) else list(eos), device=input_ids.device)
@@ -109,12 +120,13 @@ def _decode(model, tokenizer, input_ids, attention_mask, max_new_tokens, cache=N
     positions = attention_mask.long().cumsum(-1) - 1
     positions.masked_fill_(attention_mask == 0, 0)
     mask = None if bool((attention_mask == 1).all()) else attention_mask
-    prefix, cache = cache, reserved(model, rows, input_ids.shape[1] + max_new_tokens, cache)
+    capacity = input_ids.shape[1] + max_new_tokens
+    prefix, cache = cache, reserved(model, len(input_ids), capacity, cache, room=max(outputs, len(input_ids)))
     if cache is None and prefix is not None:
-        cache = _repeated(prefix, rows)
+        cache = _repeated(prefix, len(input_ids))
     done = 0 if cache is None else cache.get_seq_length()
     step_ids, step_positions = input_ids[:, done:], positions[:, done:]
-    finished = torch.zeros(rows, dtype=torch.bool, device=input_ids.device)
+    finished = torch.zeros(outputs, dtype=torch.bool, device=input_ids.device)
     new = []
     with torch.inference_mode():
         for _ in range(max_new_tokens):
@@ -122,27 +134,60 @@ def _decode(model, tokenizer, input_ids, attention_mask, max_new_tokens, cache=N
                 input_ids=step_ids, attention_mask=mask, position_ids=step_positions, cache=cache, use_cache=True
             )
             cache, hidden = out.cache, out.last_hidden_state[:, -1]
-            token = _choose(head, hidden, sampler)
+            token = _choose(head, hidden, sampler, row.to(hidden.device))
             token = token.masked_fill(finished, pad)
             new.append(token)
             finished |= torch.isin(token, eos)
             if bool(finished.all()):
                 break
-            step_ids, step_positions = token[:, None], step_positions[:, -1:] + 1
+            source, step_ids, row = _regrouped(row, token, finished)
+            if len(source) != len(step_positions) or source != list(range(len(source))):
+                source = torch.tensor(source, device=input_ids.device)
+                regroup(cache, source)
+                step_positions = step_positions[source]
+                mask = None if mask is None else mask[source]
+            step_ids = torch.tensor(step_ids, device=input_ids.device)[:, None]
+            step_positions = step_positions[:, -1:] + 1
             if mask is not None:
-                mask = torch.cat([mask, mask.new_ones(rows, 1)], dim=1)
+                mask = torch.cat([mask, mask.new_ones(len(mask), 1)], dim=1)
     return tokenizer.batch_decode(torch.stack(new, dim=1), skip_special_tokens=True)
 
 
-def _choose(head, hidden, sampler):
-    """Each row's next token: greedy, or drawn by `sampler` from the exact top-k (or all) logits."""
+def _regrouped(row, token, finished):
+    """The batch rows of the next step: one per distinct (batch row, token) of the unfinished
+    outputs. Returns the batch row each continues (`source`), its token, and each output's new
+    batch row (0 once finished). A row's first part keeps its place where it can (nothing to copy)."""
+    parts = {}  # (batch row, token) -> outputs
+    for output, (r, t, done) in enumerate(zip(row.tolist(), token.tolist(), finished.tolist(), strict=True)):
+        if not done:
+            parts.setdefault((r, t), []).append(output)
+    count, place, kept = len(parts), {}, set()
+    for key in parts:
+        if key[0] < count and key[0] not in kept:
+            place[key] = key[0]
+            kept.add(key[0])
+    free = (i for i in range(count) if i not in kept)
+    for key in parts:
+        if key not in place:
+            place[key] = next(free)
+    source, tokens, new_row = [0] * count, [0] * count, [0] * len(token)
+    for key, i in place.items():
+        source[i], tokens[i] = key
+        for output in parts[key]:
+            new_row[output] = i
+    return source, tokens, torch.tensor(new_row)
+
+
+def _choose(head, hidden, sampler, row):
+    """Each output's next token, from its batch row `row`: greedy, or drawn by `sampler` from the
+    exact top-k (or all) logits."""
     if sampler is None:
-        return head.argmax(hidden)
+        return head.argmax(hidden)[row]
     uniform = sampler.uniforms(hidden.device)
     if sampler.top_k:
         values, tokens = head.candidates(hidden, sampler.top_k)
-        return sampler.pick(values, tokens, uniform)[:, 0]
-    return sampler.pick(head.logits(hidden), None, uniform)[:, 0]
+        return sampler.pick(values[row], tokens[row], uniform)[:, 0]
+    return sampler.pick(head.logits(hidden)[row], None, uniform)[:, 0]
 
 
 # ---------------------------------------------------------------- variants of one prompt
@@ -167,6 +212,12 @@ class PrefixCaches:
 def _variant_rows(adapter, tokenizer, ids, variants, max_new_tokens, seeds, caches=None, sampling=None, decode=_decode):
     """One batch of variants of `ids`; with `caches`, the clean prefix before the first edit is shared."""
     model = adapter.model
+    if decode is _decode and _plain(model.generation_config):  # equal variants: one batch row
+        firsts = _firsts(variants)
+        distinct = sorted(set(firsts))
+        row = {i: r for r, i in enumerate(distinct)}
+        decode = functools.partial(decode, rows_of=[row[i] for i in firsts])
+        variants = [variants[i] for i in distinct]
     batch = torch.as_tensor(ids, device=model.device)[None].expand(len(variants), -1)
     shared, cache = first_edited(variants), None
     if caches is not None and shared:  # at least one clean token to share
@@ -175,24 +226,36 @@ def _variant_rows(adapter, tokenizer, ids, variants, max_new_tokens, seeds, cach
         return decode(model, tokenizer, batch, torch.ones_like(batch), max_new_tokens, cache, seeds, sampling)
 
 
+def _firsts(variants) -> list[int]:
+    """For each variant, the index of the first variant equal to it."""
+    first = {}
+    return [first.setdefault(variant_key(v), i) for i, v in enumerate(variants)]
+
+
 def generate_variants(
     adapter, tokenizer, ids, variants, max_new_tokens=10, seeds=None, batch_size=64, caches=None, sampling=None
 ) -> list[str]:
     """Continuations of one prompt under each variant (greedy, or sampled with `seeds[i]` per variant,
     `sampling` giving temperature, top_k and top_p; untruncated at temperature 1 if None).
 
-    `caches`, a `PrefixCaches`, shares clean prefixes across calls.
+    `caches`, a `PrefixCaches`, shares clean prefixes across calls. Equal variants (with other
+    seeds, say) go to the same batch, where they share rows while their tokens agree.
     """
     caches = caches or PrefixCaches(adapter)
     if not cache_is_exact(adapter.model, len(ids), max_new_tokens):
         caches = None
+    order = sorted(range(len(variants)), key=_firsts(variants).__getitem__)
 
     def run(rows):
-        chunk = slice(rows.start, rows.stop)
-        chunk_seeds = None if seeds is None else seeds[chunk]
-        return _variant_rows(adapter, tokenizer, ids, variants[chunk], max_new_tokens, chunk_seeds, caches, sampling)
+        chunk_seeds = None if seeds is None else [seeds[i] for i in rows]
+        chunk = [variants[i] for i in rows]
+        return _variant_rows(adapter, tokenizer, ids, chunk, max_new_tokens, chunk_seeds, caches, sampling)
 
-    return [text for _, texts in in_batches(range(len(variants)), batch_size, run) for text in texts]
+    texts = [""] * len(variants)
+    for rows, continuations in in_batches(order, batch_size, run):
+        for i, text in zip(rows, continuations, strict=True):
+            texts[i] = text
+    return texts
 
 
 def reference_generate(adapter, tokenizer, ids, variants, max_new_tokens=10, seeds=None, sampling=None):

@@ -114,6 +114,15 @@ def _blocked(mask, hidden, keys, edits, additive=False):
     return mask
 
 
+def variant_key(variant) -> tuple:
+    """What a variant does, hashable: equal keys, equal edits (a patch's vector compared by value)."""
+    return tuple((e.layer, e.position, _value(e.vector)) if isinstance(e, Patch) else e for e in variant)
+
+
+def _value(vector: torch.Tensor) -> tuple:
+    return str(vector.dtype), vector.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes()
+
+
 def first_edited(variants) -> int | None:
     """The earliest position any variant edits: everything before it equals the clean run."""
     positions = [e.position for variant in variants for e in variant]
