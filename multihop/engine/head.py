@@ -26,13 +26,13 @@ BLOCK = 64  # tokens per screening block: one maximum per block, then only candi
 DENSE = 256  # candidate blocks beyond which a row's logits are computed in full (flat distributions)
 SCREEN_ROWS = 512  # rows per screen product (bounds the buffer `screen` keeps)
 SCREEN_TOKENS = 4096  # tokens per part of a screen product: its scores are still in cache for their maxima
-ROW_MULTIPLE = 32  # the CPU's bf16 (AMX) kernel runs a third slower on row counts that are not multiples of 32
+ROW_MULTIPLE = 32  # the CPU's bf16 (AMX) kernel runs a third slower on other row counts
 GROUP, WIDE = 16, 64  # rows and columns from which the CPU's fp32 kernel sums like the full product
 _HEADS = weakref.WeakKeyDictionary()
 
 
 def exact_head(model) -> "ExactHead":
-    """The model's `ExactHead`, built once (where it screens in bf16, it holds a bf16 copy of the output weights)."""
+    """The model's `ExactHead`, built once (a bf16 screen holds a bf16 copy of the output weights)."""
     if model not in _HEADS:
         _HEADS[model] = ExactHead(model)
     return _HEADS[model]
@@ -129,8 +129,8 @@ class ExactHead:
         )
 
     def screen(self, hidden: torch.Tensor):
-        """The scores (in the screen's dtype), token-major: (vocab padded to whole blocks, rows), before soft-capping,
-        pad tokens at -inf; and each block's maximum score, (blocks, rows).
+        """The scores in the screen's dtype, token-major: (vocab padded to whole blocks, rows),
+        before soft-capping, pad tokens at -inf; and each block's maximum score, (blocks, rows).
 
         The CPU's bf16 kernel computes this shape faster than its transpose. It runs SCREEN_TOKENS
         tokens at a time, each part's maxima taken while the part is still in cache, into a buffer
