@@ -1,4 +1,5 @@
 import resource
+import statistics
 import sys
 
 import pytest
@@ -135,8 +136,9 @@ def test_the_weights_stamp_changes_with_the_local_files(tmp_path):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc only")
 def test_on_a_cpu_freed_activations_are_reused_without_page_faults():
     """Activations as large as the evaluation's prompt forward makes (48 MB), through a few ops:
-    glibc maps each one afresh and faults every 4 KB page (about 640,000 faults per pass here),
-    unless `keep_freed_memory` keeps freed buffers for reuse."""
+    glibc maps each one afresh and faults every 4 KB page (160,000 to 640,000 faults per pass on
+    this project's machines), unless `keep_freed_memory` keeps freed buffers for reuse. Now and
+    then a pass still faults one buffer's pages (12,288), hence the median."""
 
     def faults_of_a_pass():
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -147,4 +149,4 @@ def test_on_a_cpu_freed_activations_are_reused_without_page_faults():
 
     assert keep_freed_memory()
     faults_of_a_pass()  # the heap grows to hold them once
-    assert faults_of_a_pass() < 1000
+    assert statistics.median(faults_of_a_pass() for _ in range(5)) < 1000
