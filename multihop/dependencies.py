@@ -5,12 +5,14 @@ what depends on their outputs), not the stages upstream.
 """
 
 import ast
+import functools
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _imported(path: Path) -> set[str]:
+@functools.cache  # every rule asks again for the modules they share: parse each file once
+def _imported(path: Path) -> frozenset[str]:
     """Dotted names of the multihop modules (or names in them) a Python file imports, anywhere in it."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -19,7 +21,7 @@ def _imported(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)  # a submodule, or not
-    return {name for name in names if name.split(".")[0] == "multihop"}
+    return frozenset(name for name in names if name.split(".")[0] == "multihop")
 
 
 def _module_file(name: str) -> Path | None:
