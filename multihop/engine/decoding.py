@@ -209,15 +209,14 @@ class PrefixCaches:
         return self.caches[key]
 
 
-def _variant_rows(adapter, tokenizer, ids, variants, max_new_tokens, seeds, caches=None, sampling=None, decode=_decode):
-    """One batch of variants of `ids`; with `caches`, the clean prefix before the first edit is shared."""
+def _variant_rows(
+    adapter, tokenizer, ids, variants, max_new_tokens, seeds, caches=None, sampling=None, decode=_decode, rows_of=None
+):
+    """One batch of variants of `ids`; with `caches`, the clean prefix before the first edit is
+    shared. `rows_of`: the variant each output continues (see `_decode`), default one each."""
     model = adapter.model
-    if decode is _decode and _plain(model.generation_config):  # equal variants: one batch row
-        firsts = _firsts(variants)
-        distinct = sorted(set(firsts))
-        row = {i: r for r, i in enumerate(distinct)}
-        decode = functools.partial(decode, rows_of=[row[i] for i in firsts])
-        variants = [variants[i] for i in distinct]
+    if rows_of is not None:
+        decode = functools.partial(decode, rows_of=rows_of)
     batch = torch.as_tensor(ids, device=model.device)[None].expand(len(variants), -1)
     shared, cache = first_edited(variants), None
     if caches is not None and shared:  # at least one clean token to share
@@ -244,12 +243,19 @@ def generate_variants(
     caches = caches or PrefixCaches(adapter)
     if not cache_is_exact(adapter.model, len(ids), max_new_tokens):
         caches = None
-    order = sorted(range(len(variants)), key=_firsts(variants).__getitem__)
+    # equal variants go to one batch, where they run as one batch row while their tokens agree
+    plain = _plain(adapter.model.generation_config)
+    firsts = _firsts(variants) if plain else list(range(len(variants)))
+    order = sorted(range(len(variants)), key=firsts.__getitem__)
 
-    def run(rows):
-        chunk_seeds = None if seeds is None else [seeds[i] for i in rows]
-        chunk = [variants[i] for i in rows]
-        return _variant_rows(adapter, tokenizer, ids, chunk, max_new_tokens, chunk_seeds, caches, sampling)
+    def run(outputs):
+        distinct = sorted({firsts[i] for i in outputs})
+        row = {variant: r for r, variant in enumerate(distinct)}
+        rows_of = None if len(distinct) == len(outputs) else [row[firsts[i]] for i in outputs]
+        chunk, chunk_seeds = [variants[i] for i in distinct], None if seeds is None else [seeds[i] for i in outputs]
+        return _variant_rows(
+            adapter, tokenizer, ids, chunk, max_new_tokens, chunk_seeds, caches, sampling, rows_of=rows_of
+        )
 
     texts = [""] * len(variants)
     for rows, continuations in in_batches(order, batch_size, run):

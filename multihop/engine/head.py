@@ -56,9 +56,8 @@ class ExactHead:
             and vocab >= 4 * BLOCK
         )
         if self.screened:
-            amx = torch.cpu._is_amx_tile_supported()
-            self.dtype, u = (torch.bfloat16, 2.0**-8) if amx else (torch.float32, 2.0**-24)
-            self.row_multiple = ROW_MULTIPLE if amx else 1
+            self.dtype = torch.bfloat16 if torch.cpu._is_amx_tile_supported() else torch.float32
+            u = torch.finfo(self.dtype).eps / 2  # unit roundoff: 2^-8 for bf16, 2^-24 for fp32
             low = self.weight.to(self.dtype)  # fp32: the weights themselves
             low_norm = float(low.float().norm(dim=1).max())
             self.error_norm = float((self.weight - low.float()).norm(dim=1).max())
@@ -138,7 +137,8 @@ class ExactHead:
         are valid until the next call.
         """
         rows, tokens = hidden.shape[0], len(self.low)
-        width = -(-rows // self.row_multiple) * self.row_multiple  # zero rows up to the kernel's fast counts
+        multiple = ROW_MULTIPLE if self.dtype == torch.bfloat16 else 1
+        width = -(-rows // multiple) * multiple  # zero rows up to the kernel's fast counts
         columns = torch.nn.functional.pad(hidden.float().to(self.dtype), (0, 0, 0, width - rows)).T
         if self._buffer.numel() < tokens * width:
             self._buffer = torch.empty(tokens * width, dtype=self.dtype)

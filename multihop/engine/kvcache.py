@@ -41,9 +41,10 @@ class _ReservedLayer(DynamicLayer):
     def regroup(self, source):
         rows = len(source)
         moved = (source != torch.arange(rows, device=source.device)).nonzero()[:, 0]
-        if len(moved):  # the right-hand side is gathered (a copy) before it is written
-            self.key_room[moved] = self.key_room[source[moved]]
-            self.value_room[moved] = self.value_room[source[moved]]
+        if len(moved):  # the right-hand side is gathered (a copy) before it is written; filled positions only
+            filled = slice(0, self.length)
+            self.key_room[moved, :, filled] = self.key_room[source[moved], :, filled]
+            self.value_room[moved, :, filled] = self.value_room[source[moved], :, filled]
         self._view(rows)
 
     def update(self, key_states, value_states, *args, **kwargs):
