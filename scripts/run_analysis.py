@@ -2,27 +2,17 @@
 
 import logging
 
-import torch
-
 from multihop.analyses import registry
 from multihop.analyses.cases import load_cases
 from multihop.analyses.finished import FinishedCases, fingerprint
 from multihop.analyses.registry import case_counts
 from multihop.files import read_json, read_table, write_parquet
-from multihop.models.adapter import Adapter
 from multihop.models.gpus import job_gpus
-from multihop.models.loading import check_runtime, load, weights_stamp
 from multihop.scripting import run
 
 
 def main(snakemake):
-    with job_gpus(snakemake.params.model["device"], snakemake.resources.gpu) as gpus:
-        run_shard(snakemake, gpus)
-
-
-def run_shard(snakemake, gpus):
-    torch.set_num_threads(snakemake.threads)
-    spec, analysis = snakemake.params.model, snakemake.wildcards.analysis
+    analysis = snakemake.wildcards.analysis
     count = case_counts(snakemake.params.settings["cases_per_split"])[analysis]
     located = read_table(snakemake.input.cases)
     located = located[located["order"] < count]
@@ -30,6 +20,20 @@ def run_shard(snakemake, gpus):
         logging.info("%s: no cases in this shard", analysis)
         write_parquet(registry.ANALYSES[analysis].empty(), snakemake.output[0])
         return
+    with job_gpus(snakemake.params.model["device"], snakemake.resources.gpu) as gpus:
+        run_shard(snakemake, located, count, gpus)
+
+
+def run_shard(snakemake, located, count, gpus):
+    # imported here, not above: torch and transformers take seconds to import, which a shard
+    # without cases (many, where shards outnumber cases) need not wait for
+    import torch
+
+    from multihop.models.adapter import Adapter
+    from multihop.models.loading import check_runtime, load, weights_stamp
+
+    torch.set_num_threads(snakemake.threads)
+    spec, analysis = snakemake.params.model, snakemake.wildcards.analysis
     # every case of the split that the analysis studies, whichever shard runs it (the controls' donors)
     everyone = read_table(snakemake.input.studied)
     everyone = everyone[everyone["order"] < count]
