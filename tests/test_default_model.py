@@ -85,6 +85,8 @@ def test_e3_is_decoded_from_t2_at_a_late_layer_when_the_model_is_right(default_m
     for case in load_cases(tokenizer, located, spec["prompt_prefix"])[:2]:
         rows = patchscopes.sweep(context, case, positions=("t2",))
         decoded += list(rows[(rows["classification"] == "e3") & (rows["source_layer"] >= late)]["source_layer"])
+        if decoded:  # one case is enough
+            break
     assert decoded, "e3 was never decoded from t2 at a source layer in the second half"
 
 
