@@ -10,7 +10,9 @@ and each analysis it prints:
   (sorted by length, batches of 256);
 - this machine's matrix-multiply peak, fp32 and bf16, measured in the same run (fp32 again at
   the end: on a shared machine it drifts, and every time with it);
-- how near the engine gets to that limit (see `limit_time`);
+- how near the engine gets to that limit (see `limit_time`), and the time per case (or the
+  rate) at 100% of it: where that misses the target, this work cannot meet it on this machine,
+  however well the engine runs it;
 - the speedup over the reference path (one transformers `generate` per variant, a full forward
   each), timed on a seeded sample of the same variants, and whether their outputs are identical.
 
@@ -145,7 +147,7 @@ def main():
     cases = load_cases(tokenizer, rows.merge(locate_all(tokenizer, rows, prefix), on="id"), prefix)
 
     print(f"{'':14} {'per second':>16} {'seconds each':>12} {'range':>9} {'target':>9} {'token steps/s':>13} "
-          f"{'dense GFLOPS':>12} {'of fp32 peak':>12} {'at limit':>8} {'vs reference':>12} "
+          f"{'dense GFLOPS':>12} {'of fp32 peak':>12} {'at limit':>8} {'at 100%':>9} {'vs reference':>12} "
           f"{'identical':>9}")  # fmt: skip
     for name in ("patchscopes", "backpatching", "knockout", "projection"):
         report_analysis(name, adapter, tokenizer, cases, settings, args.reference_variants, fp32, bf16)
@@ -165,12 +167,13 @@ def report(label, count, unit, seconds, counter, model, fp32, bf16, speedup="", 
     if each:
         middle, spread = statistics.median(each), f"{min(each):.1f}-{max(each):.1f}" if len(each) > 1 else ""
     flops = dense_flops(model, counter.positions, counter.steps)
-    at_limit = limit_time(model, counter.positions, counter.steps, fp32, bf16) / seconds
+    limit = limit_time(model, counter.positions, counter.steps, fp32, bf16)
+    best = f"{count / limit:.0f}/s" if unit == "prompt" else f"{limit / count:.1f}s"
     print(
         f"{label:14} {count / seconds:9.2f} {unit + '/s':>6} {middle:11.2f}s {spread:>9} "
         f"{TARGETS.get(label, ''):>9} "
         f"{counter.positions / seconds:13.0f} {flops / seconds / 1e9:12.0f} {flops / seconds / 1e9 / fp32:11.0%} "
-        f"{at_limit:8.0%} {speedup:>12} {identical:>9}"
+        f"{limit / seconds:8.0%} {best:>9} {speedup:>12} {identical:>9}"
     )
 
 
