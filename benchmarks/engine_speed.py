@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from multihop.analyses import registry
+from multihop.analyses import runner
 from multihop.analyses.cases import load_cases, locate_all
 from multihop.dataset.chains import build_chains
 from multihop.dataset.wikidata import extract_from_dump
@@ -179,7 +179,7 @@ def report(label, count, unit, seconds, counter, model, fp32, bf16, speedup="", 
 
 def report_analysis(name, adapter, tokenizer, cases, settings, sample, fp32, bf16):
     calls = []  # (ids, variants, seeds, texts) of every generate call, to replay on the reference path
-    context = registry.Context(adapter, tokenizer, settings, decoding.PrefixCaches(adapter))
+    context = runner.Context(adapter, tokenizer, settings, decoding.PrefixCaches(adapter), settings["batch_size"])
     engine = context.generate
 
     def recorded(ids, variants, seeds=None):
@@ -192,7 +192,7 @@ def report_analysis(name, adapter, tokenizer, cases, settings, sample, fp32, bf1
     each = []  # seconds per case: this shared machine's speed drifts from minute to minute
     for case in cases:
         start = synchronized(adapter.model.device)
-        registry.ANALYSES[name].runner()(context, case)
+        runner.case_runner(name)(context, case)
         each.append(synchronized(adapter.model.device) - start)
     counter.remove()
     if not calls:  # projection: one forward per case, nothing generated

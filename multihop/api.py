@@ -19,8 +19,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from multihop.analyses import registry
+from multihop.analyses import runner
 from multihop.analyses.cases import Case, load_cases, locate_all
+from multihop.analyses.catalog import CATALOG
 from multihop.dataset.chain_file import import_chains
 from multihop.errors import UserError
 from multihop.models.adapter import Adapter
@@ -76,18 +77,25 @@ def make_case(model: Model, e1, r1, e2, r2, e3, capitalize: bool = False) -> Cas
 
 
 def run_analysis(name: str, model: Model, cases: list[Case], settings: dict | None = None) -> pd.DataFrame:
-    """The rows of a registered analysis (`registry.ANALYSES`) for `cases`, as the workflow computes them."""
-    if name not in registry.ANALYSES:
-        raise UserError(f"no analysis named {name!r} (registered: {', '.join(registry.ANALYSES)})")
-    return registry.run(name, model.adapter, model.tokenizer, cases, settings or analysis_settings())
+    """The rows of an analysis of the catalog (`catalog.CATALOG`) for `cases`, as the workflow computes them."""
+    if name not in CATALOG:
+        raise UserError(f"no analysis named {name!r} (in the catalog: {', '.join(CATALOG)})")
+    settings = settings or analysis_settings()
+    return runner.run(name, model.adapter, model.tokenizer, cases, settings, settings["batch_size"])
 
 
 def draw(name: str, table: pd.DataFrame, model: Model, label: str = "your"):
     """The analysis's figure for `table` (the workflow draws its splits; here one `label`)."""
     import matplotlib.pyplot as plt
 
-    from multihop.report.figures import analysis_figure
+    from multihop.report.products import Inputs, make
 
-    figure = analysis_figure(name, {label: table}, model.adapter.num_layers, model.name)
+    product = CATALOG[name].figure if name in CATALOG else None
+    if product is None or product.uses not in ((), (name,)):
+        raise UserError(f"analysis {name!r} has no figure drawn from its own table alone")
+    inputs = Inputs(
+        {name: {label: table}}, model.name, model.adapter.num_layers, CATALOG[name].settings(analysis_settings())
+    )
+    figure = make(product.function, inputs)
     plt.close(figure)  # returned, not also left open: a notebook then shows it once
     return figure

@@ -1,11 +1,14 @@
-"""Which library files a rule runs: its script and every `multihop` module imported from there on.
+"""What code a rule runs: its script and every `multihop` module imported from there on, and a
+digest of that code's meaning.
 
-Rules list these files as inputs, so editing a module reruns exactly the rules that use it (and
-what depends on their outputs), not the stages upstream.
+Each rule has the digest as a param, so editing a module's code reruns exactly the rules that use
+it (and what depends on their outputs), not the stages upstream; a comment, a docstring or a
+reformatting changes no digest and reruns nothing.
 """
 
 import ast
 import functools
+import hashlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,3 +51,30 @@ def code_files(*files) -> list[str]:
                 if found is not None:
                     todo.append(found)
     return sorted(map(str, seen))
+
+
+def _without_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                if isinstance(body[0].value.value, str):
+                    node.body = body[1:]
+    return tree
+
+
+@functools.cache
+def _meaning(path: str) -> str:
+    """The file's abstract syntax without docstrings (no comments, layout or line numbers either)."""
+    tree = ast.parse(Path(path).read_text(), path)
+    return ast.dump(_without_docstrings(tree), annotate_fields=False)
+
+
+def code_digest(*files) -> str:
+    """A digest of what `files` and every multihop module they import mean as code (their
+    abstract syntax less docstrings), by path from the project root: what a rule's outputs
+    depend on besides its inputs and settings."""
+    digest = hashlib.sha256()
+    for path in code_files(*files):
+        digest.update(str(Path(path).relative_to(ROOT)).encode() + b"\0" + _meaning(path).encode() + b"\0")
+    return digest.hexdigest()[:16]

@@ -23,6 +23,14 @@ def run(main, snakemake):
         sys.exit(1)
 
 
+def batch_size(snakemake, model: str | None = None) -> int:
+    """The batch size of a model's evaluation, or of the analyses: read from the config, not
+    given as a param, as it changes speed, never outputs (a change reruns nothing)."""
+    if model is None:
+        return snakemake.config["analyses"]["batch_size"]
+    return next(entry for entry in snakemake.config["models"] if entry["name"] == model)["batch_size"]
+
+
 def by_split(inputs, name: str, read) -> dict:
     """One table per split from a rule's named inputs `{name}_{split}` (see rules/common.smk, per_split)."""
     import pandas as pd

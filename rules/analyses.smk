@@ -2,11 +2,11 @@ scattergather:
     cases=config["analyses"]["shards"],
 
 
+# the studied cases of a split: their token positions, one seeded sample, cut into shards
 rule locate_cases:
     input:
         cases="results/{model}/cases/{split}.csv",
         model=model_files,
-        code=code_files("scripts/locate_cases.py"),
     output:
         positions="results/{model}/{split}/positions.csv",
         studied="results/{model}/{split}/studied.csv",
@@ -15,23 +15,23 @@ rule locate_cases:
         ),
     log:
         "results/logs/{model}/{split}/locate_cases.log",
+    localrule: True
     params:
+        code=code("scripts/locate_cases.py"),
         model=model_config,
-        cases_per_split=config["analyses"]["cases_per_split"],
+        cases=max(CASES.values()),  # the sample: as many as the analysis with the most
         seed=config["analyses"]["seed"],
     script:
         "../scripts/locate_cases.py"
 
 
+# one analysis of the catalog on one shard (the runner imports the analysis's module by name)
 rule analysis_shard:
     input:
         cases="results/{model}/{split}/shards/cases_{scatteritem}.csv",
         studied="results/{model}/{split}/studied.csv",
         runtime="results/{model}/runtime.json",
         model=model_files,
-        code=lambda wildcards: code_files(
-            "scripts/run_analysis.py", ANALYSES[wildcards.analysis].module_file
-        ),
     output:
         "results/{model}/{split}/shards/{analysis}_{scatteritem}.parquet",
     log:
@@ -42,8 +42,12 @@ rule analysis_shard:
     resources:
         **MODEL_RESOURCES,
     params:
+        code=lambda wildcards: code(
+            "scripts/run_analysis.py", CATALOG[wildcards.analysis].module_file
+        ),
         model=model_config,
-        settings=SETTINGS,
+        cases=lambda wildcards: CASES[wildcards.analysis],
+        settings=settings_of,
     script:
         "../scripts/run_analysis.py"
 
@@ -53,13 +57,14 @@ rule gather_analysis:
         shards=gather.cases(
             "results/{{model}}/{{split}}/shards/{{analysis}}_{scatteritem}.parquet"
         ),
-        code=code_files("scripts/gather_analysis.py"),
     output:
         "results/{model}/{split}/{analysis}_{part}.parquet",
     log:
         "results/logs/{model}/{split}/gather_{analysis}_{part}.log",
+    localrule: True
     params:
-        settings=config["analyses"],
+        code=code("scripts/gather_analysis.py"),
+        settings=settings_of,
     script:
         "../scripts/gather_analysis.py"
 
@@ -73,13 +78,14 @@ rule summarize_stages:
             for name in STAGE_ANALYSES
         },
         studied="results/{model}/{split}/studied.csv",
-        code=code_files("scripts/summarize_stages.py"),
     output:
         "results/{model}/{split}/stages.csv",
     log:
         "results/logs/{model}/{split}/summarize_stages.log",
+    localrule: True
     params:
+        code=code("scripts/summarize_stages.py"),
         propagation=config["analyses"]["propagation"],
-        cases_per_split=config["analyses"]["cases_per_split"],
+        cases=CASES,
     script:
         "../scripts/summarize_stages.py"

@@ -1,14 +1,15 @@
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
-from multihop.analyses.registry import ANALYSES, STAGE_ANALYSES, case_counts
+from multihop.analyses.catalog import CATALOG, STAGE_ANALYSES, case_counts, uses
 from multihop.configuration import check as check_config
-from multihop.dependencies import code_files
+from multihop.dependencies import code_digest
 from multihop.errors import UserError
 from multihop.evaluation.splits import SPLITS
 from multihop.models.bundled import BUNDLED, RESOURCES, bundled_dir, bundled_name
 from multihop.models.bundled import module_file as bundled_module_file
 from multihop.models.gpus import gpu_count
+from multihop.report.choices import chosen
 
 min_version("9.0")
 
@@ -45,7 +46,7 @@ if RESERVED & set(MODELS):
 wildcard_constraints:
     model="|".join(MODELS),
     split="|".join(SPLITS),
-    analysis="|".join(ANALYSES),
+    analysis="|".join(CATALOG),
     bundled="|".join(BUNDLED),
 
 
@@ -56,11 +57,12 @@ def dump_input(wildcards):
 
 
 def model_config(wildcards):
-    """The model's entry, less its resources: what a model job's outputs depend on."""
+    """The model's entry, less its resources and batch size: what a model job's outputs depend on
+    (scripts read the batch size from the config: it changes speed, never outputs)."""
     return {
         key: value
         for key, value in MODELS[wildcards.model].items()
-        if key != "resources"
+        if key not in ("resources", "batch_size")
     }
 
 
@@ -100,10 +102,22 @@ def model_files(wildcards):
 
 # cases per split of each analysis (checks that the config names each analysis once)
 CASES = case_counts(config["analyses"]["cases_per_split"])
-# what the analyses run with: their section of the config, and the evaluation's rule for answers
+# what the analyses run with: their section of the config, and the evaluation's rule for answers;
+# each analysis's jobs get only the settings its catalog entry reads
 SETTINGS = {**config["analyses"], "match": config["evaluation"]["match"]}
-# each analysis's table is written in parts (by position, seed, sublayer or target; see the registry)
-PARTS = {name: analysis.part_names(SETTINGS) for name, analysis in ANALYSES.items()}
+# each analysis's table is written in parts (by position, seed, sublayer or target; see the catalog)
+PARTS = {name: analysis.part_names(SETTINGS) for name, analysis in CATALOG.items()}
+
+
+def settings_of(wildcards):
+    """The settings the analysis of a job reads."""
+    return CATALOG[wildcards.analysis].settings(SETTINGS)
+
+
+def code(*files):
+    """A rule's code dependency: the digest of what its script and the modules it imports mean
+    (multihop/dependencies.py), so a comment or docstring edit reruns nothing."""
+    return code_digest(*files)
 
 
 def analysis_parts(analysis):
@@ -138,3 +152,53 @@ def reported_table(name, caption=None):
         category="{model}",
         subcategory="tables",
     )
+
+
+def product_inputs(analysis, product):
+    """A figure's or table's inputs: the parts of the analyses it reads, split by split, the stage
+    tables if it reads them, and the model's depth."""
+    files = {name: analysis_parts(name) for name in uses(analysis, product)}
+    if product.stages:
+        files["stages"] = ["stages.csv"]
+    inputs = per_split(**files)
+    return lambda wildcards: {
+        **inputs(wildcards),
+        "model": f"results/{wildcards.model}/model.json",
+    }
+
+
+def final_outputs():
+    """Everything `snakemake` makes by default: the dataset, and per model its splits, stages, the
+    stage figures, each analysis's figure and table (from the catalog), and the findings.
+    """
+    per_model = [
+        *(f"cases/{split}.csv" for split in SPLITS),
+        "funnel.csv",
+        "tables/funnel.html",
+        *(f"{split}/stages.csv" for split in SPLITS),
+        *(
+            f"figures/{figure}.{kind}"
+            for figure in ("stages", "first_layers")
+            for kind in ("png", "pdf")
+        ),
+        *(
+            f"tables/{table}.{kind}"
+            for table in ("findings", "choices")
+            for kind in ("csv", "html")
+        ),
+    ]
+    for name, analysis in CATALOG.items():
+        if analysis.figure:
+            per_model += [f"figures/{name}.png", f"figures/{name}.pdf"]
+        if analysis.table:
+            per_model += [f"tables/{name}.csv", f"tables/{name}.html"]
+    outputs = [
+        "results/dataset/two_hop.csv",
+        "results/dataset/stats.csv",
+        "results/dataset/stats.html",
+    ]
+    outputs += [f"results/{model}/{path}" for model in MODELS for path in per_model]
+    # the side-by-side comparison, once there is something to compare
+    if len(MODELS) > 1:
+        outputs.append("results/comparison/models.png")
+    return outputs

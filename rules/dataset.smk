@@ -6,7 +6,6 @@ if config["dataset"]["source"] == "file":
     rule import_dataset:
         input:
             chains=config["dataset"]["file"],
-            code=code_files("scripts/import_dataset.py"),
         output:
             dataset="results/dataset/two_hop.csv",
             stats="results/dataset/stats.csv",
@@ -14,7 +13,9 @@ if config["dataset"]["source"] == "file":
             disagreements="results/dataset/prompt_disagreements.csv",
         log:
             "results/logs/import_dataset.log",
+        localrule: True
         params:
+            code=code("scripts/import_dataset.py"),
             relations=config["relations"],
             capitalize=config["prompts"]["capitalize"],
         script:
@@ -25,7 +26,6 @@ else:
     rule extract_wikidata:
         input:
             dump_input,
-            code=code_files("scripts/extract_wikidata.py"),
         output:
             entities="results/dataset/entities.csv",
             facts="results/dataset/facts.csv",
@@ -33,10 +33,13 @@ else:
             "results/logs/extract_wikidata.log",
         benchmark:
             "results/benchmarks/extract_wikidata.tsv"
+        # a SPARQL extraction runs where Snakemake runs: compute nodes often have no network
+        localrule: config["wikidata"]["source"] == "sparql"
         resources:
             mem_mb=8000,
             runtime=240,  # minutes: a full dump is read once, line by line
         params:
+            code=code("scripts/extract_wikidata.py"),
             wikidata=config["wikidata"],
             entity_types=config["entity_types"],
             relations=config["relations"],
@@ -47,7 +50,6 @@ else:
         input:
             entities="results/dataset/entities.csv",
             facts="results/dataset/facts.csv",
-            code=code_files("scripts/build_dataset.py"),
         output:
             dataset="results/dataset/two_hop.csv",
             stats="results/dataset/stats.csv",
@@ -57,6 +59,7 @@ else:
             mem_mb=8000,
             runtime=60,
         params:
+            code=code("scripts/build_dataset.py"),
             relations=config["relations"],
             capitalize=config["prompts"]["capitalize"],
             selection=config["dataset"],

@@ -2,7 +2,6 @@ rule evaluate:
     input:
         dataset="results/dataset/two_hop.csv",
         model=model_files,
-        code=code_files("scripts/evaluate.py"),
     output:
         evaluation="results/{model}/evaluation.csv",
         runtime="results/{model}/runtime.json",
@@ -14,6 +13,7 @@ rule evaluate:
     resources:
         **MODEL_RESOURCES,
     params:
+        code=code("scripts/evaluate.py"),
         model=model_config,
         max_new_tokens=config["evaluation"]["max_new_tokens"],
         staged=config["evaluation"]["staged"],
@@ -26,14 +26,15 @@ rule split_cases:
     input:
         dataset="results/dataset/two_hop.csv",
         evaluation="results/{model}/evaluation.csv",
-        code=code_files("scripts/split_cases.py"),
     output:
         correct="results/{model}/cases/correct.csv",
         incorrect="results/{model}/cases/incorrect.csv",
         funnel="results/{model}/funnel.csv",
     log:
         "results/logs/{model}/split_cases.log",
+    localrule: True
     params:
+        code=code("scripts/split_cases.py"),
         max_per_e2_type=config["splits"]["max_per_e2_type"],
         seed=config["splits"]["seed"],
     script:

@@ -1,8 +1,4 @@
 rule prepare_bundled_model:
-    input:
-        code=lambda wildcards: code_files(
-            "scripts/prepare_bundled_model.py", bundled_module_file(wildcards.bundled)
-        ),
     output:
         directory(f"{RESOURCES}/{{bundled}}"),
     log:
@@ -12,6 +8,10 @@ rule prepare_bundled_model:
     resources:
         mem_mb=8000,  # the GGUF is dequantized to float32 in memory
         runtime=30,
+    params:
+        code=lambda wildcards: code(
+            "scripts/prepare_bundled_model.py", bundled_module_file(wildcards.bundled)
+        ),
     script:
         "../scripts/prepare_bundled_model.py"
 
@@ -19,12 +19,13 @@ rule prepare_bundled_model:
 rule describe_model:
     input:
         model=model_files,
-        code=code_files("scripts/describe_model.py"),
     output:
         "results/{model}/model.json",
     log:
         "results/logs/{model}/describe_model.log",
+    localrule: True
     params:
+        code=code("scripts/describe_model.py"),
         name=lambda wildcards: wildcards.model,
         source=lambda wildcards: MODELS[wildcards.model]["source"],  # only what the depth depends on
     script:

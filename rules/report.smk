@@ -2,7 +2,6 @@ rule plot_stages:
     input:
         unpack(per_split(stages=["stages.csv"])),
         model="results/{model}/model.json",
-        code=code_files("scripts/plot_stages.py"),
     output:
         stages=report(
             "results/{model}/figures/stages.png",
@@ -20,101 +19,104 @@ rule plot_stages:
         first_layers_pdf="results/{model}/figures/first_layers.pdf",
     log:
         "results/logs/{model}/plot_stages.log",
+    localrule: True
+    params:
+        code=code("scripts/plot_stages.py"),
     script:
         "../scripts/plot_stages.py"
 
 
-rule plot_heatmaps:
-    input:
-        unpack(
-            per_split(
-                patchscopes=analysis_parts("patchscopes"),
-                backpatching=analysis_parts("backpatching"),
-            )
-        ),
-        model="results/{model}/model.json",
-        code=code_files("scripts/plot_heatmaps.py"),
-    output:
-        patchscopes=report(
-            "results/{model}/figures/patchscopes.png",
-            caption="../report/patchscopes.rst",
-            category="{model}",
-            subcategory="figures",
-        ),
-        patchscopes_pdf="results/{model}/figures/patchscopes.pdf",
-        backpatching=report(
-            "results/{model}/figures/backpatching.png",
-            caption="../report/backpatching_heatmaps.rst",
-            category="{model}",
-            subcategory="figures",
-        ),
-        backpatching_pdf="results/{model}/figures/backpatching.pdf",
-    log:
-        "results/logs/{model}/plot_heatmaps.log",
-    script:
-        "../scripts/plot_heatmaps.py"
+# Each analysis's figure and table, as its catalog entry names them (multihop/analyses/catalog.py):
+# rules plot_{analysis} and table_{analysis}, each shown in the report with its own caption.
+for name, analysis in CATALOG.items():
+    if analysis.figure:
+
+        rule:
+            name:
+                f"plot_{name}"
+            input:
+                unpack(product_inputs(analysis, analysis.figure)),
+            output:
+                png=report(
+                    f"results/{{model}}/figures/{name}.png",
+                    caption=f"../report/{analysis.figure.caption}.rst",
+                    category="{model}",
+                    subcategory="figures",
+                ),
+                pdf=f"results/{{model}}/figures/{name}.pdf",
+            log:
+                f"results/logs/{{model}}/plot_{name}.log",
+            localrule: True
+            params:
+                code=code("scripts/draw_product.py", analysis.figure.module_file),
+                kind="figure",
+                function=analysis.figure.function,
+                uses=uses(analysis, analysis.figure),
+                settings=analysis.settings(SETTINGS),
+            script:
+                "../scripts/draw_product.py"
+
+    if analysis.table:
+
+        rule:
+            name:
+                f"table_{name}"
+            input:
+                unpack(product_inputs(analysis, analysis.table)),
+            output:
+                csv=f"results/{{model}}/tables/{name}.csv",
+                html=reported_table(name, analysis.table.caption),
+            log:
+                f"results/logs/{{model}}/table_{name}.log",
+            localrule: True
+            params:
+                code=code("scripts/draw_product.py", analysis.table.module_file),
+                kind="table",
+                function=analysis.table.function,
+                uses=uses(analysis, analysis.table),
+                settings=analysis.settings(SETTINGS),
+                title=analysis.table.title,
+            script:
+                "../scripts/draw_product.py"
 
 
-rule make_tables:
+rule make_findings:
     input:
         unpack(
             per_split(
                 stages=["stages.csv"],
-                projection=analysis_parts("projection"),
                 backpatching=analysis_parts("backpatching"),
                 controls=analysis_parts("controls"),
             )
         ),
         model="results/{model}/model.json",
         runtime="results/{model}/runtime.json",
-        code=code_files("scripts/make_tables.py"),
     output:
-        backpatching="results/{model}/tables/backpatching.csv",
-        backpatching_html=reported_table("backpatching", "backpatching_table"),
-        projection="results/{model}/tables/projection.csv",
-        projection_html=reported_table("projection", "projection_table"),
-        controls="results/{model}/tables/controls.csv",
-        controls_html=reported_table("controls", "controls_table"),
         findings="results/{model}/tables/findings.csv",
         findings_html=reported_table("findings"),
         choices="results/{model}/tables/choices.csv",
         choices_html=reported_table("choices"),
     log:
-        "results/logs/{model}/make_tables.log",
+        "results/logs/{model}/make_findings.log",
+    localrule: True
     params:
-        config={key: config[key] for key in ("evaluation", "analyses")},
+        code=code("scripts/make_findings.py"),
+        seed=config["analyses"]["seed"],  # the controls' folds
+        config=chosen(config),  # the settings where the study and this project differ
     script:
-        "../scripts/make_tables.py"
-
-
-rule plot_controls:
-    input:
-        table="results/{model}/tables/controls.csv",
-        model="results/{model}/model.json",
-        code=code_files("scripts/plot_controls.py"),
-    output:
-        figure=report(
-            "results/{model}/figures/controls.png",
-            caption="../report/controls.rst",
-            category="{model}",
-            subcategory="figures",
-        ),
-        figure_pdf="results/{model}/figures/controls.pdf",
-    log:
-        "results/logs/{model}/plot_controls.log",
-    script:
-        "../scripts/plot_controls.py"
+        "../scripts/make_findings.py"
 
 
 rule render_funnel:
     input:
         table="results/{model}/funnel.csv",
-        code=code_files("scripts/render_table.py"),
     output:
         reported_table("funnel"),
     log:
         "results/logs/{model}/render_funnel.log",
+    localrule: True
     params:
+        code=code("scripts/render_table.py"),
         title=lambda wildcards: f"{wildcards.model}: which cases are studied",
     script:
         "../scripts/render_table.py"
@@ -123,7 +125,6 @@ rule render_funnel:
 rule render_dataset_stats:
     input:
         table="results/dataset/stats.csv",
-        code=code_files("scripts/render_table.py"),
     output:
         report(
             "results/dataset/stats.html",
@@ -132,7 +133,9 @@ rule render_dataset_stats:
         ),
     log:
         "results/logs/render_dataset_stats.log",
+    localrule: True
     params:
+        code=code("scripts/render_table.py"),
         title="two-hop cases by relation pair and entity type",
     script:
         "../scripts/render_table.py"
@@ -145,7 +148,6 @@ rule compare_models:
         models=expand("results/{model}/model.json", model=MODELS),
         backpatching=expand("results/{model}/tables/backpatching.csv", model=MODELS),
         controls=expand("results/{model}/tables/controls.csv", model=MODELS),
-        code=code_files("scripts/compare_models.py"),
     output:
         figure=report(
             "results/comparison/models.png",
@@ -161,7 +163,9 @@ rule compare_models:
         ),
     log:
         "results/logs/compare_models.log",
+    localrule: True
     params:
+        code=code("scripts/compare_models.py"),
         models=list(MODELS),
         splits=SPLITS,
     script:

@@ -11,7 +11,7 @@ from multihop.files import read_table, write_csv, write_json
 from multihop.models.adapter import Adapter
 from multihop.models.gpus import job_gpus
 from multihop.models.loading import load, runtime
-from multihop.scripting import run
+from multihop.scripting import batch_size, run
 
 
 def main(snakemake):
@@ -32,7 +32,12 @@ def evaluate_model(snakemake, gpus):
     def generate(texts):
         logging.info("%d distinct prompts for %d cases", len(texts), len(dataset))
         return generate_prompts(
-            adapter, tokenizer, texts, snakemake.params.max_new_tokens, spec["batch_size"], desc=spec["name"]
+            adapter,
+            tokenizer,
+            texts,
+            snakemake.params.max_new_tokens,
+            batch_size(snakemake, spec["name"]),
+            desc=spec["name"],
         )
 
     start = time.perf_counter()

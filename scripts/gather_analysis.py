@@ -2,13 +2,13 @@
 
 import pandas as pd
 
-from multihop.analyses.registry import ANALYSES
+from multihop.analyses.catalog import CATALOG
 from multihop.files import write_parquet
 from multihop.scripting import run
 
 
 def main(snakemake):
-    analysis = ANALYSES[snakemake.wildcards.analysis]
+    analysis = CATALOG[snakemake.wildcards.analysis]
     shards = [pd.read_parquet(path) for path in snakemake.input.shards]
     # a shard without cases has untyped columns, which would change the others' types: the
     # gathered file must not depend on how many shards there were

@@ -3,7 +3,6 @@
 import logging
 
 from multihop.analyses.cases import locate_all, sample_studied
-from multihop.analyses.registry import case_counts
 from multihop.files import read_table, write_csv
 from multihop.models.loading import load_tokenizer
 from multihop.scripting import run
@@ -18,8 +17,7 @@ def main(snakemake):
         logging.warning("skipped %s: %s", row.id, row.skipped)
     write_csv(positions, snakemake.output.positions)
 
-    counts = case_counts(snakemake.params.cases_per_split)
-    studied = sample_studied(cases, positions, max(counts.values()), snakemake.params.seed)
+    studied = sample_studied(cases, positions, snakemake.params.cases, snakemake.params.seed)
     located = int((positions["skipped"] == "").sum())
     logging.info("%d cases, %d located, %d studied", len(cases), located, len(studied))
     write_csv(studied, snakemake.output.studied)

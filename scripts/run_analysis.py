@@ -1,24 +1,22 @@
-"""Rule analysis_shard: one registered analysis on one shard of a split's studied cases."""
+"""Rule analysis_shard: one analysis of the catalog on one shard of a split's studied cases."""
 
 import logging
 
-from multihop.analyses import registry
 from multihop.analyses.cases import load_cases
+from multihop.analyses.catalog import CATALOG
 from multihop.analyses.finished import FinishedCases, fingerprint
-from multihop.analyses.registry import case_counts
 from multihop.files import read_json, read_table, write_parquet
 from multihop.models.gpus import job_gpus
-from multihop.scripting import run
+from multihop.scripting import batch_size, run
 
 
 def main(snakemake):
-    analysis = snakemake.wildcards.analysis
-    count = case_counts(snakemake.params.settings["cases_per_split"])[analysis]
+    analysis, count = snakemake.wildcards.analysis, snakemake.params.cases
     located = read_table(snakemake.input.cases)
     located = located[located["order"] < count]
     if located.empty:  # an analysis turned off (0 cases), or more shards than cases: no model needed
         logging.info("%s: no cases in this shard", analysis)
-        write_parquet(registry.ANALYSES[analysis].empty(), snakemake.output[0])
+        write_parquet(CATALOG[analysis].empty(), snakemake.output[0])
         return
     with job_gpus(snakemake.params.model["device"], snakemake.resources.gpu) as gpus:
         run_shard(snakemake, located, count, gpus)
@@ -29,6 +27,7 @@ def run_shard(snakemake, located, count, gpus):
     # without cases (many, where shards outnumber cases) need not wait for
     import torch
 
+    from multihop.analyses import runner
     from multihop.models.adapter import Adapter
     from multihop.models.loading import check_runtime, load, weights_stamp
 
@@ -41,7 +40,7 @@ def run_shard(snakemake, located, count, gpus):
     ran = check_runtime(model, read_json(snakemake.input.runtime))
     cases = load_cases(tokenizer, located, spec["prompt_prefix"])
     # the cases it may draw on: the whole split's for analyses that draw on others (None: its own)
-    draws = registry.ANALYSES[analysis].draws_on_others
+    draws = CATALOG[analysis].draws_on_others
     pool = load_cases(tokenizer, everyone, spec["prompt_prefix"]) if draws else None
     logging.info(
         "%s on %d cases with %s as %s on %s, %d threads",
@@ -52,7 +51,8 @@ def run_shard(snakemake, located, count, gpus):
         model.device,
         snakemake.threads,
     )
-    # the cases this shard finishes are kept beside its output until it is written (a rerun resumes)
+    # the cases this shard finishes are kept beside its output until it is written (a rerun
+    # resumes); kept only while everything its rows depend on is the same, code by its meaning
     digest = fingerprint(
         analysis=analysis,
         model=spec,
@@ -61,10 +61,11 @@ def run_shard(snakemake, located, count, gpus):
         settings=snakemake.params.settings,
         cases=located.to_csv(index=False),
         pool=everyone.to_csv(index=False) if draws else None,
-        files=[*snakemake.input.code],
+        code=snakemake.params.code,
     )
     finished = FinishedCases(f"{snakemake.output[0]}.unfinished", digest)
-    table = registry.run(analysis, Adapter(model), tokenizer, cases, snakemake.params.settings, finished, pool)
+    settings, batch = snakemake.params.settings, batch_size(snakemake)
+    table = runner.run(analysis, Adapter(model), tokenizer, cases, settings, batch, finished, pool)
     write_parquet(table, snakemake.output[0])
     finished.remove()
 

@@ -4,7 +4,7 @@ import logging
 
 import pandas as pd
 
-from multihop.analyses.registry import STAGE_ANALYSES, case_counts
+from multihop.analyses.catalog import STAGE_ANALYSES
 from multihop.analyses.stages import case_stages
 from multihop.files import read_table, write_csv
 from multihop.scripting import run
@@ -16,7 +16,7 @@ def main(snakemake):
         for name in STAGE_ANALYSES
     }
     studied = read_table(snakemake.input.studied)
-    counts = case_counts(snakemake.params.cases_per_split)
+    counts = snakemake.params.cases
     stages = case_stages(studied, counts, **tables, propagation=snakemake.params.propagation)
     logging.info("%d studied cases (%s)", len(stages), ", ".join(f"{n} {name}" for name, n in counts.items()))
     write_csv(stages, snakemake.output[0])

@@ -2,13 +2,13 @@ import pandas as pd
 import pytest
 import torch
 
-from multihop.analyses import registry
+from multihop.analyses import runner
 from multihop.analyses.cases import load_cases, locate_all
+from multihop.analyses.catalog import CATALOG, CONTROLS, STAGE_ANALYSES, case_counts
 from multihop.analyses.controls import donor, noise
 from multihop.analyses.knockout import blocked_position
 from multihop.analyses.patchscopes import classify
 from multihop.analyses.projection import best_rank, first_token_ids
-from multihop.analyses.registry import STAGE_ANALYSES
 from multihop.analyses.stages import case_stages, studied_for
 from multihop.dataset.chains import build_chains
 from multihop.dataset.wikidata import extract_from_dump
@@ -17,11 +17,9 @@ from multihop.errors import UserError
 from multihop.models import tiny
 from multihop.models.adapter import Adapter
 
-SETTINGS = {"max_new_tokens": 4, "batch_size": 16, "patchscopes_seeds": [0], "knockout_window": 1, "seed": 0}
+SETTINGS = {"max_new_tokens": 4, "patchscopes_seeds": [0], "knockout_window": 1, "seed": 0}
 SETTINGS |= {"match": "substring", "sampling": {"temperature": None, "top_k": None, "top_p": None}}
 SETTINGS |= {"projection_tokens": "first", "knockout_relation": "noun"}
-ANALYSES = registry.ANALYSES
-case_counts = registry.case_counts
 PREFIX = "the capital of Japan is Tokyo. "
 
 
@@ -75,25 +73,25 @@ def test_the_analyses_give_one_row_per_variant(dataset):
     tokenizer = tiny.tokenizer()
     adapter = Adapter(tiny.model("llama", vocab_size=len(tokenizer)))
     cases = load_cases(tokenizer, dataset.merge(locate_all(tokenizer, dataset, PREFIX), on="id"), PREFIX)[:2]
-    tables = {name: registry.run(name, adapter, tokenizer, cases, SETTINGS) for name in ANALYSES}
+    tables = {name: runner.run(name, adapter, tokenizer, cases, SETTINGS) for name in CATALOG}
     layers, positions = adapter.num_layers, 2
     assert len(tables["patchscopes"]) == 2 * positions * layers * layers
     assert len(tables["projection"]) == 2 * 2 * layers
     assert len(tables["knockout"]) == 2 * 3 * layers
     assert len(tables["backpatching"]) == 2 * positions * layers * (layers - 1) // 2
-    assert len(tables["controls"]) == 2 * len(registry.CONTROLS) * positions * layers * (layers - 1) // 2
+    assert len(tables["controls"]) == 2 * len(CONTROLS) * positions * layers * (layers - 1) // 2
     assert (tables["backpatching"]["source_layer"] > tables["backpatching"]["target_layer"]).all()
     assert set(tables["patchscopes"]["classification"]) <= {"e1", "e2", "e3", "other"}
     assert tables["projection"]["e2_rank"].between(1, len(tokenizer)).all()
     for name, table in tables.items():
-        assert list(table.columns) == list(ANALYSES[name].columns)
-        parts = [ANALYSES[name].cut(table, part, SETTINGS) for part in ANALYSES[name].part_names(SETTINGS)]
+        assert list(table.columns) == list(CATALOG[name].columns)
+        parts = [CATALOG[name].cut(table, part, SETTINGS) for part in CATALOG[name].part_names(SETTINGS)]
         assert all(len(part) for part in parts) and sum(len(part) for part in parts) == len(table)
-    assert ANALYSES["patchscopes"].part_names(SETTINGS) == ["t1_s0", "t2_s0"]
+    assert CATALOG["patchscopes"].part_names(SETTINGS) == ["t1_s0", "t2_s0"]
     studied = pd.DataFrame({"id": [c.id for c in cases], "order": range(len(cases))})
     summary = case_stages(studied, case_counts(len(cases)), **{name: tables[name] for name in STAGE_ANALYSES})
     assert list(summary["id"]) == [c.id for c in cases]
-    assert registry.run("knockout", adapter, tokenizer, [], SETTINGS).empty
+    assert runner.run("knockout", adapter, tokenizer, [], SETTINGS).empty
 
 
 @pytest.mark.parametrize("style", ["bytelevel", "metaspace", "metaspace-prefixed"])
@@ -171,8 +169,8 @@ def test_stages_count_only_where_their_analyses_studied_the_case():
         [(i, "attention", 2, 1, 9, 5, "") for i in "ab"],
         columns=["id", "sublayer", "layer", "e2_rank", "e3_rank", "prediction_rank", "top_tokens"],
     )
-    ko = pd.DataFrame([(i, "e1", 3, "", False, True) for i in "ab"], columns=ANALYSES["knockout"].columns)
-    bp = pd.DataFrame([(i, "t1", 5, 2, "", True, False) for i in "ab"], columns=ANALYSES["backpatching"].columns)
+    ko = pd.DataFrame([(i, "e1", 3, "", False, True) for i in "ab"], columns=CATALOG["knockout"].columns)
+    bp = pd.DataFrame([(i, "t1", 5, 2, "", True, False) for i in "ab"], columns=CATALOG["backpatching"].columns)
     counts = {**case_counts(2), "patchscopes": 1}
     got = case_stages(pd.DataFrame({"id": ["a", "b"], "order": [1, 0]}), counts, ps, pr, ko, bp).set_index("id")
     assert list(got["studied_by_patchscopes"]) == [False, True] and got["studied_by_knockout"].all()
@@ -184,12 +182,12 @@ def test_stages_count_only_where_their_analyses_studied_the_case():
 
 
 def test_cases_per_split_is_one_number_or_one_per_analysis():
-    assert case_counts(5) == dict.fromkeys(ANALYSES, 5)
-    assert case_counts({name: i for i, name in enumerate(ANALYSES)})["backpatching"] == 3
+    assert case_counts(5) == dict.fromkeys(CATALOG, 5)
+    assert case_counts({name: i for i, name in enumerate(CATALOG)})["backpatching"] == 3
     with pytest.raises(UserError, match="has no count for"):
         case_counts({"patchscopes": 3})
     with pytest.raises(UserError, match="unknown analyses"):
-        case_counts({**dict.fromkeys(ANALYSES, 1), "patchscope": 2})
+        case_counts({**dict.fromkeys(CATALOG, 1), "patchscope": 2})
 
 
 def test_knockout_blocks_the_relation_noun_or_the_phrase_end(dataset):
@@ -216,10 +214,10 @@ def test_controls_draw_another_cases_state_whichever_shard_runs_the_case(dataset
     cases = load_cases(tokenizer, dataset.merge(locate_all(tokenizer, dataset, PREFIX), on="id"), PREFIX)[:4]
     chosen = donor(cases[0], cases, seed=0)
     assert chosen.id != cases[0].id and donor(cases[0], list(reversed(cases)), seed=0).id == chosen.id
-    table = registry.run("controls", adapter, tokenizer, cases[:1], SETTINGS, pool=cases)
+    table = runner.run("controls", adapter, tokenizer, cases[:1], SETTINGS, pool=cases)
     cells = 2 * adapter.num_layers * (adapter.num_layers - 1) // 2
     assert table.groupby("control").size().to_dict() == {"noise": cells, "other_case": cells}
     assert set(table["donor"]) == {chosen.id}
-    alone = registry.run("controls", adapter, tokenizer, cases[:1], SETTINGS, pool=cases[:1])
+    alone = runner.run("controls", adapter, tokenizer, cases[:1], SETTINGS, pool=cases[:1])
     assert set(alone["control"]) == {"noise"}  # no other case to draw on
     assert alone.equals(table[table["control"] == "noise"].reset_index(drop=True).assign(donor=""))

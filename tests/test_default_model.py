@@ -6,7 +6,7 @@ import pytest
 
 from multihop.analyses import patchscopes
 from multihop.analyses.cases import load_cases, locate_all
-from multihop.analyses.registry import Context
+from multihop.analyses.runner import Context
 from multihop.dataset.chains import build_chains
 from multihop.dataset.wikidata import extract_from_dump
 from multihop.engine.decoding import PrefixCaches, generate_prompts, generate_variants, reference_generate

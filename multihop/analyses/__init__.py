@@ -1,1 +1,1 @@
-"""Stage 4, the analyses: the registry, studied cases and token positions, the four analyses, per-case stages."""
+"""Stage 4, the analyses: the catalog and its runner, studied cases and their positions, each analysis, stages."""

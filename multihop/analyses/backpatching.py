@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from multihop.analyses.registry import ANALYSES, POSITIONS
+from multihop.analyses.catalog import CATALOG, POSITIONS
 from multihop.engine.edits import Patch
 from multihop.engine.states import read_states
 
@@ -36,4 +36,4 @@ def run(context, case) -> pd.DataFrame:
     for position, p, s, t in grid(case, context.adapter.num_layers):
         keys.append((case.id, position, s, t))
         variants.append((Patch(t, p, states[s, p]),))
-    return pd.DataFrame(judged(context, case, keys, variants), columns=ANALYSES["backpatching"].columns)
+    return pd.DataFrame(judged(context, case, keys, variants), columns=CATALOG["backpatching"].columns)

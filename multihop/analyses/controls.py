@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from multihop.analyses.backpatching import grid, judged
-from multihop.analyses.registry import ANALYSES
+from multihop.analyses.catalog import CATALOG
 from multihop.engine.edits import Patch
 from multihop.engine.sampling import variant_seed
 from multihop.engine.states import read_states
@@ -54,4 +54,4 @@ def run(context, case) -> pd.DataFrame:
             variants.append((Patch(t, p, other_states[s, getattr(other, position)]),))
     donor_id = "" if other is None else other.id
     rows = [(*row, donor_id) for row in judged(context, case, keys, variants)]
-    return pd.DataFrame(rows, columns=ANALYSES["controls"].columns)
+    return pd.DataFrame(rows, columns=CATALOG["controls"].columns)

@@ -21,9 +21,8 @@ FINGERPRINT = "fingerprint.json"
 
 
 def fingerprint(**inputs) -> str:
-    """A digest of JSON-able `inputs`; `files=[paths]` count by their bytes, wherever they are."""
-    files = sorted(hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in inputs.pop("files", []))
-    text = json.dumps({**inputs, "files": files}, sort_keys=True, default=str)
+    """A digest of JSON-able `inputs` (the code among them as multihop.dependencies.code_digest)."""
+    text = json.dumps(inputs, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

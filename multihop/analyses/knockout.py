@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from multihop.analyses.registry import ANALYSES, KNOCKOUT_TARGETS
+from multihop.analyses.catalog import CATALOG, KNOCKOUT_TARGETS
 from multihop.engine.edits import Knockout
 
 
@@ -38,4 +38,4 @@ def run(context, case) -> pd.DataFrame:
         (case.id, target, layer, text, context.judge(text, case.names["e3"]), text != clean)
         for (target, layer), text in zip(keys[1:], texts[1:], strict=True)
     ]
-    return pd.DataFrame(rows, columns=ANALYSES["knockout"].columns)
+    return pd.DataFrame(rows, columns=CATALOG["knockout"].columns)

@@ -8,7 +8,7 @@ import re
 
 import pandas as pd
 
-from multihop.analyses.registry import ANALYSES, POSITIONS
+from multihop.analyses.catalog import CATALOG, POSITIONS
 from multihop.engine.edits import Patch
 from multihop.engine.sampling import variant_seed
 from multihop.engine.states import read_states
@@ -55,4 +55,4 @@ def sweep(context, case, positions) -> pd.DataFrame:
     texts = context.generate(target_ids, variants, sample_seeds)
     for (position, seed, s, t), text in zip(keys, texts, strict=True):
         rows.append((case.id, position, seed, s, t, text, classify(text, case.names)))
-    return pd.DataFrame(rows, columns=ANALYSES["patchscopes"].columns)
+    return pd.DataFrame(rows, columns=CATALOG["patchscopes"].columns)

@@ -3,7 +3,7 @@
 import pandas as pd
 import torch
 
-from multihop.analyses.registry import ANALYSES, SUBLAYERS
+from multihop.analyses.catalog import CATALOG, SUBLAYERS
 from multihop.engine.states import read_sublayers
 
 UNINFORMATIVE = {"the", "a", "an"}
@@ -66,4 +66,4 @@ def run(context, case, top_k=5) -> pd.DataFrame:
                 }
             )
         )
-    return pd.concat(frames, ignore_index=True)[list(ANALYSES["projection"].columns)]
+    return pd.concat(frames, ignore_index=True)[list(CATALOG["projection"].columns)]

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from multihop.analyses.registry import ANALYSES, POSITIONS
+from multihop.analyses.catalog import CATALOG, POSITIONS
 
 COLUMNS = [
     "id",
@@ -16,7 +16,7 @@ COLUMNS = [
     "fixable_t1",
     "fixable_t2",
     "unedited_correct",
-    *(f"studied_by_{name}" for name in ANALYSES),
+    *(f"studied_by_{name}" for name in CATALOG),
 ]
 # the analyses each stage comes from: a case's stage counts only where all of them studied it
 SOURCES = {
@@ -73,7 +73,7 @@ def case_stages(studied, counts, patchscopes, projection, knockout, backpatching
     """
     out = pd.DataFrame({"id": list(studied["id"])}).set_index("id")
     order = pd.Series(list(studied["order"]), index=out.index)
-    for name in ANALYSES:
+    for name in CATALOG:
         out[f"studied_by_{name}"] = order < counts[name]
     ps = patchscopes
     out["first_hop_resolved"] = _first(ps, (ps["position"] == "t1") & (ps["classification"] == "e2"), "source_layer")

@@ -24,6 +24,15 @@ def _value(config: dict, key: str):
     return config[section][name]
 
 
+def chosen(config: dict) -> dict:
+    """The part of a config that `choices` reads: the settings of STUDY, by section."""
+    out = {}
+    for key in STUDY:
+        section, name = key.split(".")
+        out.setdefault(section, {})[name] = config[section][name]
+    return out
+
+
 def choices(config: dict) -> pd.DataFrame:
     """[setting, value, study, follows_study, meaning] for each setting of STUDY."""
     rows = []

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from multihop.analyses import stages
-from multihop.analyses.registry import CONTROLS, POSITIONS
+from multihop.analyses.catalog import CONTROLS, POSITIONS
 from multihop.report.stats import estimate
 from multihop.report.tables import relative_depth, without_drift
 

@@ -19,7 +19,7 @@ import seaborn as sns  # noqa: E402
 
 from multihop.evaluation.splits import SPLITS  # noqa: E402
 from multihop.files import atomic_path  # noqa: E402
-from multihop.report.tables import FIRST_LAYERS, STAGES, backpatching_panels, patchscopes_panels  # noqa: E402
+from multihop.report.tables import FIRST_LAYERS, STAGES  # noqa: E402
 
 SPLIT_COLORS = {"correct": "#0173B2", "incorrect": "#DE8F05"}  # seaborn "colorblind" blue, orange
 HEATMAP = "viridis"
@@ -222,6 +222,8 @@ def _line_panels(panels: dict[str, pd.DataFrame], num_layers: int, title: str, y
         ax.set_ylabel(ylabel)
         if log:
             ax.set_yscale("log")
+        else:  # a share: the whole range, so that no change reads as no change
+            ax.set_ylim(-0.02, 1.02)
     figure.suptitle(title)
     figure.tight_layout()
     return figure
@@ -248,21 +250,6 @@ def knockout_lines(tables: dict[str, pd.DataFrame], num_layers: int, title: str)
         shares = table.groupby(["layer", "target"], as_index=False)["changed"].mean()
         panels[f"{split} cases"] = shares.rename(columns={"target": "line", "changed": "value"})
     return _line_panels(panels, num_layers, title, "share of runs whose answer changes")
-
-
-def analysis_figure(name: str, tables: dict[str, pd.DataFrame], num_layers: int, model: str):
-    """The figure of one registered analysis from its tables (per split, or any label)."""
-    if name == "patchscopes":
-        panels = patchscopes_panels(tables, num_layers)
-        return heatmaps(panels, num_layers, f"{model}: Patchscopes, share of generations naming the entity", "share")
-    if name == "backpatching":
-        panels = backpatching_panels(tables, num_layers)
-        return heatmaps(panels, num_layers, f"{model}: back-patching, share of runs answering e3", "success rate")
-    if name == "projection":
-        return projection_lines(tables, num_layers, f"{model}: sublayer projection at t2")
-    if name == "knockout":
-        return knockout_lines(tables, num_layers, f"{model}: attention knockout from t2")
-    raise ValueError(f"no figure for analysis {name!r}")
 
 
 CONTROL_COLORS = {

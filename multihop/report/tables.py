@@ -5,7 +5,7 @@ A split's `stages` is its stages.csv: one row per studied case, the layer of eac
 import numpy as np
 import pandas as pd
 
-from multihop.analyses.registry import POSITIONS
+from multihop.analyses.catalog import POSITIONS
 from multihop.analyses.stages import studied_for
 from multihop.report.stats import estimate
 

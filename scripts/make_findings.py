@@ -1,4 +1,5 @@
-"""Rule make_tables: back-patching, controls, projection, findings and settings (choices) tables of one model."""
+"""Rule make_findings: the findings table (the study's claims on this run, and the controls'
+verdicts) and the settings where the run and the study differ (choices), of one model."""
 
 import logging
 
@@ -9,7 +10,6 @@ from multihop.report.choices import choices, summary
 from multihop.report.controls import compared
 from multihop.report.findings import findings
 from multihop.report.pages import write_html_table
-from multihop.report.tables import backpatching, projection
 from multihop.scripting import by_split, run
 
 
@@ -21,18 +21,12 @@ def main(snakemake):
         by_split(snakemake.input, "backpatching", pd.read_parquet),
         by_split(snakemake.input, "controls", pd.read_parquet),
         model["layers"],
-        snakemake.params.config["analyses"]["seed"],
+        snakemake.params.seed,
     )
     ran = read_json(snakemake.input.runtime)  # the precision the run used: bf16 changes answers
     claims = findings(stages, model["layers"], against).assign(settings=summary(used), dtype=ran["dtype"])
     logging.info("findings:\n%s", claims[["claim", "n", "value", "ci_low", "ci_high", "holds"]].to_string(index=False))
     tables = {
-        "backpatching": (backpatching(stages), "back-patching: fixable share of cases"),
-        "projection": (
-            projection(by_split(snakemake.input, "projection", pd.read_parquet)),
-            "sublayer projection at t2",
-        ),
-        "controls": (against, "back-patching against its controls, and one fixed back-patch"),
         "findings": (claims, "the study's claims on this run, and the controls' verdicts"),
         "choices": (used, "settings where the study and this project differ, as this run used them"),
     }

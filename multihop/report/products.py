@@ -1,0 +1,68 @@
+"""Each analysis's figure and table, as the catalog names them (multihop.analyses.catalog): every
+one is a function of `Inputs` that returns a matplotlib figure or a table."""
+
+import importlib
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from multihop.report import figures, tables
+from multihop.report.controls import compared
+
+
+@dataclass
+class Inputs:
+    """What a figure or table is drawn from."""
+
+    tables: dict[str, dict[str, pd.DataFrame]]  # analysis -> split (or any label) -> its rows
+    model: str
+    layers: int
+    settings: dict = field(default_factory=dict)  # the settings its analysis reads
+    stages: dict[str, pd.DataFrame] = field(default_factory=dict)  # split -> stages.csv
+
+
+def make(function: str, inputs: Inputs):
+    """The figure or table of a catalog product ("module:name")."""
+    module, name = function.split(":")
+    return getattr(importlib.import_module(module), name)(inputs)
+
+
+def patchscopes_figure(inputs: Inputs):
+    panels = tables.patchscopes_panels(inputs.tables["patchscopes"], inputs.layers)
+    title = f"{inputs.model}: Patchscopes, share of generations naming the entity"
+    return figures.heatmaps(panels, inputs.layers, title, "share")
+
+
+def backpatching_figure(inputs: Inputs):
+    panels = tables.backpatching_panels(inputs.tables["backpatching"], inputs.layers)
+    title = f"{inputs.model}: back-patching, share of runs answering e3"
+    return figures.heatmaps(panels, inputs.layers, title, "success rate")
+
+
+def projection_figure(inputs: Inputs):
+    return figures.projection_lines(
+        inputs.tables["projection"], inputs.layers, f"{inputs.model}: sublayer projection at t2"
+    )
+
+
+def knockout_figure(inputs: Inputs):
+    title = f"{inputs.model}: attention knockout from t2"
+    return figures.knockout_lines(inputs.tables["knockout"], inputs.layers, title)
+
+
+def controls_figure(inputs: Inputs):
+    title = f"{inputs.model}: does back-patching beat its controls?"
+    return figures.controls_bars(controls_table(inputs), title)
+
+
+def backpatching_table(inputs: Inputs) -> pd.DataFrame:
+    return tables.backpatching(inputs.stages)
+
+
+def projection_table(inputs: Inputs) -> pd.DataFrame:
+    return tables.projection(inputs.tables["projection"])
+
+
+def controls_table(inputs: Inputs) -> pd.DataFrame:
+    """Back-patching against its controls, and one fixed back-patch (multihop.report.controls)."""
+    return compared(inputs.tables["backpatching"], inputs.tables["controls"], inputs.layers, inputs.settings["seed"])
