@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 CORES ?= all
 
-.PHONY: install lock reproduce try test test-fast lint format benchmark clean
+.PHONY: install lock reproduce try test test-fast lint benchmark clean
 
 # (Re)install whenever the lock changes: exactly the versions of requirements.lock, each checked
 # against its hashes, then this project itself (no dependencies of its own beyond the lock).
@@ -53,9 +53,9 @@ lint: install
 test: lint
 	$(BIN)/pytest
 
-# Unit tests only (tiny random models, no workflow runs, no default model): a couple of minutes.
+# The unit tier (tiny random models; no workflow runs, no default model): within two minutes.
 test-fast: install
-	$(BIN)/pytest -m "not slow" --deselect tests/test_workflow.py
+	$(BIN)/pytest -m "not workflow and not slow"
 
 benchmark: install
 	$(BIN)/python benchmarks/extract_wikidata.py

@@ -3,7 +3,7 @@ scattergather:
 
 
 # the studied cases of a split: their token positions, one seeded sample, cut into shards
-rule locate_cases:
+rule sample_cases:
     input:
         cases="results/{model}/cases/{split}.csv",
         model=model_files,
@@ -14,15 +14,15 @@ rule locate_cases:
             "results/{{model}}/{{split}}/shards/cases_{scatteritem}.csv"
         ),
     log:
-        "results/logs/{model}/{split}/locate_cases.log",
+        "results/logs/{model}/{split}/sample_cases.log",
     localrule: True
     params:
-        code=code("scripts/locate_cases.py"),
+        code=code("scripts/sample_cases.py"),
         model=model_config,
         cases=max(CASES.values()),  # the sample: as many as the analysis with the most
         seed=config["analyses"]["seed"],
     script:
-        "../scripts/locate_cases.py"
+        "../scripts/sample_cases.py"
 
 
 # one analysis of the catalog on one shard (the runner imports the analysis's module by name)

@@ -100,8 +100,11 @@ def model_files(wildcards):
     return [local] if local else []
 
 
-# cases per split of each analysis (checks that the config names each analysis once)
-CASES = case_counts(config["analyses"]["cases_per_split"])
+# cases per split of each analysis (checks that the config names only analyses of the catalog)
+try:
+    CASES = case_counts(config["analyses"]["cases_per_split"])
+except UserError as error:
+    raise WorkflowError(str(error)) from None
 # what the analyses run with: their section of the config, and the evaluation's rule for answers;
 # each analysis's jobs get only the settings its catalog entry reads
 SETTINGS = {**config["analyses"], "match": config["evaluation"]["match"]}

@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from multihop.analyses.stages import studied_for
 from multihop.files import read_json
 from multihop.report.figures import first_layer_lines, save, stage_boxplot
+from multihop.report.stages import studied_for
 from multihop.report.tables import first_layer_shares, stage_rows, studied_counts
 from multihop.scripting import by_split, run
 

@@ -5,8 +5,8 @@ import logging
 import pandas as pd
 
 from multihop.analyses.catalog import STAGE_ANALYSES
-from multihop.analyses.stages import case_stages
 from multihop.files import read_table, write_csv
+from multihop.report.stages import case_stages
 from multihop.scripting import run
 
 

@@ -9,13 +9,13 @@ from multihop.analyses.controls import donor, noise
 from multihop.analyses.knockout import blocked_position
 from multihop.analyses.patchscopes import classify
 from multihop.analyses.projection import best_rank, first_token_ids
-from multihop.analyses.stages import case_stages, studied_for
 from multihop.dataset.chains import build_chains
 from multihop.dataset.wikidata import extract_from_dump
 from multihop.engine.states import read_states
 from multihop.errors import UserError
 from multihop.models import tiny
 from multihop.models.adapter import Adapter
+from multihop.report.stages import case_stages, studied_for
 
 SETTINGS = {"max_new_tokens": 4, "patchscopes_seeds": [0], "knockout_window": 1, "seed": 0}
 SETTINGS |= {"match": "substring", "sampling": {"temperature": None, "top_k": None, "top_p": None}}
@@ -184,8 +184,9 @@ def test_stages_count_only_where_their_analyses_studied_the_case():
 def test_cases_per_split_is_one_number_or_one_per_analysis():
     assert case_counts(5) == dict.fromkeys(CATALOG, 5)
     assert case_counts({name: i for i, name in enumerate(CATALOG)})["backpatching"] == 3
-    with pytest.raises(UserError, match="has no count for"):
-        case_counts({"patchscopes": 3})
+    assert case_counts({"patchscopes": 3, "knockout": 5})["backpatching"] == 5  # not named: the whole sample
+    with pytest.raises(UserError, match="is empty"):
+        case_counts({})
     with pytest.raises(UserError, match="unknown analyses"):
         case_counts({**dict.fromkeys(CATALOG, 1), "patchscope": 2})
 

@@ -24,22 +24,17 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def default_model(config, monkeypatch_module):
-    """The converted snapshot under resources/ (what `make reproduce` uses), converted if missing."""
-    monkeypatch_module.chdir(ROOT)
+def default_model(config, tmp_path_factory):
+    """The converted snapshot under resources/ (what `make reproduce` uses) if it is there, read
+    only; else converted into the test's own folder."""
     spec = config["models"][0]
     assert spec["source"] == "bundled:gemma3-270m"
     snapshot = ROOT / bundled_dir(spec["source"])
     if not (snapshot / "model.safetensors").is_file():
+        snapshot = tmp_path_factory.mktemp("gemma3-270m")
         prepare("gemma3-270m", snapshot)
-    model, tokenizer = load(spec["source"], "float32", "cpu")
+    model, tokenizer = load(str(snapshot), "float32", "cpu")
     return Adapter(model), tokenizer, spec
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
 
 
 def test_default_model_answers_well_known_facts_through_the_evaluation(default_model, config):

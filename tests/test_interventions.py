@@ -241,7 +241,7 @@ def test_out_of_memory_halves_the_batch_and_changes_no_output(caplog):
 
 
 def test_out_of_memory_with_one_row_per_batch_is_a_plain_error():
-    from multihop.engine.batches import in_batches
+    from multihop.engine.backoff import in_batches
     from multihop.errors import UserError
 
     def never_fits(rows):

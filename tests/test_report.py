@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from multihop.analyses.stages import COLUMNS
 from multihop.report import controls, figures
 from multihop.report.comparison import model_rows, relative_stages
 from multihop.report.findings import CONTROL_CLAIMS, findings, verdict
 from multihop.report.pages import write_html_table
+from multihop.report.stages import COLUMNS
 from multihop.report.stats import estimate, median_difference
 from multihop.report.tables import backpatching, first_layer_shares, projection, rate_grid, stage_rows
 

@@ -1,4 +1,8 @@
-"""The whole workflow under Snakemake: the .test/ run (tiny excerpt, tiny taught model) in temp dirs."""
+"""The whole workflow under Snakemake: the .test/ run (tiny excerpt, tiny taught model) in temp dirs.
+
+Each full run costs a minute or more on two cores, so the runs are few and each serves several
+assertions: the module's run (everything else starts from a copy of it), one rerun from scratch
+(offline, other batch sizes, three shards), the chain-file run and the SLURM run."""
 
 import hashlib
 import json
@@ -16,22 +20,36 @@ import pytest
 import yaml
 from conftest import merged
 
-from multihop.analyses.registry import ANALYSES
+from multihop.analyses.catalog import CATALOG
 from multihop.evaluation.splits import SPLITS
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 MODEL = "tiny-llama"
 QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+pytestmark = pytest.mark.workflow
 
 
-def snakemake_command(workdir) -> list:
-    """Snakemake on this project's workflow, in `workdir` with its config.yaml."""
-    return [SNAKEMAKE, "-s", ROOT / "Snakefile", "-d", workdir, "--configfile", workdir / "config.yaml"]
+def _test_settings() -> dict:
+    """The analyses' settings of the .test run (its config over the project's)."""
+    config = merged(
+        yaml.safe_load((ROOT / "config.yaml").read_text()), yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())
+    )
+    return {**config["analyses"], "match": config["evaluation"]["match"]}
 
 
-def snakemake(workdir, *args, cores=2, env=None):
-    command = [*snakemake_command(workdir), "--cores", str(cores), *args]
+SETTINGS_OF_TEST = _test_settings()
+
+
+def snakemake_command(workdir, project=ROOT) -> list:
+    """Snakemake on the workflow of `project` (this one, or a copy), in `workdir` with its config.yaml."""
+    return [SNAKEMAKE, "-s", project / "Snakefile", "-d", workdir, "--configfile", workdir / "config.yaml"]
+
+
+def snakemake(workdir, *args, cores=2, env=None, project=ROOT):
+    command = [*snakemake_command(workdir, project), "--cores", str(cores), *args]
+    if project != ROOT:  # the copy's library, not the installed one
+        env = {**(env or os.environ), "PYTHONPATH": str(project)}
     return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
 
 
@@ -43,9 +61,32 @@ def offline(log):
 
 
 def output_hashes(workdir) -> dict:
-    """sha256 of every table (CSV, Parquet) and figure (PNG) a run wrote under results/."""
+    """sha256 of every table (CSV, Parquet) and figure (PNG) a run wrote under results/, but the
+    shards' files (how many there are is a setting; everything made from them must not differ)."""
     files = sorted(p for p in (workdir / "results").rglob("*") if p.suffix in (".csv", ".parquet", ".png"))
+    files = [p for p in files if "shards" not in p.parts]
     return {str(p.relative_to(workdir)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+PROJECT = ["Snakefile", "config.yaml", "rules", "scripts", "multihop", "schemas", "report", "profiles"]
+
+
+def copy_project(folder) -> Path:
+    """A copy of the project's workflow and library, to edit without touching the source tree."""
+    folder.mkdir(parents=True)
+    for name in PROJECT:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, folder / name)
+    return folder
+
+
+def copy_run(workdir, folder) -> Path:
+    """A copy of a finished run (results, resources, Snakemake's records), times kept."""
+    shutil.copytree(workdir, folder, symlinks=True, ignore=shutil.ignore_patterns("report.html"))
+    return folder
 
 
 def copy_test_run(workdir, config=None, resources_from=None):
@@ -105,15 +146,18 @@ def test_the_test_run_goes_end_to_end_and_reruns_nothing(workdir):
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
 
-def dry_run(workdir, *args) -> str:
-    run = snakemake(workdir, "--dry-run", *args)
+def dry_run(workdir, *args, project=ROOT) -> str:
+    run = snakemake(workdir, "--dry-run", *args, project=project)
     assert run.returncode == 0, run.stderr[-3000:]
     return run.stdout + run.stderr
 
 
-def planned_jobs(workdir, *args) -> dict[str, int]:
-    """Rule -> number of jobs a dry run plans (its "Job stats" table)."""
-    lines = dry_run(workdir, *args).splitlines()
+def planned_jobs(workdir, *args, project=ROOT) -> dict[str, int]:
+    """Rule -> number of jobs a dry run plans (its "Job stats" table); {} when nothing is to be done."""
+    lines = dry_run(workdir, *args, project=project).splitlines()
+    if "Job stats:" not in lines:
+        assert any("Nothing to be done" in line for line in lines), lines[-20:]
+        return {}
     table = lines[lines.index("Job stats:") + 3 :]
     rows = [line.split() for line in table[: table.index("")]]
     return {rule: int(count) for rule, count in rows if rule != "total"}
@@ -129,30 +173,125 @@ def planned_outputs(workdir, *args) -> set[str]:
     }
 
 
-def test_editing_a_module_reruns_what_uses_it_and_nothing_upstream(workdir):
-    module = ROOT / ANALYSES["patchscopes"].module_file
-    text, before = module.read_bytes(), module.stat()
-    try:
-        module.write_bytes(text + b"# an edit\n")  # Snakemake compares contents, not only times
-        jobs = planned_jobs(workdir)
-    finally:
-        module.write_bytes(text)
-        os.utime(module, ns=(before.st_atime_ns, before.st_mtime_ns))
+def test_reruns_follow_what_code_means(workdir, tmp_path):
+    """In a copy of the project and of the finished run: a reworded docstring and a new comment
+    in a module every script imports rerun nothing; a code edit in Patchscopes' module reruns
+    Patchscopes and what follows from it, nothing upstream and no other analysis."""
+    project, run = copy_project(tmp_path / "project"), copy_run(workdir, tmp_path / "run")
+    errors = project / "multihop" / "errors.py"
+    errors.write_text(errors.read_text().replace('"""', '"""Reworded. ', 1) + "\n# a comment\n")
+    scripting = project / "scripts" / "split_cases.py"
+    scripting.write_text(scripting.read_text().replace('"""', '"""Reworded. ', 1))
+    nothing = snakemake(run, "--dry-run", project=project)
+    assert nothing.returncode == 0 and "Nothing to be done" in nothing.stdout + nothing.stderr, nothing.stdout[-2000:]
+
+    module = project / CATALOG["patchscopes"].module_file
+    module.write_text(module.read_text().replace("return slot\n", "return slot  # edited\n"))
+    assert planned_jobs(run, project=project) == {}  # a comment again
+    module.write_text(module.read_text() + "\nEDITED = True\n")
+    jobs = planned_jobs(run, project=project)
     shards = len(SPLITS)  # one shard per split
-    assert jobs["analysis_shard"] == shards  # Patchscopes only, not the other three analyses
-    assert jobs["gather_analysis"] == shards * len(ANALYSES["patchscopes"].part_names({"patchscopes_seeds": [0, 1, 2]}))
-    assert {"summarize_stages", "plot_stages", "plot_heatmaps", "make_tables"} <= set(jobs)
-    assert not {"extract_wikidata", "build_dataset", "evaluate", "split_cases", "locate_cases"} & set(jobs)
+    assert jobs["analysis_shard"] == shards  # Patchscopes only, not the other analyses
+    assert jobs["gather_analysis"] == shards * len(CATALOG["patchscopes"].part_names(SETTINGS_OF_TEST))
+    assert {"summarize_stages", "plot_stages", "plot_patchscopes", "make_findings"} <= set(jobs)
+    assert not {"plot_backpatching", "table_projection", "plot_knockout"} & set(jobs)
+    assert not {"extract_wikidata", "build_dataset", "evaluate", "split_cases", "sample_cases"} & set(jobs)
 
 
-def test_the_rules_outputs_derive_from_the_registry(workdir, tmp_path):
-    """The gathered files are the registry's analyses and parts, for the config's settings."""
+def test_settings_reach_only_the_analyses_that_read_them(workdir, tmp_path):
+    """Dry runs of the finished run with one setting changed: sampling plans Patchscopes' shards
+    and no other analysis's; the batch sizes (which change no output) plan nothing; a case count
+    plans its analysis's shards only."""
+
+    def planned(changes) -> dict:
+        extra = tmp_path / f"{len(list(tmp_path.iterdir()))}.yaml"
+        extra.write_text(yaml.safe_dump(changes))
+        return planned_jobs(workdir, "--configfile", workdir / "config.yaml", extra)
+
+    sampling = planned({"analyses": {"sampling": {"temperature": 0.5, "top_k": None, "top_p": None}}})
+    assert sampling["analysis_shard"] == len(SPLITS) and "plot_patchscopes" in sampling
+    assert not {"plot_backpatching", "plot_knockout", "plot_projection", "sample_cases"} & set(sampling)
+    models = [{**yaml.safe_load((workdir / "config.yaml").read_text())["models"][0], "batch_size": 3}]
+    assert planned({"analyses": {"batch_size": 5}, "models": models}) == {}
+    counts = {**yaml.safe_load((workdir / "config.yaml").read_text())["analyses"]["cases_per_split"], "backpatching": 3}
+    fewer = planned({"analyses": {"cases_per_split": counts}})
+    assert fewer["analysis_shard"] == len(SPLITS) and "plot_backpatching" in fewer
+    assert not {"plot_patchscopes", "plot_knockout", "sample_cases", "evaluate"} & set(fewer)
+
+
+TOY_MODULE = '''"""A toy analysis: the unedited prompt's answer, judged; its figure and table live here too."""
+
+import pandas as pd
+
+from multihop.analyses.catalog import CATALOG
+
+
+def run(context, case):
+    text = context.generate(case.ids, [()])[0]
+    return pd.DataFrame([(case.id, text, context.judge(text, case.names["e3"]))], columns=CATALOG["toy"].columns)
+
+
+def figure(inputs):
+    import matplotlib.pyplot as plt
+
+    shares = {split: table["correct"].mean() for split, table in inputs.tables["toy"].items()}
+    figure, ax = plt.subplots()
+    ax.bar(list(shares), list(shares.values()))
+    ax.set_title(f"{inputs.model}: toy")
+    return figure
+
+
+def table(inputs):
+    rows = [(split, len(table), int(table["correct"].sum())) for split, table in inputs.tables["toy"].items()]
+    return pd.DataFrame(rows, columns=["split", "n", "correct"])
+'''
+TOY_ENTRY = """        Analysis(
+            "toy",
+            ("id", "generation", "correct"),
+            lambda settings: {"all": {}},
+            reads=("max_new_tokens", "match"),
+            figure=Product("multihop.analyses.toy:figure", "toy"),
+            table=Product("multihop.analyses.toy:table", "toy", "toy: answers of the unedited prompt"),
+        ),
+"""
+
+
+def test_a_new_analysis_is_a_module_an_entry_and_a_caption(workdir, tmp_path):
+    """In a copy of the project: a toy analysis (three files: its module, its catalog entry, its
+    caption) is planned, runs on the .test study, is drawn and tabled, and is in the report with
+    its caption."""
+    project, run = copy_project(tmp_path / "project"), copy_run(workdir, tmp_path / "run")
+    (project / "multihop" / "analyses" / "toy.py").write_text(TOY_MODULE)
+    catalog = project / "multihop" / "analyses" / "catalog.py"
+    text = catalog.read_text()
+    end = "    )\n}\n# the analyses that stages.csv summarizes"
+    assert text.count(end) == 1
+    catalog.write_text(text.replace(end, TOY_ENTRY + end))
+    (project / "report" / "toy.rst").write_text("Toy answers of {{ snakemake.wildcards.model }}, split by split.\n")
+
+    jobs = planned_jobs(run, "--rerun-triggers", "mtime", project=project)  # what the toy adds
+    assert jobs == {"analysis_shard": 2, "gather_analysis": 2, "plot_toy": 1, "table_toy": 1, "all": 1}, jobs
+    done = snakemake(run, "--rerun-triggers", "mtime", project=project)
+    assert done.returncode == 0, done.stderr[-3000:]
+    toy = pd.read_csv(run / "results" / MODEL / "tables" / "toy.csv")
+    studied = sum(len(pd.read_csv(run / "results" / MODEL / split / "studied.csv")) for split in SPLITS)
+    assert list(toy["split"]) == list(SPLITS) and toy["n"].sum() == studied
+    assert (run / "results" / MODEL / "figures" / "toy.png").read_bytes()[:4] == b"\x89PNG"
+    report = snakemake(run, "--report", "report.html", project=project)
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (run / "report.html").read_text()
+    assert "toy.png" in html and "Toy answers of" in html and "toy: answers of the unedited prompt" in html
+
+
+def test_the_rules_outputs_derive_from_the_catalog(workdir, tmp_path):
+    """The gathered files are the catalog's analyses and parts, for the config's settings."""
     settings = {"patchscopes_seeds": [7]}
     other = copy_test_run(tmp_path / "seeds", {"analyses": settings}, resources_from=workdir)
     outputs = [Path(path) for path in planned_outputs(other, "--forceall")]
     gathered = {path.name for path in outputs if path.parent == Path("results", MODEL, "correct")}
     gathered = {name for name in gathered if name.endswith(".parquet")}
-    expected = {f"{name}_{part}.parquet" for name, a in ANALYSES.items() for part in a.part_names(settings)}
+    settings = {**SETTINGS_OF_TEST, **settings}
+    expected = {f"{name}_{part}.parquet" for name, a in CATALOG.items() for part in a.part_names(settings)}
     assert gathered == expected and "patchscopes_t1_s7.parquet" in gathered
 
 
@@ -173,9 +312,6 @@ def test_misspelt_config_key_is_named(tmp_path):
     assert run.returncode != 0 and "'max_new_tokes' was unexpected" in run.stdout + run.stderr
 
 
-SWEEPS = ["backpatching_t1", "backpatching_t2", "knockout_e1"]
-
-
 def all_chains_correct(workdir, other, analyses):
     """A copy of the .test run whose correct split is all six chains (a hand-made split, beside
     the evaluation's record of the dtype it ran in), the config's `analyses` changed by `analyses`."""
@@ -187,32 +323,6 @@ def all_chains_correct(workdir, other, analyses):
     return other
 
 
-def run_sweeps(workdir, other, shards):
-    """Three sweeps on all six chains as the correct split, cut into `shards` jobs; the incorrect
-    split (hand-made too) is empty, and its stages are summarized."""
-    all_chains_correct(workdir, other, {"shards": shards, "cases_per_split": 4, "max_new_tokens": 3})
-    cases = other / "results" / MODEL / "cases"
-    (cases / "incorrect.csv").write_text((cases / "correct.csv").read_text().splitlines()[0] + "\n")
-    results = other / "results" / MODEL / "correct"
-    targets = [str(results.relative_to(other) / f"{name}.parquet") for name in SWEEPS]
-    targets.append(f"results/{MODEL}/incorrect/stages.csv")
-    rules = ["locate_cases", "analysis_shard", "gather_analysis", "summarize_stages"]
-    run = snakemake(other, *targets, "--allowed-rules", *rules)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert len(list((results / "shards").glob("backpatching_*.parquet"))) == shards
-    assert pd.read_csv(other / targets[-1]).empty  # an empty split: no cases, no error
-    return {name: pd.read_parquet(results / f"{name}.parquet") for name in SWEEPS}
-
-
-def test_sharded_sweeps_gather_to_the_same_files(workdir, tmp_path):
-    """Five shards of 4 cases (one without cases: more shards than cases is no error) gather to
-    the tables of one shard."""
-    one, five = (run_sweeps(workdir, tmp_path / str(n), n) for n in (1, 5))
-    assert len(one["backpatching_t1"]) == 4 * 6 and one["backpatching_t1"]["id"].nunique() == 4  # 6 pairs s > t
-    for name, table in one.items():
-        pd.testing.assert_frame_equal(table, five[name])
-
-
 def test_a_killed_shard_resumes_where_it_stopped_and_gathers_the_same_bytes(workdir, tmp_path):
     """The whole run is SIGKILLed once a shard has finished some of its six cases; the rerun
     (`--rerun-incomplete`, as after preemption) runs only the others and gathers tables
@@ -220,11 +330,17 @@ def test_a_killed_shard_resumes_where_it_stopped_and_gathers_the_same_bytes(work
     analyses = {"shards": 1, "cases_per_split": 6}
     results = f"results/{MODEL}/correct"
     targets = [f"{results}/backpatching_{position}.parquet" for position in ("t1", "t2")]
-    rules = ["--allowed-rules", "locate_cases", "analysis_shard", "gather_analysis"]
+    rules = ["--allowed-rules", "sample_cases", "analysis_shard", "gather_analysis"]
     killed, clean = (all_chains_correct(workdir, tmp_path / name, analyses) for name in ("killed", "clean"))
     for other in (killed, clean):  # the cases located first, so that the timed part is the shard
         run = snakemake(other, f"{results}/studied.csv", *rules)
         assert run.returncode == 0, run.stderr[-3000:]
+    # beside it, an empty split (hand-made): its analyses and stages run without cases, no error
+    cases = clean / "results" / MODEL / "cases"
+    (cases / "incorrect.csv").write_text((cases / "correct.csv").read_text().splitlines()[0] + "\n")
+    empty = snakemake(clean, f"results/{MODEL}/incorrect/stages.csv", *rules, "summarize_stages")
+    assert empty.returncode == 0, empty.stderr[-3000:]
+    assert pd.read_csv(clean / "results" / MODEL / "incorrect" / "stages.csv").empty
 
     shard = killed / results / "shards" / "backpatching_1-of-1.parquet"
     unfinished = shard.with_name(shard.name + ".unfinished")
@@ -252,9 +368,15 @@ def test_a_killed_shard_resumes_where_it_stopped_and_gathers_the_same_bytes(work
         assert (killed / target).read_bytes() == (clean / target).read_bytes()
 
 
-REPORT_RULES = ["plot_stages", "plot_heatmaps", "plot_controls", "make_tables", "compare_models", "describe_model"]
-CAPTIONS = ["stages", "first_layers", "patchscopes", "backpatching_heatmaps", "backpatching_table"]
-CAPTIONS += ["projection_table", "findings", "comparison_figure", "comparison_table", "controls", "controls_table"]
+REPORT_RULES = ["plot_stages", "make_findings", "compare_models", "describe_model"]
+REPORT_RULES += [
+    f"{kind}_{name}"
+    for name, a in CATALOG.items()
+    for kind in ("plot", "table")
+    if getattr(a, {"plot": "figure", "table": "table"}[kind])
+]
+CAPTIONS = ["stages", "first_layers", "findings", "comparison_figure", "comparison_table"]
+CAPTIONS += [product.caption for a in CATALOG.values() for product in (a.figure, a.table) if product]
 
 
 def test_two_models_compared_and_the_report(workdir, tmp_path):
@@ -282,7 +404,8 @@ def test_two_models_compared_and_the_report(workdir, tmp_path):
     report = snakemake(other, "all", "--report", "report.html", "--allowed-rules", *REPORT_RULES)
     assert report.returncode == 0, report.stderr[-3000:]
     html = (other / "report.html").read_text()
-    for name in ("stages.png", "patchscopes.png", "backpatching.png", "controls.png", "findings.html", "models.png"):
+    drawn = [f"{name}.png" for name, a in CATALOG.items() if a.figure]
+    for name in ("stages.png", *drawn, "findings.html", "models.png"):
         assert name in html
     for caption in CAPTIONS:  # every caption's first words, as the report renders them
         first_words = " ".join((ROOT / "report" / f"{caption}.rst").read_text().split()[:4])
@@ -291,11 +414,10 @@ def test_two_models_compared_and_the_report(workdir, tmp_path):
 
 def test_a_chain_file_in_the_studys_format_runs_the_whole_study(workdir, tmp_path):
     """dataset.source: file with the hand-written file of tests/data/ (34 rows): the Wikidata
-    rules never run, and everything downstream of two_hop.csv does."""
+    rules never run, and everything downstream of two_hop.csv does (one case per analysis)."""
     chains = ROOT / "tests" / "data" / "study_two_hop.csv"
-    other = copy_test_run(
-        tmp_path / "file", {"dataset": {"source": "file", "file": str(chains)}}, resources_from=workdir
-    )
+    changes = {"dataset": {"source": "file", "file": str(chains)}, "analyses": {"cases_per_split": 1}}
+    other = copy_test_run(tmp_path / "file", changes, resources_from=workdir)
     run = snakemake(other)
     assert run.returncode == 0, run.stderr[-3000:]
     results = other / "results"
@@ -314,39 +436,34 @@ def test_the_guard_refuses_connections(tmp_path):
     assert "refused by the test's socket guard" in run.stdout and "127.0.0.1" in log.read_text()
 
 
-def test_a_rerun_from_scratch_offline_writes_the_same_bytes(workdir, tmp_path):
-    """The .test run again from nothing, with every network connection refused: it succeeds,
-    tries none, and writes byte-identical tables (CSV, Parquet) and figures (PNG) to the first
-    run's, and the same report but for the jobs' times."""
-    again, log = copy_test_run(tmp_path / "again"), tmp_path / "attempts.txt"
+def test_a_rerun_from_scratch_offline_in_other_batches_and_shards_writes_the_same_bytes(workdir, tmp_path):
+    """The .test run again from nothing, with every network connection refused, batches of 3
+    prompts in the evaluation and 5 variants in the analyses (8 and 512 in the first run), and
+    each sweep in three shards (more than Patchscopes' one case: shards without cases): it
+    succeeds, tries no connection, and writes byte-identical tables (CSV, Parquet) and figures
+    (PNG) to the first run's, and the same report but for the jobs' times."""
+    models = [{**yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())["models"][0], "batch_size": 3}]
+    changes = {"models": models, "analyses": {"batch_size": 5, "shards": 3}}
+    again, log = copy_test_run(tmp_path / "again", changes), tmp_path / "attempts.txt"
     run = snakemake(again, env=offline(log))
     assert run.returncode == 0, run.stderr[-3000:]
     assert not log.exists(), log.read_text()
+    assert len(list((again / "results" / MODEL / "correct" / "shards").glob("patchscopes_*.parquet"))) == 3
     first, second = output_hashes(workdir), output_hashes(again)
-    assert len(first) > 40 and any(name.endswith("stages.png") for name in first) and first == second
+    assert len(first) > 40 and any(name.endswith("stages.png") for name in first)
+    assert first == second, [name for name in first if second.get(name) != first[name]]
     assert report_without_times(workdir) == report_without_times(again)
 
 
 def report_without_times(workdir) -> str:
-    """The run's Snakemake report, less the jobs' runtimes and timeline (the only parts that
-    depend on when and how fast the run went)."""
+    """The run's Snakemake report, less the jobs' runtimes and timeline (which depend on when and
+    how fast the run went), the rule graph and the rules' inputs (which count the shards)."""
     run = snakemake(workdir, "--report", "report.html")
     assert run.returncode == 0, run.stderr[-3000:]
     html = (workdir / "report.html").read_text()
-    timed = re.compile(r"var (runtimes|timeline)_spec = [^\n]*")
-    assert len(timed.findall(html)) == 2 and "stages.png" in html
+    timed = re.compile(r"var ((runtimes|timeline|rulegraph)_spec|rules) = [^\n]*")
+    assert len(timed.findall(html)) == 4 and "stages.png" in html
     return timed.sub("", html)
-
-
-def test_other_batch_sizes_write_the_same_bytes(workdir, tmp_path):
-    """The .test run with batches of 3 prompts in the evaluation and 5 variants in the analyses
-    (8 and 512 in the first run): every table and figure is byte-identical."""
-    models = [{**yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())["models"][0], "batch_size": 3}]
-    other = copy_test_run(tmp_path / "batches", {"models": models, "analyses": {"batch_size": 5}}, workdir)
-    run = snakemake(other)
-    assert run.returncode == 0, run.stderr[-3000:]
-    first, second = output_hashes(workdir), output_hashes(other)
-    assert len(first) > 40 and first == second, [name for name in first if second.get(name) != first[name]]
 
 
 CLUSTER = ROOT / "tests" / "slurm" / "cluster.sh"
@@ -386,10 +503,10 @@ def scheduler_records(jobs_txt, workdir) -> dict[str, str]:
 
 
 def test_the_study_runs_on_a_real_slurm_cluster_with_the_same_bytes(workdir, slurm_cluster, tmp_path):
-    """The .test run through profiles/slurm, in two shards per sweep: every job but the light
-    ones goes through sbatch (the scheduler's own records say so), and every table and figure is
-    byte-identical to the local run's in one shard."""
-    cluster_run = copy_test_run(tmp_path / "cluster", {"analyses": {"shards": 2}})
+    """The .test run through profiles/slurm (the tiny model taken from the local run): every job
+    but the light ones goes through sbatch (the scheduler's own records say so), and every table
+    and figure is byte-identical to the local run's."""
+    cluster_run = copy_test_run(tmp_path / "cluster", resources_from=workdir)  # the tiny model, built
     options = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1"]  # no sacct here
     start = time.monotonic()
     run = subprocess.run(
@@ -402,11 +519,10 @@ def test_the_study_runs_on_a_real_slurm_cluster_with_the_same_bytes(workdir, slu
     assert run.returncode == 0, run.stderr[-3000:]
 
     submitted = dict(SUBMITTED.findall(run.stderr))  # SLURM job id -> rule
-    sweeps = len(ANALYSES) * len(SPLITS) * 2
+    sweeps = len(CATALOG) * len(SPLITS)
     expected = {
         "extract_wikidata": 1,
         "build_dataset": 1,
-        "prepare_bundled_model": 1,
         "evaluate": 1,
         "analysis_shard": sweeps,
     }
@@ -414,8 +530,5 @@ def test_the_study_runs_on_a_real_slurm_cluster_with_the_same_bytes(workdir, slu
     recorded = scheduler_records(slurm_cluster, cluster_run)
     assert set(recorded) == set(submitted) and set(recorded.values()) == {"COMPLETED"}
 
-    def gathered(hashes):  # shard files differ in number; everything made from them must not
-        return {name: digest for name, digest in hashes.items() if "/shards/" not in name}
-
-    on_cluster, local = gathered(output_hashes(cluster_run)), gathered(output_hashes(workdir))
+    on_cluster, local = output_hashes(cluster_run), output_hashes(workdir)
     assert len(local) > 40 and on_cluster == local, [name for name in local if on_cluster.get(name) != local[name]]

@@ -165,14 +165,15 @@ def uses(analysis: Analysis, product: Product) -> tuple[str, ...]:
 
 def case_counts(cases_per_split) -> dict[str, int]:
     """Cases per split for each analysis, from the config's `cases_per_split`: one number for
-    all, or one per analysis name."""
+    all, or one per analysis name, where an analysis not named studies the whole sample (as many
+    cases as the largest count), so a new analysis needs no config entry to run."""
     if isinstance(cases_per_split, int):
         return dict.fromkeys(CATALOG, cases_per_split)
     unknown = sorted(set(cases_per_split) - set(CATALOG))
-    missing = [name for name in CATALOG if name not in cases_per_split]
-    if unknown or missing:
-        problem = f"names unknown analyses {unknown}" if unknown else f"has no count for {missing}"
+    if unknown or not cases_per_split:
+        problem = f"names unknown analyses {unknown}" if unknown else "is empty"
         raise UserError(
             f"config: analyses.cases_per_split {problem}; give one number, or one per analysis: {', '.join(CATALOG)}"
         )
-    return {name: int(cases_per_split[name]) for name in CATALOG}
+    sample = max(cases_per_split.values())
+    return {name: int(cases_per_split.get(name, sample)) for name in CATALOG}

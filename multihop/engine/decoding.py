@@ -24,7 +24,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import LogitsProcessorList
 
-from multihop.engine.batches import in_batches
+from multihop.engine.backoff import in_batches
 from multihop.engine.edits import edited, first_edited, variant_key
 from multihop.engine.head import exact_head
 from multihop.engine.kvcache import regroup, reserved

@@ -1,1 +1,1 @@
-"""Stage 5, the report: statistics, tables, findings, figures, models compared, web pages."""
+"""Stage 5, the report: per-case stages, statistics, tables, findings, figures, models compared, web pages."""

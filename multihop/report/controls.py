@@ -16,8 +16,8 @@ import random
 import numpy as np
 import pandas as pd
 
-from multihop.analyses import stages
 from multihop.analyses.catalog import CONTROLS, POSITIONS
+from multihop.report import stages
 from multihop.report.stats import estimate
 from multihop.report.tables import relative_depth, without_drift
 

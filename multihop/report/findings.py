@@ -12,8 +12,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from multihop.analyses.stages import studied_for
 from multihop.report import controls as controls_module
+from multihop.report.stages import studied_for
 from multihop.report.stats import estimate, median_difference
 from multihop.report.tables import STAGES, backpatched_cases, relative_depth
 

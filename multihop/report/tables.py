@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from multihop.analyses.catalog import POSITIONS
-from multihop.analyses.stages import studied_for
+from multihop.report.stages import studied_for
 from multihop.report.stats import estimate
 
 # stages.csv column -> the stage's name in the study's box plot, in the order the study expects them

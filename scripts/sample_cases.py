@@ -1,4 +1,4 @@
-"""Rule locate_cases: token positions of each case (or why not), the studied sample, and its shards."""
+"""Rule sample_cases: token positions of each case (or why not), the studied sample, and its shards."""
 
 import logging
 
