@@ -1,6 +1,7 @@
 import pytest
 import torch
 from transformers import AutoModelForCausalLM
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
 from multihop.engine.decoding import _regrouped, generate_variants, reference_generate
 from multihop.engine.edits import Knockout, Patch, edited
@@ -11,6 +12,23 @@ from multihop.models import tiny
 from multihop.models.adapter import Adapter
 
 PROMPT = "the spouse of the performer of Imagine is"
+# Every tiny family, and Gemma 3 with a window longer than the prompt (see `setup`): the engine-vs-reference
+# tests run on each, so a family added to `tiny.FAMILIES` gets them without a change here.
+FAMILIES = [*tiny.FAMILIES, "gemma3-long"]
+
+
+def with_attention(families):
+    """(family, attn) for eager and sdpa attention: the whole cross product, a few tenths of a second
+    each. sdpa is skipped, visibly, where transformers has none for the family (Gemma 2)."""
+    cases = []
+    for family in families:
+        config = tiny.config(family.removesuffix("-long"), vocab_size=300)
+        model_class = MODEL_FOR_CAUSAL_LM_MAPPING[type(config)]
+        no_sdpa = pytest.mark.skip(reason=f"transformers has no sdpa attention for {model_class.__name__}")
+        cases.append(pytest.param(family, "eager", id=f"{family}-eager"))
+        marks = () if model_class._supports_sdpa else no_sdpa
+        cases.append(pytest.param(family, "sdpa", marks=marks, id=f"{family}-sdpa"))
+    return cases
 
 
 def setup(family, attn="eager", layers=4):
@@ -54,8 +72,7 @@ def test_patching_a_layers_own_state_changes_nothing(family):
     assert generate_variants(adapter, tokenizer, ids, variants, max_new_tokens=6) == [expected] * len(variants)
 
 
-@pytest.mark.parametrize("family", ["llama", "gemma3", "gemma3-long", "gpt2"])
-@pytest.mark.parametrize("attn", ["eager", "sdpa"])
+@pytest.mark.parametrize(("family", "attn"), with_attention(FAMILIES))
 def test_engine_agrees_with_the_reference_path(family, attn):
     adapter, tokenizer, ids = setup(family, attn)
     states = read_states(adapter, ids)
@@ -73,7 +90,7 @@ def test_engine_agrees_with_the_reference_path(family, attn):
     assert generate_variants(adapter, tokenizer, ids, variants, 6, seeds=other_seeds) != sampled
 
 
-@pytest.mark.parametrize("family", ["gemma3-long", "gemma3"])
+@pytest.mark.parametrize("family", FAMILIES)
 def test_equal_variants_share_batch_rows_until_their_draws_part(family):
     """Patchscopes asks each variant under several seeds: equal variants run as one batch row
     until their sampled tokens differ, and give what each gives alone on the reference path."""
@@ -86,7 +103,7 @@ def test_equal_variants_share_batch_rows_until_their_draws_part(family):
 
     def count(module, args, kwargs):
         if "position_ids" in kwargs:  # a decoding step (the shared prefix's forward has none)
-            rows.append(kwargs["input_ids"].shape[0])
+            rows.append((args[0] if args else kwargs["input_ids"]).shape[0])  # GPT-2's passes it by position
 
     hook = adapter.model.get_decoder().register_forward_pre_hook(count, with_kwargs=True)
     try:
@@ -117,12 +134,15 @@ def test_a_regrouped_cache_continues_as_one_built_for_its_rows(family):
     with torch.inference_mode():
         for cache in (reserved(model, 3, len(ids) + 2, room=4), None):
             out = model.get_decoder()(batch, cache=cache, use_cache=True)
-            regroup(out.cache, torch.tensor([1, 0, 1, 1]) if cache is not None else torch.tensor([1, 0, 1]))
-            step = torch.tensor([[5]] * len(out.cache.layers[0].keys))
+            rows = torch.tensor([1, 0, 1, 1]) if cache is not None else torch.tensor([1, 0, 1])
+            regroup(out.cache, rows)
+            step = torch.tensor([[5]] * len(rows))
             after = model.get_decoder()(step, cache=out.cache, use_cache=True).last_hidden_state
-            fresh = model.get_decoder()(batch[[1, 0, 1]], use_cache=True).cache
-            expected = model.get_decoder()(step[:3], cache=fresh, use_cache=True).last_hidden_state
-            assert torch.equal(after[:3], expected)
+            # built afresh for the same rows: as many rows, since the CPU's fp32 products may
+            # differ in their last bits between row counts (3 and 4 do on some CPUs)
+            fresh = model.get_decoder()(batch[rows], use_cache=True).cache
+            expected = model.get_decoder()(step, cache=fresh, use_cache=True).last_hidden_state
+            assert torch.equal(after, expected)
 
 
 def test_a_generation_config_that_changes_the_logits_is_honoured():
@@ -134,13 +154,13 @@ def test_a_generation_config_that_changes_the_logits_is_honoured():
     assert penalized == reference_generate(adapter, tokenizer, ids, [()], 8) and penalized != plain
 
 
-@pytest.mark.parametrize("family", ["llama", "gemma3-long", "gemma3"])
+@pytest.mark.parametrize("family", FAMILIES)
 def test_the_reserved_cache_gives_the_growing_caches_outputs(family):
-    """Room reserved up front, or (past a sliding window: tiny Gemma 3's is 4) refused."""
+    """Room reserved up front, or (past a sliding window: tiny Gemma 2's and Gemma 3's are 4) refused."""
     adapter, tokenizer, ids = setup(family)
     model = adapter.model
     cache = reserved(model, 3, len(ids) + 6)
-    assert (cache is None) == (family == "gemma3")
+    assert (cache is None) == (family in ("gemma2", "gemma3"))
     batch = torch.tensor([ids] * 3)
     with torch.inference_mode():
         grown = model.get_decoder()(batch, use_cache=True)
