@@ -477,22 +477,24 @@ def why_no_slurm() -> str | None:
     installed = all(shutil.which(command) for command in ("slurmctld", "slurmd", "sbatch", "munged"))
     if not installed and (os.geteuid() != 0 or not shutil.which("apt-get")):
         return "the Debian packages slurmctld, slurmd, slurm-client and munge are missing; only root can install them"
-    conf = Path("/etc/slurm/slurm.conf")
-    if conf.exists() and not conf.is_symlink() and "written by multihop cluster.sh" not in conf.read_text():
-        return f"{conf} belongs to another SLURM installation, which this test does not touch"
+    # slurmd runs in a mount namespace of its own, where the cluster's folder stands in for /etc/slurm
+    namespace = ["unshare", "--mount", "--propagation", "private", "true"]
+    if not shutil.which("unshare") or subprocess.run(namespace, capture_output=True).returncode:
+        return "slurmd needs a mount namespace of its own (root with CAP_SYS_ADMIN)"
     return None
 
 
 @pytest.fixture(scope="module")
 def slurm_cluster(tmp_path_factory):
-    """A one-node SLURM cluster on this machine, taken down afterwards; its job records (jobcomp) as a path."""
+    """A one-node SLURM cluster on this machine, its configuration and records in its own folder
+    (nothing written under /etc), taken down afterwards; the folder."""
     reason = why_no_slurm()
     if reason:
         pytest.skip(f"no SLURM cluster on this machine: {reason}")
     folder = tmp_path_factory.mktemp("slurm")
     up = subprocess.run([CLUSTER, "up", folder], capture_output=True, text=True, timeout=600)
     assert up.returncode == 0, up.stderr[-3000:]
-    yield folder / "jobs.txt"
+    yield folder
     subprocess.run([CLUSTER, "down", folder], capture_output=True, timeout=120)
 
 
@@ -514,6 +516,7 @@ def test_the_study_runs_on_a_real_slurm_cluster_with_the_same_bytes(workdir, slu
         capture_output=True,
         text=True,
         timeout=1200,
+        env={**os.environ, "SLURM_CONF": str(slurm_cluster / "slurm.conf")},  # the commands Snakemake calls
     )
     print(f"the SLURM run took {time.monotonic() - start:.0f} s")
     assert run.returncode == 0, run.stderr[-3000:]
@@ -527,7 +530,7 @@ def test_the_study_runs_on_a_real_slurm_cluster_with_the_same_bytes(workdir, slu
         "analysis_shard": sweeps,
     }
     assert {rule: list(submitted.values()).count(rule) for rule in set(submitted.values())} == expected
-    recorded = scheduler_records(slurm_cluster, cluster_run)
+    recorded = scheduler_records(slurm_cluster / "jobs.txt", cluster_run)
     assert set(recorded) == set(submitted) and set(recorded.values()) == {"COMPLETED"}
 
     on_cluster, local = output_hashes(cluster_run), output_hashes(workdir)

@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# A one-node SLURM cluster on this machine, for the SLURM test (tests/test_slurm.py) or to try
-# profiles/slurm by hand:
+# A one-node SLURM cluster on this machine, for the SLURM test or to try profiles/slurm by hand:
 #   tests/slurm/cluster.sh up DIR     install the Debian packages if missing, then start munged,
 #                                     slurmctld and slurmd (partition `main`, the default)
-#   tests/slurm/cluster.sh down DIR   stop them and remove the configuration
-# State, logs, munge's key and socket stay under DIR. The configuration is written to DIR and
-# linked from /etc/slurm/slurm.conf, where every SLURM command looks (the executor plugin's job
-# steps drop SLURM_CONF from their environment); an /etc/slurm/slurm.conf that this script did not
-# write is never replaced. The scheduler records every job in DIR/jobs.txt (jobcomp/filetxt).
+#   tests/slurm/cluster.sh down DIR   stop them
+# Everything stays under DIR: the configuration, state, logs, munge's key and socket; nothing is
+# written under /etc or /run. SLURM commands find the cluster through
+#   export SLURM_CONF=DIR/slurm.conf
+# The executor plugin's job steps drop SLURM_CONF from their environment before they call srun,
+# and srun then reads /etc/slurm/slurm.conf (Slurm's compiled-in path; next would come
+# /run/slurm/conf, which only configless mode writes). So slurmd runs in a mount namespace of its
+# own (unshare) in which DIR is bound over /etc/slurm: its jobs, and the srun calls in them,
+# inherit that view, while the rest of the machine, another SLURM installation's /etc/slurm
+# included, never sees it. That needs root (CAP_SYS_ADMIN) and an /etc/slurm folder to bind over
+# (the Debian packages make one). The scheduler records every job in DIR/jobs.txt
+# (jobcomp/filetxt).
 set -euo pipefail
 action=${1:?usage: cluster.sh up|down DIR}
 dir=$(realpath -m "${2:?usage: cluster.sh up|down DIR}")
-
-conf=/etc/slurm/slurm.conf
+export SLURM_CONF=$dir/slurm.conf
 
 stop() {
     for daemon in slurmd slurmctld munged; do
@@ -28,7 +33,6 @@ stop() {
 
 if [[ $action == down ]]; then
     stop
-    [[ $(readlink "$conf") == "$dir/slurm.conf" ]] && rm -f "$conf"
     exit 0
 fi
 [[ $action == up ]] || { echo "usage: cluster.sh up|down DIR" >&2; exit 2; }
@@ -46,7 +50,7 @@ fi
 host=$(hostname -s)
 user=$(id -un)
 cpus=$(nproc)
-memory=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 9 / 10 ))
+memory=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) * 9 / 10 / 1024 ))
 mkdir -p "$dir/state" "$dir/spool"
 chmod 700 "$dir"
 # munge refuses keys and sockets that other users could touch
@@ -86,21 +90,22 @@ NodeName=$host CPUs=$cpus RealMemory=$memory State=UNKNOWN
 PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 
-if [[ -e $conf && $(readlink "$conf") != "$dir/slurm.conf" ]] && ! grep -q '^# written by multihop cluster.sh' "$conf"; then
-    echo "cluster.sh: $conf exists and was not written by this script; not replacing it" >&2
+[[ -d /etc/slurm ]] || { echo "cluster.sh: no /etc/slurm to bind $dir over for the jobs" >&2; exit 3; }
+if ! unshare --mount --propagation private true 2>/dev/null; then
+    echo "cluster.sh: cannot make a mount namespace for slurmd (root with CAP_SYS_ADMIN needed)" >&2
     exit 3
 fi
-mkdir -p /etc/slurm
-ln -sf "$dir/slurm.conf" "$conf"
 
 stop
 munged --force --socket="$dir/munge.socket" --key-file="$dir/munge.key" --pid-file="$dir/munged.pid" \
     --log-file="$dir/munged.log" --seed-file="$dir/munged.seed"
 slurmctld -i  # -i: no state from an earlier cluster in DIR
-slurmd
+# --no-mtab: or mount(8) would make /run/mount for its table of mounts
+# shellcheck disable=SC2016  # $1 is expanded by the inner shell
+unshare --mount --propagation private sh -c 'mount --no-mtab --bind "$1" /etc/slurm && exec slurmd' sh "$dir"
 for _ in $(seq 100); do
     if sinfo -h -o %T 2>/dev/null | grep -qx idle; then
-        echo "cluster.sh: one node, $cpus CPUs, up (config $conf)" >&2
+        echo "cluster.sh: one node, $cpus CPUs, up (SLURM_CONF=$SLURM_CONF)" >&2
         exit 0
     fi
     sleep 0.3
