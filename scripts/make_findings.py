@@ -24,8 +24,12 @@ def main(snakemake):
         snakemake.params.seed,
     )
     ran = read_json(snakemake.input.runtime)  # the precision the run used: bf16 changes answers
-    claims = findings(stages, model["layers"], against).assign(settings=summary(used), dtype=ran["dtype"])
-    logging.info("findings:\n%s", claims[["claim", "n", "value", "ci_low", "ci_high", "holds"]].to_string(index=False))
+    # cases that share an answer (e3) are resampled together
+    studied = by_split(snakemake.input, "studied", pd.read_csv)
+    groups = {split: dict(zip(table["id"], table["e3"], strict=True)) for split, table in studied.items()}
+    claims = findings(stages, model["layers"], against, groups).assign(settings=summary(used), dtype=ran["dtype"])
+    shown = ["claim", "split", "studied", "reached", "groups", "value", "ci_low", "ci_high", "holds"]
+    logging.info("findings:\n%s", claims[shown].to_string(index=False))
     tables = {
         "findings": (claims, "the study's claims on this run, and the controls' verdicts"),
         "choices": (used, "settings where the study and this project differ, as this run used them"),

@@ -11,7 +11,7 @@ from multihop.report.comparison import model_rows, relative_stages
 from multihop.report.findings import CONTROL_CLAIMS, findings, verdict
 from multihop.report.pages import write_html_table
 from multihop.report.stages import COLUMNS
-from multihop.report.stats import estimate, median_difference
+from multihop.report.stats import clustered, clustered_difference, estimate, median_difference, share
 from multihop.report.tables import backpatching, first_layer_shares, projection, rate_grid, stage_rows
 
 
@@ -42,12 +42,33 @@ def test_median_difference():
 
 
 def test_verdict_reads_the_whole_interval():
-    assert verdict(6, 0.1, 0.3, (-math.inf, 0.5)) == "yes"
-    assert verdict(6, 0.6, 0.9, (-math.inf, 0.5)) == "no"
-    assert verdict(6, 0.4, 0.6, (-math.inf, 0.5)) == "inconclusive"
-    assert verdict(9, 0.0, 0.0, (0.0, math.inf)) == "no"  # a share of exactly 0 is not "above 0"
-    assert verdict(5, 0.1, 0.3, (-math.inf, 0.5)) == "too few cases"  # a bootstrap of 5 values is too narrow
-    assert verdict(9, math.nan, math.nan, (0.0, 1.0)) == "too few cases"
+    assert verdict(6, 0.1, 0.3, (-math.inf, 0.5)) == ("yes", "")
+    assert verdict(6, 0.6, 0.9, (-math.inf, 0.5))[0] == "no"
+    assert verdict(6, 0.4, 0.6, (-math.inf, 0.5))[0] == "inconclusive"
+    holds, why = verdict(9, 0.0, 0.0, (0.0, math.inf))  # a zero-width interval bounds nothing
+    assert holds == "inconclusive" and "zero width" in why
+    holds, why = verdict(5, 0.1, 0.3, (-math.inf, 0.5))  # a bootstrap of 5 groups is too narrow
+    assert holds == "too few cases" and "5 independent groups" in why
+    assert verdict(9, math.nan, math.nan, (0.0, 1.0))[0] == "too few cases"
+
+
+def test_shares_have_exact_intervals():
+    none = share(0, 12)
+    assert none["share"] == 0 and none["low"] == 0 and none["high"] == pytest.approx(0.2646, abs=1e-4)
+    assert share(12, 12)["low"] == pytest.approx(1 - 0.2646, abs=1e-4) and math.isnan(share(0, 0)["share"])
+
+
+def test_duplicated_clusters_give_the_interval_of_one_case_per_cluster():
+    values = np.array([0.1, 0.3, 0.2, 0.6, 0.5, 0.4, 0.9, 0.7])
+    single = clustered(values, np.arange(8))
+    twice = clustered(np.repeat(values, 3), np.repeat(np.arange(8), 3))  # each case in triplicate
+    assert twice["groups"] == single["groups"] == 8 and twice["n"] == 24
+    assert (twice["ci_low"], twice["ci_high"]) == (single["ci_low"], single["ci_high"])
+    # as independent cases the copies would narrow the interval
+    naive = clustered(np.repeat(values, 3), np.arange(24))
+    assert naive["ci_high"] - naive["ci_low"] < single["ci_high"] - single["ci_low"]
+    difference = clustered_difference(values, np.arange(8), values - 0.5, np.arange(8))
+    assert difference["value"] == pytest.approx(0.5) and difference["groups"] == 16
 
 
 STAGES = {
@@ -125,7 +146,7 @@ def many_cases(first_hops_correct=(1, 2), first_hops_incorrect=(3, 5, 4, 6, None
     """Eight correct and eight incorrect cases (plus one drifting) following the study's picture."""
     correct = [
         {"id": f"c{i}", "first_hop_resolved": first_hops_correct[i % 2], "information_propagation": 9 + i % 2,
-         "e3_decoded_t2": 15 + i % 2, "prediction_extracted": 18 + i % 2, "fixable_t1": True, "unedited_correct": True}
+         "e3_decoded_t2": 15 + (i // 2) % 2, "prediction_extracted": 18 + i % 2, "fixable_t1": True, "unedited_correct": True}
         for i in range(8)
     ]  # fmt: skip
     incorrect = [
@@ -136,22 +157,67 @@ def many_cases(first_hops_correct=(1, 2), first_hops_incorrect=(3, 5, 4, 6, None
     return {"correct": stages_table(correct), "incorrect": stages_table(incorrect)}
 
 
+def row(table, statement: str, split: str):
+    found = table[table["statement"].str.startswith(statement) & (table["split"] == split)]
+    assert len(found) == 1, (statement, split)
+    return found.iloc[0]
+
+
 def test_findings_hold_where_the_cases_follow_the_study():
     got = findings(many_cases(), num_layers=21)  # relative depth = layer / 20
-    assert list(got["claim"]) == [1, 2, 3, 3, 3, 4, 4]
-    assert list(got["holds"]) == ["yes"] * 7, got[["quantity", "n", "value", "ci_low", "ci_high", "holds"]]
-    early, _, late, order, _, later, fix = got.itertuples(index=False)
-    assert early.n == 14 and early.value == pytest.approx(2 / 20)
-    assert late.value == pytest.approx(15.5 / 20) and order.value == pytest.approx(14 / 20) and order.n == 8
-    # incorrect: 3,4,4,5,5,6 and three never-resolved (one past the last layer: 21) -> median 5
-    assert later.n == 17 and later.value == pytest.approx(5 / 20 - 1.5 / 20)
-    assert fix.n == 8 and fix.value == 0.5  # the drifting case is left out
+    assert list(got["claim"]) == [1, 1, 2, 2, 3, 3, 3, 3, 3, 3, 4, 4]
+    assert list(got["split"]) == ["correct", "incorrect"] * 5 + ["both", "incorrect"]
+    correct = got[got["split"] == "correct"]
+    assert set(correct["holds"]) == {"yes"}, correct[["statement", "value", "ci_low", "ci_high", "holds", "why"]]
+    early = row(got, "the bridge entity", "correct")
+    assert early.n == 8 and early.reached == 8 and early.value == pytest.approx(1.5 / 20)
+    # incorrect: 3,4,4,5,5,6 and three never resolved (the drifting case too), past the last layer
+    late = row(got, "the bridge entity", "incorrect")
+    assert (late.studied, late.reached, late.value) == (9, 6, pytest.approx(5 / 20))
+    assert late.reached_low < 6 / 9 < late.reached_high  # the exact interval of the reached share
+    later = row(got, "in incorrect cases", "both")
+    assert later.n == 17 and later.value == pytest.approx(5 / 20 - 1.5 / 20) and later.holds == "yes"
+    fix = row(got, "back-patching", "incorrect")
+    assert fix.n == 8 and fix.value == 0.5 and fix.holds == "yes"  # the drifting case is left out
+
+
+def test_a_stage_never_reached_is_counted_not_dropped():
+    """Seven cases resolve the first hop early and six never do: dropping the six says "early",
+    counting them as past the last layer cannot say so."""
+    rows = [{"id": f"r{i}", "first_hop_resolved": 1 + i % 3} for i in range(7)]
+    rows += [{"id": f"n{i}"} for i in range(6)]
+    stages = {"correct": stages_table(rows), "incorrect": stages_table([])}
+    dropped = estimate(pd.Series([1 + i % 3 for i in range(7)]) / 20, np.median)
+    assert verdict(7, dropped["ci_low"], dropped["ci_high"], (-math.inf, 0.5))[0] == "yes"
+    early = row(findings(stages, num_layers=21), "the bridge entity", "correct")
+    assert (early.studied, early.reached) == (13, 7) and early.holds == "inconclusive"
+    assert early.ci_high > 1  # the interval reaches past the last layer
+
+
+def test_the_second_hop_before_the_first_counts_against_the_claim():
+    """Cases that decode e3 at t2 but never e2 at t1 are the ones against "second hop after the
+    first": they count, as negative differences, rather than dropping out."""
+    after = [{"id": f"a{i}", "first_hop_resolved": 2, "e3_decoded_t2": 15 + i % 2} for i in range(4)]
+    against = [{"id": f"b{i}", "e3_decoded_t2": 10 + i % 3} for i in range(5)]
+    stages = {"correct": stages_table(after + against), "incorrect": stages_table([])}
+    order = row(findings(stages, num_layers=21), "the second hop is resolved after", "correct")
+    assert order.n == 9 and order.reached == 4 and order.value < 0 and order.holds != "yes"
+
+
+def test_cases_sharing_an_answer_are_one_group():
+    rows = [{"id": f"c{i}", "first_hop_resolved": 1 + i % 4} for i in range(12)]
+    stages = {"correct": stages_table(rows), "incorrect": stages_table([])}
+    shared = {"correct": {f"c{i}": f"Q{i % 3}" for i in range(12)}}  # three answers among twelve cases
+    early = row(findings(stages, num_layers=21, groups=shared), "the bridge entity", "correct")
+    assert early.groups == 3 and early.holds == "too few cases" and "3 independent groups" in early.why
+    alone = row(findings(stages, num_layers=21), "the bridge entity", "correct")
+    assert alone.groups == 12 and alone.holds == "yes"
 
 
 def test_findings_fail_or_abstain_where_the_cases_do_not_follow():
     late_first_hops = findings(many_cases((15, 16), (11, 11, 12, 12, 11, 12, 11, 12)), num_layers=21)
-    assert late_first_hops.iloc[0]["holds"] == "no"  # first hop resolved in the second half
-    assert late_first_hops.iloc[5]["holds"] == "no"  # incorrect cases resolve earlier, not later
+    assert row(late_first_hops, "the bridge entity", "correct").holds == "no"  # in the second half
+    assert row(late_first_hops, "in incorrect cases", "both").holds == "no"  # earlier, not later
     few = findings(STAGES, num_layers=21)
     assert set(few["holds"]) == {"too few cases"}  # 2 to 4 values a row
 

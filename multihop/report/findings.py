@@ -1,10 +1,17 @@
 """The study's four claims (Biran et al. 2024, "Hopping Too Late", arXiv 2406.12775), each tested on this run's cases.
 
 Layers are compared across models as relative depth: layer / (layers - 1), 0 = first block,
-1 = last. A claim holds when the whole 95% interval lies in the region the claim predicts, fails
-when the whole interval lies outside it, and is inconclusive otherwise. Below MIN_CASES values
-there is no verdict: a percentile bootstrap of a handful of values is far too narrow (all-equal
-values give a zero-width interval), and a median has no 95% interval from fewer than six.
+1 = last. A stage a case never reaches counts as past the last layer (relative depth
+layers / (layers - 1)), not dropped: the median then says how deep the stage lies among all the
+cases studied, and each row gives beside it how many reached the stage, with an exact interval.
+Each claim has a row per split; the study's story is about the correct split (a model that
+composes), the incorrect split's rows stand beside them.
+
+Cases that share an answer (e3) are not independent, so intervals resample groups of cases with
+the same e3 (`groups`), not cases. A claim holds when the whole 95% interval lies in the region
+the claim predicts, fails when the whole interval lies outside it, and is inconclusive otherwise;
+there is no verdict from fewer than MIN_GROUPS groups, and none from an interval of zero width
+(every resample agreeing bounds nothing); `why` says so in words.
 """
 
 import math
@@ -14,28 +21,47 @@ import pandas as pd
 
 from multihop.report import controls as controls_module
 from multihop.report.stages import studied_for
-from multihop.report.stats import estimate, median_difference
+from multihop.report.stats import clustered, clustered_difference, share
 from multihop.report.tables import STAGES, backpatched_cases, relative_depth
 
-COLUMNS = ["claim", "statement", "quantity", "n", "value", "ci_low", "ci_high", "criterion", "holds"]
-MIN_CASES = 6
+COLUMNS = ["claim", "split", "statement", "quantity", "treatment", "studied", "reached", "reached_share"]
+COLUMNS += ["reached_low", "reached_high", "n", "groups", "value", "ci_low", "ci_high", "criterion", "holds", "why"]
+MIN_GROUPS = 6
+CENSORED = "never reached: past the last layer; groups of cases sharing e3 resampled together"
+GROUPED = "groups of cases sharing e3 resampled together"
 
 
-def verdict(n: int, low: float, high: float, region: tuple[float, float]) -> str:
-    """'yes' when [low, high] lies inside the open region, 'no' when wholly outside, else 'inconclusive'."""
-    if n < MIN_CASES or math.isnan(low) or math.isnan(high):
-        return "too few cases"
+def verdict(groups: int, low: float, high: float, region: tuple[float, float]) -> tuple[str, str]:
+    """(holds, why): 'yes' when [low, high] lies inside the open region, 'no' when wholly
+    outside, else 'inconclusive'; no verdict from too few groups or a zero-width interval."""
+    if groups < MIN_GROUPS:
+        return "too few cases", f"{groups} independent groups; a verdict needs {MIN_GROUPS}"
+    if math.isnan(low) or math.isnan(high):
+        return "too few cases", "no interval"
+    if math.isclose(low, high, abs_tol=1e-12):
+        return "inconclusive", f"every resample gives {low:.2f}: an interval of zero width rules nothing out"
     start, end = region
     if start < low and high < end:
-        return "yes"
+        return "yes", ""
     if high <= start or low >= end:
-        return "no"
-    return "inconclusive"
+        return "no", ""
+    return "inconclusive", "the interval reaches both sides of the claim's bound"
 
 
-def _row(claim, statement, quantity, result, region, criterion):
-    holds = verdict(result["n"], result["ci_low"], result["ci_high"], region)
-    return dict(claim=claim, statement=statement, quantity=quantity, **result, criterion=criterion, holds=holds)
+def _row(claim, split, statement, quantity, treatment, reached, result, region, criterion):
+    holds, why = verdict(result["groups"], result["ci_low"], result["ci_high"], region)
+    counts = dict(studied=reached["n"], reached=reached["k"], reached_share=reached["share"])
+    counts |= dict(reached_low=reached["low"], reached_high=reached["high"])
+    return dict(
+        claim=claim, split=split, statement=statement, quantity=quantity, treatment=treatment, **counts,
+        **result, criterion=criterion, holds=holds, why=why,
+    )  # fmt: skip
+
+
+def _groups(split: str, table: pd.DataFrame, groups: dict | None) -> list:
+    """The group of each case of `table` (its e3 where known, else the case alone)."""
+    known = (groups or {}).get(split, {})
+    return [known.get(case, case) for case in table["id"]]
 
 
 # claims about when a stage happens: (claim, statement, stages.csv column, region of relative depth, criterion)
@@ -71,64 +97,91 @@ DEPTH_CLAIMS = [
 ]
 
 
-def findings(stages: dict[str, pd.DataFrame], num_layers: int, controls: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per tested statement; `stages` maps split -> stages.csv of that split; `controls`
+def findings(
+    stages: dict[str, pd.DataFrame], num_layers: int, controls: pd.DataFrame | None = None, groups=None
+) -> pd.DataFrame:
+    """One row per tested statement and split; `stages` maps split -> stages.csv of that split;
+    `groups` maps split -> {case id: its group} (its e3); `controls`
     (multihop.report.controls.compared) adds the verdicts on back-patching's controls."""
-    both = pd.concat(list(stages.values()), ignore_index=True)
+    past_last = relative_depth(num_layers, num_layers)  # a stage never reached: past the last layer
 
-    def relative(table, column):
-        return relative_depth(table[column].astype(float), num_layers)
+    def depth(table, column):
+        return relative_depth(table[column].astype(float), num_layers).fillna(past_last)
 
-    rows = [
-        _row(
-            claim,
-            statement,
-            f"{STAGES[column]}: median relative depth, all cases",
-            estimate(relative(both, column), np.median),
-            region,
-            criterion,
+    def reached(table, column):
+        return share(int(table[column].notna().sum()), len(table))
+
+    def depth_rows(claims):
+        for claim, statement, column, region, criterion in claims:
+            for split, table in stages.items():
+                studied = studied_for(table, column)
+                result = clustered(depth(studied, column), _groups(split, studied, groups), np.median)
+                quantity = f"{STAGES[column]}: median relative depth"
+                counts = reached(studied, column)
+                yield _row(claim, split, statement, quantity, CENSORED, counts, result, region, criterion)
+
+    rows = list(depth_rows(DEPTH_CLAIMS[:3]))
+    for split, table in stages.items():
+        studied = studied_for(table, "first_hop_resolved")  # both stages come from Patchscopes
+        after = depth(studied, "e3_decoded_t2") - depth(studied, "first_hop_resolved")
+        result = clustered(after, _groups(split, studied, groups), np.median)
+        both = studied["e3_decoded_t2"].notna() & studied["first_hop_resolved"].notna()
+        rows.append(
+            _row(
+                3,
+                split,
+                "the second hop is resolved after the first",
+                "per case: second hop resolved minus first hop resolved, median relative depth "
+                "(reached: both stages; e3 decoded but e2 never counts against the claim)",
+                CENSORED,
+                share(int(both.sum()), len(studied)),
+                result,
+                (0.0, math.inf),
+                "interval above 0",
+            )
         )
-        for claim, statement, column, region, criterion in DEPTH_CLAIMS
-    ]
-    rows.insert(
-        3,
-        _row(
-            3,
-            "the second hop is resolved after the first",
-            "per case: second hop resolved minus first hop resolved, median relative depth",
-            estimate(relative(both, "e3_decoded_t2") - relative(both, "first_hop_resolved"), np.median),
-            (0.0, math.inf),
-            "interval above 0",
-        ),
-    )
-    # a first hop that never resolves is the latest of all: it counts as one layer past the last
-    past_last = relative_depth(num_layers, num_layers)
-    never = {
-        split: relative(studied_for(table, "first_hop_resolved"), "first_hop_resolved").fillna(past_last)
-        for split, table in stages.items()
-    }
-    rows.append(
-        _row(
-            4,
-            "in incorrect cases the first hop resolves later than in correct ones",
-            "first hop resolved (never: past the last layer): median relative depth, incorrect minus correct; "
-            "n counts both splits",
-            median_difference(never["incorrect"], never["correct"]),
-            (0.0, math.inf),
-            "interval above 0",
+    rows += depth_rows(DEPTH_CLAIMS[3:])
+    never = {split: studied_for(table, "first_hop_resolved") for split, table in stages.items()}
+    if {"correct", "incorrect"} <= set(never):
+        incorrect, correct = never["incorrect"], never["correct"]
+        result = clustered_difference(
+            depth(incorrect, "first_hop_resolved"),
+            _groups("incorrect", incorrect, groups),
+            depth(correct, "first_hop_resolved"),
+            _groups("correct", correct, groups),
         )
-    )
-    fixable = backpatched_cases("incorrect", stages["incorrect"])["t1 or t2"]
-    rows.append(
-        _row(
-            4,
-            "back-patching a later layer's state into an earlier layer fixes some incorrect cases",
-            "share of incorrect cases with some back-patch (t1 or t2) answering e3 (unedited run incorrect)",
-            estimate(fixable.astype(float)),
-            (0.0, math.inf),
-            "interval above 0; the study found 32-66%",
+        counts = pd.concat([incorrect, correct])
+        rows.append(
+            _row(
+                4,
+                "both",
+                "in incorrect cases the first hop resolves later than in correct ones",
+                "first hop resolved: median relative depth, incorrect minus correct",
+                CENSORED,
+                reached(counts, "first_hop_resolved"),
+                result,
+                (0.0, math.inf),
+                "interval above 0",
+            )
         )
-    )
+    if "incorrect" in stages:
+        cases = studied_for(stages["incorrect"], "fixable_t1")
+        fixable = backpatched_cases("incorrect", cases)["t1 or t2"]
+        kept = cases[cases.index.isin(fixable.index)]
+        result = clustered(fixable.astype(float), _groups("incorrect", kept, groups), np.mean)
+        rows.append(
+            _row(
+                4,
+                "incorrect",
+                "back-patching a later layer's state into an earlier layer fixes some incorrect cases",
+                "share of incorrect cases with some back-patch (t1 or t2) answering e3 (unedited run incorrect)",
+                GROUPED,
+                share(int(fixable.sum()), len(fixable)),
+                result,
+                (0.0, math.inf),
+                "interval above 0; the study found 32-66%",
+            )
+        )
     if controls is not None:
         rows += control_findings(controls)
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -155,15 +208,25 @@ CONTROL_CLAIMS = [
 
 
 def control_findings(controls: pd.DataFrame) -> list[dict]:
-    """The controls' verdicts: each interval wholly above 0 (yes), wholly at or below it (no)."""
-    return [
-        _row(
-            "controls",
-            statement,
-            quantity,
-            controls_module.measure(controls, "incorrect", position, name),
-            (0.0, math.inf),
-            "interval above 0",
+    """The controls' verdicts: each interval wholly above 0 (yes), wholly at or below it (no).
+    Their intervals resample cases (multihop.report.controls), each case its own group."""
+    rows = []
+    for statement, (position, name), quantity in CONTROL_CLAIMS:
+        result = controls_module.measure(controls, "incorrect", position, name)
+        result = {**result, "groups": int(result["n"])}
+        unknown = {"k": 0, "n": int(result["n"]), "share": math.nan, "low": math.nan, "high": math.nan}
+        treatment = "cases resampled one by one"
+        rows.append(
+            _row(
+                "controls",
+                "incorrect",
+                statement,
+                quantity,
+                treatment,
+                unknown,
+                result,
+                (0.0, math.inf),
+                "interval above 0",
+            )
         )
-        for statement, (position, name), quantity in CONTROL_CLAIMS
-    ]
+    return rows
