@@ -146,7 +146,8 @@ def many_cases(first_hops_correct=(1, 2), first_hops_incorrect=(3, 5, 4, 6, None
     """Eight correct and eight incorrect cases (plus one drifting) following the study's picture."""
     correct = [
         {"id": f"c{i}", "first_hop_resolved": first_hops_correct[i % 2], "information_propagation": 9 + i % 2,
-         "e3_decoded_t2": 15 + (i // 2) % 2, "prediction_extracted": 18 + i % 2, "fixable_t1": True, "unedited_correct": True}
+         "e3_decoded_t2": 15 + (i // 2) % 2, "prediction_extracted": 18 + i % 2, "fixable_t1": True,
+         "unedited_correct": True}
         for i in range(8)
     ]  # fmt: skip
     incorrect = [
