@@ -87,5 +87,6 @@ rule summarize_stages:
         code=code("scripts/summarize_stages.py"),
         propagation=config["analyses"]["propagation"],
         cases=CASES,
+        seed=config["analyses"]["seed"],  # the chance baseline's donors
     script:
         "../scripts/summarize_stages.py"

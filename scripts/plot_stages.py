@@ -5,7 +5,7 @@ import pandas as pd
 from multihop.files import read_json
 from multihop.report.figures import first_layer_lines, save, stage_boxplot
 from multihop.report.stages import studied_for
-from multihop.report.tables import first_layer_shares, stage_rows, studied_counts
+from multihop.report.tables import chance_medians, first_layer_shares, stage_rows, studied_counts
 from multihop.scripting import by_split, run
 
 
@@ -16,7 +16,9 @@ def main(snakemake):
     name = model["name"]
     out = snakemake.output
     title = f"{name}: layer of each stage"
-    figure = stage_boxplot(stage_rows(stages), counts, model["layers"], title, studied_counts(stages))
+    never = model["layers"]  # a stage never reached: one row above the last layer
+    chance = chance_medians(stages, never)
+    figure = stage_boxplot(stage_rows(stages, never), counts, model["layers"], title, studied_counts(stages), chance)
     save(figure, out.stages, out.stages_pdf)
     shares = first_layer_shares(stages, model["layers"])
     decoded = {split: len(studied_for(table, "first_hop_resolved")) for split, table in stages.items()}  # Patchscopes'

@@ -6,7 +6,7 @@ import pandas as pd
 
 from multihop.analyses.catalog import STAGE_ANALYSES
 from multihop.files import read_table, write_csv
-from multihop.report.stages import case_stages
+from multihop.report.stages import case_stages, with_chance_baseline
 from multihop.scripting import run
 
 
@@ -18,6 +18,8 @@ def main(snakemake):
     studied = read_table(snakemake.input.studied)
     counts = snakemake.params.cases
     stages = case_stages(studied, counts, **tables, propagation=snakemake.params.propagation)
+    # beside each case's stages: how early Patchscopes "decodes" another case's names
+    stages = with_chance_baseline(stages, studied, tables["patchscopes"], snakemake.params.seed)
     logging.info("%d studied cases (%s)", len(stages), ", ".join(f"{n} {name}" for name, n in counts.items()))
     write_csv(stages, snakemake.output[0])
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from multihop.report import controls, figures
+from multihop.report import stages as stages_module
 from multihop.report.comparison import model_rows, relative_stages
 from multihop.report.findings import CONTROL_CLAIMS, findings, verdict
 from multihop.report.pages import write_html_table
@@ -223,6 +224,20 @@ def test_findings_fail_or_abstain_where_the_cases_do_not_follow():
     assert set(few["holds"]) == {"too few cases"}  # 2 to 4 values a row
 
 
+def test_the_stage_figure_counts_never_reached_cases_in_a_row_of_their_own():
+    rows = stage_rows(STAGES, never=21)
+    never = rows[rows["layer"] == 21]
+    # correct: b never extracts the prediction; incorrect: d and e never decode e3, ...
+    assert ("correct", "b", "prediction extracted") in set(
+        zip(never["split"], never["id"], never["stage"], strict=True)
+    )
+    assert len(rows) == 5 * 4  # every studied case, every stage
+    figure = figures.stage_boxplot(rows, {"correct": 2, "incorrect": 3}, 21, "t")
+    assert figure.axes[0].get_yticklabels()[-1].get_text() == "never"
+    assert "2/2" in figure.axes[0].get_xticklabels()[0].get_text()  # both correct cases resolve the first hop
+    figures.plt.close(figure)
+
+
 def test_comparison_rows_use_relative_depth():
     rows = model_rows("m", STAGES, 21, backpatching(STAGES)).set_index(["split", "measure"])
     assert rows.loc[("correct", "second hop resolved: median relative depth"), "value"] == pytest.approx(15.5 / 20)
@@ -257,7 +272,7 @@ def test_every_figure_is_written_as_png_and_pdf_also_without_cases(tmp_path):
     for name, stages in (("cases", STAGES), ("empty", empty)):
         counts = {split: len(table) for split, table in stages.items()}
         drawn = {
-            "stages": figures.stage_boxplot(stage_rows(stages), counts, 21, name),
+            "stages": figures.stage_boxplot(stage_rows(stages, 21), counts, 21, name),
             "first_layers": figures.first_layer_lines(first_layer_shares(stages, 21), counts, 21, name),
             "comparison": figures.comparison(
                 pd.concat([relative_stages(m, stages, 21) for m in ("a", "b")]),
@@ -356,3 +371,37 @@ def test_the_controls_figure_with_and_without_rows(tmp_path):
         figure = figures.controls_bars(table, name)
         figures.save(figure, tmp_path / f"{name}.png", tmp_path / f"{name}.pdf")
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_chance_baseline_reads_the_generations_for_another_cases_names():
+    """Case a's generations name Paris and France, case b's entities: read for b's names, a's
+    e2 is "resolved" at layer 2 and its e3 "decoded" at layer 1 by chance; b's donor is a."""
+    entity = {"e1_aliases": "[]", "e2_aliases": "[]", "e3_aliases": "[]"}
+    studied = pd.DataFrame(
+        [
+            {
+                "id": "a",
+                "e1_label": "Imagine",
+                "e2": "Q1",
+                "e2_label": "John Lennon",
+                "e3": "Q2",
+                "e3_label": "Yoko Ono",
+            },
+            {"id": "b", "e1_label": "Louvre", "e2": "Q3", "e2_label": "Paris", "e3": "Q4", "e3_label": "France"},
+        ]
+    ).assign(**entity)
+    rows = [("a", "t1", 0, "x: nothing"), ("a", "t1", 2, ": Paris is a city"), ("a", "t1", 3, ": Paris, again")]
+    rows += [("a", "t2", 1, " France: a country"), ("b", "t1", 0, ": John Lennon"), ("b", "t2", 0, ": Paris")]
+    patchscopes = pd.DataFrame(rows, columns=["id", "position", "source_layer", "generation"])
+    baseline = stages_module.chance_baseline(studied, patchscopes, seed=0).set_index("id")
+    assert baseline.loc["a", "baseline_donor"] == "b" and baseline.loc["b", "baseline_donor"] == "a"
+    assert baseline.loc["a", "baseline_first_hop_resolved"] == 2 and baseline.loc["a", "baseline_e3_decoded_t2"] == 1
+    assert baseline.loc["b", "baseline_first_hop_resolved"] == 0 and math.isnan(
+        baseline.loc["b", "baseline_e3_decoded_t2"]
+    )
+    # in the findings: per case, own depth minus chance's
+    table = stages_table([{"id": "a", "first_hop_resolved": 1}, {"id": "b", "first_hop_resolved": 5}])
+    table = stages_module.with_chance_baseline(table, studied, patchscopes, seed=0)
+    chance = row(findings({"correct": table}, num_layers=21), "e2 is decoded from t1 earlier", "correct")
+    assert chance.reached == 2 and chance.value == pytest.approx(((1 - 2) + (5 - 0)) / 2 / 20)
+    assert chance.holds == "too few cases"  # two cases

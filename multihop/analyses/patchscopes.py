@@ -4,11 +4,10 @@ The source state (after layer s, at t1 or t2) replaces the placeholder's state a
 few-shot "describe the entity" prompt, which then continues with sampling.
 """
 
-import re
-
 import pandas as pd
 
 from multihop.analyses.catalog import CATALOG, POSITIONS
+from multihop.analyses.naming import named_at_colon
 from multihop.engine.edits import Patch
 from multihop.engine.sampling import variant_seed
 from multihop.engine.states import read_states
@@ -21,14 +20,7 @@ TARGET_PROMPT = (
 
 def classify(generation: str, names: dict) -> str:
     """'e1', 'e2' or 'e3' for the first entity (in that order) named right after or before a colon."""
-    for slot in ("e1", "e2", "e3"):
-        for name in names[slot]:
-            n = re.escape(name)
-            after = rf":\s*{n}(?=[\s,.:;!?]|$)"
-            before = rf"(?:^|[\s,.;]){n}\s*:"
-            if re.search(after, generation, re.IGNORECASE) or re.search(before, generation, re.IGNORECASE):
-                return slot
-    return "other"
+    return named_at_colon(generation, names)
 
 
 def run(context, case) -> pd.DataFrame:

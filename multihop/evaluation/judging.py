@@ -8,8 +8,6 @@ or "word", ours (whole words only, so that "US" is not found in "Russia", nor "X
 import json
 import re
 
-MATCHES = ("substring", "word")
-
 
 def entity_names(label: str, aliases) -> list[str]:
     """The label and aliases longer than one character (`aliases`: a list or its JSON text)."""

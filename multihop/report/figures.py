@@ -51,11 +51,15 @@ def _split_labels(counts: dict[str, int]) -> dict[str, str]:
     return {split: f"{split} (n={counts.get(split, 0)})" for split in SPLITS}
 
 
-def stage_boxplot(stages: pd.DataFrame, counts: dict[str, int], num_layers: int, title: str, studied=None):
-    """Box plot of the layer of each stage, correct vs incorrect cases, with every case as a dot.
+def stage_boxplot(stages: pd.DataFrame, counts: dict[str, int], num_layers: int, title: str, studied=None, chance=None):
+    """Box plot of the layer of each stage, correct vs incorrect cases, with every case as a dot;
+    cases that never reach a stage sit in the "never" row above the last layer (layer
+    `num_layers` in `stages`), inside the boxes, as the findings count them.
 
     Under each stage, how many cases of each split reach it at all, out of `studied[(stage,
-    split)]` (the cases its analyses studied; default: all `counts[split]` cases).
+    split)]` (the cases its analyses studied; default: all `counts[split]` cases). `chance[(stage,
+    split)]`: the median layer at which another case's name is "decoded" from the same
+    generations, drawn as a dashed grey bar over the split's box.
     """
     studied = studied or {}
     figure, ax = plt.subplots(figsize=(9, 5))
@@ -71,8 +75,13 @@ def stage_boxplot(stages: pd.DataFrame, counts: dict[str, int], num_layers: int,
         sns.boxplot(**common, palette=palette, fill=False, showfliers=False)
         np.random.seed(0)  # seaborn jitters with numpy's global generator: the same dots every run
         sns.stripplot(**common, palette=palette, dodge=True, size=6, alpha=0.7, legend=False, jitter=0.08)
+        for (stage, split), layer in (chance or {}).items():
+            x = order.index(stage) + (SPLITS.index(split) - (len(SPLITS) - 1) / 2) * 0.8 / len(SPLITS)
+            ax.hlines(layer, x - 0.17, x + 0.17, colors="grey", linestyles="--", linewidth=2)
+        if chance:
+            ax.plot([], [], color="grey", linestyle="--", linewidth=2, label="another case's\nnames (chance)")
         ax.legend(title="cases", loc="upper left", bbox_to_anchor=(1, 1))
-    reached = stages.groupby(["stage", "split"]).size()
+    reached = stages[stages["layer"] < num_layers].groupby(["stage", "split"]).size()
     ax.set_xticks(range(len(order)))
     ax.set_xticklabels(
         [
@@ -83,8 +92,10 @@ def stage_boxplot(stages: pd.DataFrame, counts: dict[str, int], num_layers: int,
         ]
     )
     ax.set_xlabel("stage (below: cases reaching it, correct  incorrect)")
-    ax.set_ylim(-0.5, num_layers - 0.5)
-    ax.set_yticks(_layer_ticks(num_layers))
+    ax.set_ylim(-0.5, num_layers + 0.5)
+    ticks = _layer_ticks(num_layers)
+    ax.set_yticks([*ticks, num_layers], [*map(str, ticks), "never"])
+    ax.axhline(num_layers - 0.5, color="grey", linewidth=0.8, linestyle="--")
     ax.set_ylabel(LAYER_AXIS)
     ax.set_title(title)
     return figure

@@ -141,6 +141,7 @@ def findings(
             )
         )
     rows += depth_rows(DEPTH_CLAIMS[3:])
+    rows += chance_rows(stages, depth, groups)
     never = {split: studied_for(table, "first_hop_resolved") for split, table in stages.items()}
     if {"correct", "incorrect"} <= set(never):
         incorrect, correct = never["incorrect"], never["correct"]
@@ -185,6 +186,40 @@ def findings(
     if controls is not None:
         rows += control_findings(controls)
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+# beyond the study: Patchscopes' stages against the same generations read for another case's
+# names (multihop.report.stages.chance_baseline): (stages.csv column, its baseline, statement)
+CHANCE_CLAIMS = [
+    ("first_hop_resolved", "baseline_first_hop_resolved", "e2 is decoded from t1 earlier than another case's e2"),
+    ("e3_decoded_t2", "baseline_e3_decoded_t2", "e3 is decoded from t2 earlier than another case's e3"),
+]
+
+
+def chance_rows(stages: dict[str, pd.DataFrame], depth, groups) -> list[dict]:
+    """Per split, each Patchscopes stage against chance: per case, its depth minus the depth at
+    which another case's name is "decoded" from the same generations (both never: past the last
+    layer), median; reached counts the cases whose other name is ever "decoded"."""
+    rows = []
+    for column, baseline, statement in CHANCE_CLAIMS:
+        for split, table in stages.items():
+            if baseline not in table:  # a stages table made before the baseline existed
+                continue
+            studied = studied_for(table, column)
+            studied = studied[studied["baseline_donor"].fillna("").astype(str) != ""]
+            difference = depth(studied, column) - depth(studied, baseline)
+            result = clustered(difference, _groups(split, studied, groups), np.median)
+            chance = share(int(studied[baseline].notna().sum()), len(studied))
+            quantity = (
+                f"per case: {STAGES.get(column, column)} minus the same for another case's names, median relative "
+                "depth; reached: cases where another case's name is decoded at all (chance)"
+            )
+            rows.append(
+                _row(
+                    "chance", split, statement, quantity, CENSORED, chance, result, (-math.inf, 0.0), "interval below 0"
+                )
+            )
+    return rows
 
 
 # beyond the study: (statement, controls table measure and position, quantity, criterion)

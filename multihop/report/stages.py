@@ -1,8 +1,12 @@
 """The layer at which each stage of the study happens, per studied case, from the analyses' tables."""
 
+import random
+
 import pandas as pd
 
 from multihop.analyses.catalog import CATALOG, POSITIONS
+from multihop.analyses.naming import named_at_colon
+from multihop.evaluation.judging import entity_names
 
 COLUMNS = [
     "id",
@@ -95,3 +99,44 @@ def case_stages(studied, counts, patchscopes, projection, knockout, backpatching
         if out[column].dtype != bool:  # layers: none where a source did not study the case
             out.loc[~out[[f"studied_by_{name}" for name in sources]].all(axis=1), column] = float("nan")
     return out.reset_index()[COLUMNS]
+
+
+BASELINE = ["baseline_donor", "baseline_first_hop_resolved", "baseline_e3_decoded_t2"]
+
+
+def _names(row) -> dict:
+    return {slot: entity_names(row[f"{slot}_label"], row[f"{slot}_aliases"]) for slot in ("e1", "e2", "e3")}
+
+
+def chance_baseline(studied: pd.DataFrame, patchscopes: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """How often, and how early, Patchscopes "decodes" a name that is not the case's own: each
+    case's stored generations classified against the names of another studied case of the split
+    (seeded, with another e2 and another e3), as its own names are; [id, baseline_donor,
+    baseline_first_hop_resolved, baseline_e3_decoded_t2], NaN where never (or without a donor).
+
+    `studied`: the split's studied cases with their names (studied.csv); `patchscopes`: its rows.
+    """
+    pool = studied.sort_values("id")  # donors: any studied case of the split
+    rows = []
+    for case in pool[pool["id"].isin(set(patchscopes["id"]))].itertuples(index=False):
+        others = pool[(pool["e2"] != case.e2) & (pool["e3"] != case.e3)]
+        if others.empty:
+            rows.append((case.id, "", float("nan"), float("nan")))
+            continue
+        donor = others.iloc[random.Random(f"{seed}|baseline|{case.id}").randrange(len(others))]
+        names = _names(donor)
+        own = patchscopes[patchscopes["id"] == case.id]
+        classified = own["generation"].map(lambda text, names=names: named_at_colon(text, names))
+        t1, t2 = own["position"] == "t1", own["position"] == "t2"
+        first = own.loc[t1 & (classified == "e2"), "source_layer"].min()
+        second = own.loc[t2 & (classified == "e3"), "source_layer"].min()
+        rows.append((case.id, donor["id"], first, second))
+    return pd.DataFrame(rows, columns=["id", *BASELINE])
+
+
+def with_chance_baseline(stages: pd.DataFrame, studied: pd.DataFrame, patchscopes: pd.DataFrame, seed: int):
+    """`stages` with the chance baseline's columns (BASELINE), empty for cases Patchscopes did not study."""
+    baseline = chance_baseline(studied, patchscopes, seed).set_index("id")
+    out = stages.set_index("id").join(baseline)
+    out["baseline_donor"] = out["baseline_donor"].fillna("")
+    return out.reset_index()

@@ -46,11 +46,35 @@ def studied_counts(stages: dict[str, pd.DataFrame]) -> dict[tuple[str, str], int
     }
 
 
-def stage_rows(stages: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Long table [split, id, stage, layer] of every stage a case reaches (never reached: no row)."""
+# stages.csv column -> its chance baseline's column (multihop.report.stages.chance_baseline)
+CHANCE = {"first_hop_resolved": "baseline_first_hop_resolved", "e3_decoded_t2": "baseline_e3_decoded_t2"}
+
+
+def chance_medians(stages: dict[str, pd.DataFrame], never: int) -> dict[tuple[str, str], float]:
+    """{(stage name, split): median layer at which another case's names are "decoded" (never:
+    layer `never`)} over the cases with a chance baseline."""
+    out = {}
+    for split, table in stages.items():
+        for column, baseline in CHANCE.items():
+            if baseline in table:
+                studied = studied_for(table, column)
+                layers = studied.loc[studied["baseline_donor"].fillna("").astype(str) != "", baseline]
+                if len(layers):
+                    out[(STAGES[column], split)] = float(layers.astype(float).fillna(never).median())
+    return out
+
+
+def stage_rows(stages: dict[str, pd.DataFrame], never: int | None = None) -> pd.DataFrame:
+    """Long table [split, id, stage, layer] of every stage a case reaches; a stage never reached
+    has no row, or with `never` a row at that layer (for the cases the stage's analyses studied)."""
     frames = []
     for split, table in stages.items():
         long = table.melt(id_vars="id", value_vars=list(STAGES), var_name="stage", value_name="layer")
+        if never is not None:
+            studied = {column: set(studied_for(table, column)["id"]) for column in STAGES}
+            mask = [case in studied[stage] for case, stage in zip(long["id"], long["stage"], strict=True)]
+            long = long[pd.Series(mask, index=long.index, dtype=bool)]
+            long = long.fillna({"layer": never})
         frames.append(long.dropna(subset=["layer"]).assign(split=split))
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     out = out.reindex(columns=["split", "id", "stage", "layer"])
