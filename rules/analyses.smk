@@ -79,7 +79,8 @@ rule summarize_stages:
         },
         studied="results/{model}/{split}/studied.csv",
     output:
-        "results/{model}/{split}/stages.csv",
+        stages="results/{model}/{split}/stages.csv",
+        stages_word="results/{model}/{split}/stages_word.csv",  # every verdict under both judges
     log:
         "results/logs/{model}/{split}/summarize_stages.log",
     localrule: True

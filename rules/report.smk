@@ -85,6 +85,7 @@ rule make_findings:
         unpack(
             per_split(
                 stages=["stages.csv"],
+                stages_word=["stages_word.csv"],
                 studied=["studied.csv"],
                 backpatching=analysis_parts("backpatching"),
                 controls=analysis_parts("controls"),

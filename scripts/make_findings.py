@@ -5,33 +5,40 @@ import logging
 
 import pandas as pd
 
-from multihop.files import read_json, write_csv
+from multihop.files import read_json, read_table, write_csv
 from multihop.report.choices import choices, summary
 from multihop.report.controls import compared
 from multihop.report.findings import findings
+from multihop.report.judges import rejudged, with_other_judge
 from multihop.report.pages import write_html_table
 from multihop.scripting import by_split, run
 
 
 def main(snakemake):
     model = read_json(snakemake.input.model)
-    stages = by_split(snakemake.input, "stages", pd.read_csv)
     used = choices(snakemake.params.config)
-    against = compared(
-        by_split(snakemake.input, "backpatching", pd.read_parquet),
-        by_split(snakemake.input, "controls", pd.read_parquet),
-        model["layers"],
-        snakemake.params.seed,
-    )
     ran = read_json(snakemake.input.runtime)  # the precision the run used: bf16 changes answers
     # cases that share an answer (e3) are resampled together
-    studied = by_split(snakemake.input, "studied", pd.read_csv)
+    studied = by_split(snakemake.input, "studied", read_table)
     groups = {split: dict(zip(table["id"], table["e3"], strict=True)) for split, table in studied.items()}
-    claims = findings(stages, model["layers"], against, groups).assign(settings=summary(used), dtype=ran["dtype"])
-    shown = ["claim", "split", "studied", "reached", "groups", "value", "ci_low", "ci_high", "holds"]
-    logging.info("findings:\n%s", claims[shown].to_string(index=False))
+    parts = {name: by_split(snakemake.input, name, pd.read_parquet) for name in ("backpatching", "controls")}
+
+    def claims(stages, parts):
+        against = compared(parts["backpatching"], parts["controls"], model["layers"], snakemake.params.seed)
+        return findings(stages, model["layers"], against, groups)
+
+    run_judge = claims(by_split(snakemake.input, "stages", pd.read_csv), parts)
+    # every verdict again under whole-word matching, from the stored generations
+    word = {
+        name: {split: rejudged(table, studied[split], "word") for split, table in by.items()}
+        for name, by in parts.items()
+    }
+    both = with_other_judge(run_judge, claims(by_split(snakemake.input, "stages_word", pd.read_csv), word), "word")
+    both = both.assign(settings=summary(used), dtype=ran["dtype"])
+    shown = ["claim", "split", "studied", "reached", "groups", "value", "ci_low", "ci_high", "holds", "holds_word"]
+    logging.info("findings:\n%s", both[shown].to_string(index=False))
     tables = {
-        "findings": (claims, "the study's claims on this run, and the controls' verdicts"),
+        "findings": (both, "the study's claims on this run, and the controls' verdicts"),
         "choices": (used, "settings where the study and this project differ, as this run used them"),
     }
     for name, (table, title) in tables.items():

@@ -1,4 +1,5 @@
-"""Rule summarize_stages: one row per studied case with the layer of each stage of the study."""
+"""Rule summarize_stages: one row per studied case with the layer of each stage of the study,
+under the run's judge (stages.csv) and under whole-word matching (stages_word.csv)."""
 
 import logging
 
@@ -6,6 +7,7 @@ import pandas as pd
 
 from multihop.analyses.catalog import STAGE_ANALYSES
 from multihop.files import read_table, write_csv
+from multihop.report.judges import JUDGED, rejudged
 from multihop.report.stages import case_stages, with_chance_baseline
 from multihop.scripting import run
 
@@ -16,12 +18,18 @@ def main(snakemake):
         for name in STAGE_ANALYSES
     }
     studied = read_table(snakemake.input.studied)
-    counts = snakemake.params.cases
-    stages = case_stages(studied, counts, **tables, propagation=snakemake.params.propagation)
-    # beside each case's stages: how early Patchscopes "decodes" another case's names
-    stages = with_chance_baseline(stages, studied, tables["patchscopes"], snakemake.params.seed)
+    counts, params = snakemake.params.cases, snakemake.params
+
+    def summarized(tables):
+        stages = case_stages(studied, counts, **tables, propagation=params.propagation)
+        # beside each case's stages: how early Patchscopes "decodes" another case's names
+        return with_chance_baseline(stages, studied, tables["patchscopes"], params.seed)
+
+    stages = summarized(tables)
     logging.info("%d studied cases (%s)", len(stages), ", ".join(f"{n} {name}" for name, n in counts.items()))
-    write_csv(stages, snakemake.output[0])
+    write_csv(stages, snakemake.output.stages)
+    word = {name: rejudged(table, studied, "word") if name in JUDGED else table for name, table in tables.items()}
+    write_csv(summarized(word), snakemake.output.stages_word)
 
 
 run(main, snakemake)  # noqa: F821 (snakemake is injected by the script directive)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from multihop.report import controls, figures
+from multihop.report import controls, figures, judges
 from multihop.report import stages as stages_module
 from multihop.report.comparison import model_rows, relative_stages
 from multihop.report.findings import CONTROL_CLAIMS, findings, verdict
@@ -405,3 +405,34 @@ def test_the_chance_baseline_reads_the_generations_for_another_cases_names():
     chance = row(findings({"correct": table}, num_layers=21), "e2 is decoded from t1 earlier", "correct")
     assert chance.reached == 2 and chance.value == pytest.approx(((1 - 2) + (5 - 0)) / 2 / 20)
     assert chance.holds == "too few cases"  # two cases
+
+
+def test_verdicts_under_both_judges_from_the_stored_generations():
+    """ "US" is in "famous" for the study's substring rule, not for whole words: the same stored
+    back-patching rows fix six cases under one judge and none under the other."""
+    studied = pd.DataFrame(
+        {"id": [f"i{n}" for n in range(6)], "e3_label": "United States", "e3_aliases": '["US", "USA"]'}
+    )
+    rows = pd.DataFrame(
+        {
+            "id": studied["id"],
+            "position": "t1",
+            "generation": " a famous singer",
+            "correct": True,
+            "unedited_correct": False,
+        }
+    )
+    word = judges.rejudged(rows, studied, "word")
+    assert not word["correct"].any() and judges.rejudged(rows, studied, "substring")["correct"].all()
+    assert judges.rejudged(rows.assign(generation=" the US."), studied, "word")["correct"].all()
+
+    # in the findings: eight cases, six fixable under the lenient judge, none under whole words
+    cases = [{"id": f"i{n}", "fixable_t1": n < 6} for n in range(8)]
+    lenient = findings({"incorrect": stages_table(cases)}, num_layers=21)
+    strict = findings({"incorrect": stages_table([{"id": f"i{n}"} for n in range(8)])}, num_layers=21)
+    both = judges.with_other_judge(lenient, strict, "word")
+    fix = row(both, "back-patching", "incorrect")
+    assert fix.holds == "yes" and fix.holds_word == "inconclusive" and fix.flips  # none of 8: zero width
+    assert fix.value == 0.75 and fix.value_word == 0.0
+    with pytest.raises(ValueError, match="same rows"):
+        judges.with_other_judge(lenient, strict.iloc[::-1], "word")
