@@ -3,27 +3,32 @@
 import numpy as np
 import pandas as pd
 
+from multihop.report.stages import studied_for
 from multihop.report.stats import estimate
 from multihop.report.tables import STAGES, relative_depth, stage_rows
 
-COLUMNS = ["model", "layers", "split", "measure", "n", "value", "ci_low", "ci_high"]
+COLUMNS = ["model", "layers", "split", "measure", "studied", "reached", "n", "value", "ci_low", "ci_high"]
 
 
 def relative_stages(model: str, stages: dict[str, pd.DataFrame], num_layers: int) -> pd.DataFrame:
-    """stage_rows of one model with `depth`, the relative depth layer / (layers - 1): 0 = first block, 1 = last."""
-    rows = stage_rows(stages)
+    """stage_rows of one model with `depth`, the relative depth layer / (layers - 1): 0 = first
+    block, 1 = last; a stage never reached at layer `num_layers`, just past 1."""
+    rows = stage_rows(stages, never=num_layers)
     return rows.assign(model=model, depth=relative_depth(rows["layer"], num_layers))
 
 
 def model_rows(model: str, stages: dict[str, pd.DataFrame], num_layers: int, backpatching: pd.DataFrame, controls=None):
-    """The comparison table's rows of one model: median relative depth of each stage, fixable
-    shares, and the rows of its controls table (multihop.report.controls), if given."""
+    """The comparison table's rows of one model: median relative depth of each stage (never
+    reached: past the last layer; how many of the cases studied reach it beside), fixable shares,
+    and the rows of its controls table (multihop.report.controls), if given."""
     relative = relative_stages(model, stages, num_layers)
     rows = []
-    for split in stages:
-        for stage in STAGES.values():
+    for split, table in stages.items():
+        for column, stage in STAGES.items():
             depths = relative.loc[(relative["split"] == split) & (relative["stage"] == stage), "depth"]
-            rows.append({"split": split, "measure": f"{stage}: median relative depth", **estimate(depths, np.median)})
+            counts = {"studied": len(studied_for(table, column)), "reached": int(table[column].notna().sum())}
+            measure = f"{stage}: median relative depth (never: past the last layer)"
+            rows.append({"split": split, "measure": measure, **counts, **estimate(depths, np.median)})
         own = backpatching[backpatching["split"] == split]
         for _, row in own.iterrows():
             rows.append(

@@ -173,6 +173,7 @@ def comparison(stages: pd.DataFrame, fixable: pd.DataFrame, title: str):
     order = list(STAGES.values())
     for ax, split in zip(axes[:2], SPLITS, strict=True):
         own = stages[stages["split"] == split]
+        own = own.assign(depth=own["depth"].where(own["depth"] <= 1, 1.1))  # never reached: one row above
         if own.empty:
             _empty(ax)
         else:
@@ -181,9 +182,20 @@ def comparison(stages: pd.DataFrame, fixable: pd.DataFrame, title: str):
             np.random.seed(0)  # the same jitter every run
             sns.stripplot(**common, palette=palette, dodge=True, size=5, alpha=0.7, legend=False, jitter=0.08)
         ax.set_xticks(range(len(order)))
-        ax.set_xticklabels([stage.replace(" ", "\n", 1) for stage in order])
-        ax.set_xlabel("")
-        ax.set_ylim(-0.05, 1.05)
+        reached = own[own["depth"] <= 1].groupby(["stage", "model"]).size()
+        studied = own.groupby(["stage", "model"]).size()
+        ax.set_xticklabels(
+            [
+                stage.replace(" ", "\n", 1)
+                + "\n"
+                + "  ".join(f"{reached.get((stage, m), 0)}/{studied.get((stage, m), 0)}" for m in models)
+                for stage in order
+            ]
+        )
+        ax.set_xlabel("below: cases reaching the stage / studied, per model")
+        ax.set_ylim(-0.05, 1.15)
+        ax.set_yticks([0, 0.25, 0.5, 0.75, 1, 1.1], ["0", "0.25", "0.5", "0.75", "1", "never"])
+        ax.axhline(1.05, color="grey", linewidth=0.8, linestyle="--")
         ax.set_ylabel("relative depth (layer / (layers - 1))")
         ax.set_title(f"stages, {split} cases")
     ax = axes[2]
