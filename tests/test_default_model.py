@@ -75,11 +75,19 @@ def test_e3_is_decoded_from_t2_at_a_late_layer_when_the_model_is_right(default_m
     located = right.merge(locate_all(tokenizer, right, spec["prompt_prefix"]), on="id")
     settings = {**config["analyses"], "patchscopes_seeds": [0], "match": config["evaluation"]["match"]}
     context = Context(adapter, tokenizer, settings, PrefixCaches(adapter))
-    late = adapter.num_layers // 2
+    layers = adapter.num_layers
+    target = tokenizer(patchscopes.TARGET_PROMPT)["input_ids"]
     decoded = []
     for case in load_cases(tokenizer, located, spec["prompt_prefix"])[:2]:
-        rows = patchscopes.sweep(context, case, positions=("t2",))
-        decoded += list(rows[(rows["classification"] == "e3") & (rows["source_layer"] >= late)]["source_layer"])
+        # Patchscopes from t2 at the second half's source layers, every other target layer
+        states = read_states(adapter, case.ids)
+        pairs = [(s, t) for s in range(layers // 2, layers) for t in range(0, layers, 2)]
+        variants = [(Patch(t, len(target) - 1, states[s, case.t2]),) for s, t in pairs]
+        seeds = [variant_seed(0, f"{case.id}|t2|{s}|{t}") for s, t in pairs]
+        texts = context.generate(target, variants, seeds)
+        decoded += [
+            s for (s, _), text in zip(pairs, texts, strict=True) if patchscopes.classify(text, case.names) == "e3"
+        ]
         if decoded:  # one case is enough
             break
     assert decoded, "e3 was never decoded from t2 at a source layer in the second half"
@@ -101,7 +109,7 @@ def test_the_engine_gives_the_reference_paths_generations_on_the_default_model(d
     layers = adapter.num_layers
 
     target = tokenizer(patchscopes.TARGET_PROMPT)["input_ids"]
-    pairs = [(s, t) for s in range(0, layers, 3) for t in range(0, layers, 4)]
+    pairs = [(s, t) for s in range(0, layers, 4) for t in range(0, layers, 6)]
     variants = [(Patch(t, len(target) - 1, states[s, case.t1]),) for s, t in pairs]
     seeds = [variant_seed(0, f"{s}|{t}") for s, t in pairs]
     sampling = sampling_settings(adapter.model.generation_config, config["analyses"]["sampling"])
@@ -110,7 +118,7 @@ def test_the_engine_gives_the_reference_paths_generations_on_the_default_model(d
     assert fast == reference_generate(adapter, tokenizer, target, variants, 10, seeds, sampling)
 
     backpatches = [
-        (Patch(t, p, states[s, p]),) for p in (case.t1, case.t2) for s in range(2, layers, 5) for t in range(0, s, 4)
+        (Patch(t, p, states[s, p]),) for p in (case.t1, case.t2) for s in range(3, layers, 7) for t in range(0, s, 5)
     ]
     fast = generate_variants(adapter, tokenizer, case.ids, backpatches, 10, batch_size=512)
     assert fast == reference_generate(adapter, tokenizer, case.ids, backpatches, 10)

@@ -138,8 +138,10 @@ def test_the_test_run_goes_end_to_end_and_reruns_nothing(workdir):
     assert (results / "logs" / MODEL / "evaluate.log").is_file()
     assert (results / MODEL / "figures" / "backpatching.pdf").read_bytes()[:4] == b"%PDF"
     findings = pd.read_csv(results / MODEL / "tables" / "findings.csv")
-    assert len(findings) == 16 + 3 and list(findings["claim"].iloc[16:]) == ["controls"] * 3
-    assert list(findings["claim"].iloc[12:16]) == ["chance"] * 4  # Patchscopes against another case's names
+    claims = list(findings["claim"].astype(str))
+    assert len(findings) == 19 and claims[16:] == ["controls"] * 3
+    assert claims.count("chance") == 4  # Patchscopes against another case's names, per stage and split
+    assert set(findings["split"]) == {"correct", "incorrect", "both"} and findings["holds_word"].notna().all()
     assert (findings["dtype"] == "float32").all()  # the precision the run used, as its evaluation recorded it
     assert json.loads((results / MODEL / "runtime.json").read_text())["dtype"] == "float32"
     assert (results / MODEL / "figures" / "controls.png").read_bytes()[:4] == b"\x89PNG"
