@@ -54,35 +54,33 @@ def tokenizer(style: str = "bytelevel") -> PreTrainedTokenizerFast:
     return fast
 
 
+# Each family's tiny config: its class and what it adds to the sizes all share (GPT-2 names its
+# sizes its own way). A family added here gets the engine-vs-reference tests too.
+SIZES = dict(hidden_size=64, intermediate_size=128, num_attention_heads=4, num_key_value_heads=2)
+SIZES |= dict(max_position_embeddings=256)
+WINDOWED = dict(head_dim=16, sliding_window=4, query_pre_attn_scalar=16)  # shorter than the test prompts
+CONFIGS = {
+    "llama": (LlamaConfig, {}),
+    "mistral": (MistralConfig, {"sliding_window": None}),
+    "qwen2": (Qwen2Config, {}),
+    "qwen3": (Qwen3Config, {"head_dim": 16}),
+    "gemma": (GemmaConfig, {"head_dim": 16}),
+    "gemma2": (Gemma2Config, WINDOWED),
+    "gemma3": (Gemma3TextConfig, WINDOWED),
+}
+FAMILIES = [*CONFIGS, "gpt2"]
+
+
 def config(family: str, vocab_size: int, layers: int = 4):
-    common = dict(vocab_size=vocab_size, num_hidden_layers=layers, pad_token_id=0, bos_token_id=1, eos_token_id=2)
-    sizes = dict(hidden_size=64, intermediate_size=128, num_attention_heads=4, num_key_value_heads=2)
     if family == "gpt2":
         return GPT2Config(
             n_embd=64, n_layer=layers, n_head=4, n_positions=256, vocab_size=vocab_size, bos_token_id=1, eos_token_id=2
         )
-    if family == "llama":
-        return LlamaConfig(**common, **sizes, max_position_embeddings=256)
-    if family == "mistral":
-        return MistralConfig(**common, **sizes, max_position_embeddings=256, sliding_window=None)
-    if family == "qwen2":
-        return Qwen2Config(**common, **sizes, max_position_embeddings=256)
-    if family == "qwen3":
-        return Qwen3Config(**common, **sizes, head_dim=16, max_position_embeddings=256)
-    if family == "gemma":
-        return GemmaConfig(**common, **sizes, head_dim=16, max_position_embeddings=256)
-    if family == "gemma2":
-        return Gemma2Config(
-            **common, **sizes, head_dim=16, max_position_embeddings=256, sliding_window=4, query_pre_attn_scalar=16
-        )
-    if family == "gemma3":
-        return Gemma3TextConfig(
-            **common, **sizes, head_dim=16, max_position_embeddings=256, sliding_window=4, query_pre_attn_scalar=16
-        )
-    raise ValueError(family)
-
-
-FAMILIES = ["llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "gpt2"]
+    if family not in CONFIGS:
+        raise ValueError(family)
+    kind, extra = CONFIGS[family]
+    common = dict(vocab_size=vocab_size, num_hidden_layers=layers, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    return kind(**common, **SIZES, **extra)
 
 
 def model(
