@@ -15,13 +15,14 @@ def _clean(values) -> np.ndarray:
     return values[~np.isnan(values)]
 
 
-def _interval(samples, statistic, confidence, seed) -> tuple[float, float]:
+def _interval(samples, statistic, confidence, seed, vectorized=None) -> tuple[float, float]:
     """No interval from fewer than two values a sample; all-equal values collapse it to a point."""
     if any(len(sample) < 2 for sample in samples):
         return math.nan, math.nan
     interval = stats.bootstrap(
         samples,
         statistic,
+        vectorized=vectorized,
         confidence_level=confidence,
         n_resamples=RESAMPLES,
         method="percentile",
@@ -77,18 +78,8 @@ def clustered(values, groups, statistic=np.median, confidence=0.95, seed=0) -> d
     members = _members(values, groups)
     pooled = np.concatenate(members) if members else np.array([])
     value = float(statistic(pooled)) if len(pooled) else math.nan
-    low = high = math.nan
-    if len(members) >= 2:
-        interval = stats.bootstrap(
-            (np.arange(len(members)),),
-            lambda chosen: _pooled(members, chosen, statistic),
-            vectorized=False,
-            confidence_level=confidence,
-            n_resamples=RESAMPLES,
-            method="percentile",
-            rng=np.random.default_rng(seed),
-        ).confidence_interval
-        low, high = float(interval.low), float(interval.high)
+    groups = (np.arange(len(members)),)  # resampled: the groups' indices
+    low, high = _interval(groups, lambda chosen: _pooled(members, chosen, statistic), confidence, seed, False)
     return {"n": len(pooled), "groups": len(members), "value": value, "ci_low": low, "ci_high": high}
 
 
@@ -99,17 +90,8 @@ def clustered_difference(a, a_groups, b, b_groups, statistic=np.median, confiden
     value = math.nan
     if first and second:
         value = float(statistic(np.concatenate(first)) - statistic(np.concatenate(second)))
-    low = high = math.nan
-    if len(first) >= 2 and len(second) >= 2:
-        interval = stats.bootstrap(
-            (np.arange(len(first)), np.arange(len(second))),
-            lambda i, j: _pooled(first, i, statistic) - _pooled(second, j, statistic),
-            vectorized=False,
-            confidence_level=confidence,
-            n_resamples=RESAMPLES,
-            method="percentile",
-            rng=np.random.default_rng(seed),
-        ).confidence_interval
-        low, high = float(interval.low), float(interval.high)
+    groups = (np.arange(len(first)), np.arange(len(second)))
+    difference = lambda i, j: _pooled(first, i, statistic) - _pooled(second, j, statistic)  # noqa: E731
+    low, high = _interval(groups, difference, confidence, seed, False)
     n = sum(map(len, first)) + sum(map(len, second))
     return {"n": n, "groups": len(first) + len(second), "value": value, "ci_low": low, "ci_high": high}
