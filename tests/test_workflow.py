@@ -518,7 +518,7 @@ def test_the_study_runs_on_a_real_slurm_cluster_with_the_same_bytes(workdir, slu
     targets = [f"results/{MODEL}/{split}/backpatching_{p}.parquet" for split in SPLITS for p in ("t1", "t2")]
     start = time.monotonic()
     run = subprocess.run(
-        [*snakemake_command(cluster_run), *targets, "--profile", ROOT / "profiles" / "slurm", *options],
+        [*snakemake_command(cluster_run), "--profile", ROOT / "profiles" / "slurm", *options, *targets],
         capture_output=True,
         text=True,
         timeout=1200,
