@@ -17,7 +17,7 @@ rule sample_cases:
         "results/logs/{model}/{split}/sample_cases.log",
     localrule: True
     params:
-        code=code("scripts/sample_cases.py"),
+        code=code_digest("scripts/sample_cases.py"),
         model=model_config,
         cases=max(CASES.values()),  # the sample: as many as the analysis with the most
         seed=config["analyses"]["seed"],
@@ -42,7 +42,7 @@ rule analysis_shard:
     resources:
         **MODEL_RESOURCES,
     params:
-        code=lambda wildcards: code(
+        code=lambda wildcards: code_digest(
             "scripts/run_analysis.py", CATALOG[wildcards.analysis].module_file
         ),
         model=model_config,
@@ -63,7 +63,7 @@ rule gather_analysis:
         "results/logs/{model}/{split}/gather_{analysis}_{part}.log",
     localrule: True
     params:
-        code=code("scripts/gather_analysis.py"),
+        code=code_digest("scripts/gather_analysis.py"),
         settings=settings_of,
     script:
         "../scripts/gather_analysis.py"
@@ -85,7 +85,7 @@ rule summarize_stages:
         "results/logs/{model}/{split}/summarize_stages.log",
     localrule: True
     params:
-        code=code("scripts/summarize_stages.py"),
+        code=code_digest("scripts/summarize_stages.py"),
         propagation=config["analyses"]["propagation"],
         cases=CASES,
         seed=config["analyses"]["seed"],  # the chance baseline's donors

@@ -117,10 +117,8 @@ def settings_of(wildcards):
     return CATALOG[wildcards.analysis].settings(SETTINGS)
 
 
-def code(*files):
-    """A rule's code dependency: the digest of what its script and the modules it imports mean
-    (multihop/dependencies.py), so a comment or docstring edit reruns nothing."""
-    return code_digest(*files)
+# Each rule's params hold `code=code_digest(script, ...)`: the digest of what its script and the
+# modules it imports mean (multihop/dependencies.py), so a comment or docstring edit reruns nothing.
 
 
 def analysis_parts(analysis):

@@ -15,7 +15,7 @@ if config["dataset"]["source"] == "file":
             "results/logs/import_dataset.log",
         localrule: True
         params:
-            code=code("scripts/import_dataset.py"),
+            code=code_digest("scripts/import_dataset.py"),
             relations=config["relations"],
             capitalize=config["prompts"]["capitalize"],
         script:
@@ -39,7 +39,7 @@ else:
             mem_mb=8000,
             runtime=240,  # minutes: a full dump is read once, line by line
         params:
-            code=code("scripts/extract_wikidata.py"),
+            code=code_digest("scripts/extract_wikidata.py"),
             wikidata=config["wikidata"],
             entity_types=config["entity_types"],
             relations=config["relations"],
@@ -59,7 +59,7 @@ else:
             mem_mb=8000,
             runtime=60,
         params:
-            code=code("scripts/build_dataset.py"),
+            code=code_digest("scripts/build_dataset.py"),
             relations=config["relations"],
             capitalize=config["prompts"]["capitalize"],
             selection=config["dataset"],

@@ -13,7 +13,7 @@ rule evaluate:
     resources:
         **MODEL_RESOURCES,
     params:
-        code=code("scripts/evaluate.py"),
+        code=code_digest("scripts/evaluate.py"),
         model=model_config,
         max_new_tokens=config["evaluation"]["max_new_tokens"],
         staged=config["evaluation"]["staged"],
@@ -34,7 +34,7 @@ rule split_cases:
         "results/logs/{model}/split_cases.log",
     localrule: True
     params:
-        code=code("scripts/split_cases.py"),
+        code=code_digest("scripts/split_cases.py"),
         max_per_e2_type=config["splits"]["max_per_e2_type"],
         seed=config["splits"]["seed"],
     script:

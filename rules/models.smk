@@ -9,7 +9,7 @@ rule prepare_bundled_model:
         mem_mb=8000,  # the GGUF is dequantized to float32 in memory
         runtime=30,
     params:
-        code=lambda wildcards: code(
+        code=lambda wildcards: code_digest(
             "scripts/prepare_bundled_model.py", bundled_module_file(wildcards.bundled)
         ),
     script:
@@ -25,7 +25,7 @@ rule describe_model:
         "results/logs/{model}/describe_model.log",
     localrule: True
     params:
-        code=code("scripts/describe_model.py"),
+        code=code_digest("scripts/describe_model.py"),
         name=lambda wildcards: wildcards.model,
         source=lambda wildcards: MODELS[wildcards.model]["source"],  # only what the depth depends on
     script:

@@ -21,7 +21,7 @@ rule plot_stages:
         "results/logs/{model}/plot_stages.log",
     localrule: True
     params:
-        code=code("scripts/plot_stages.py"),
+        code=code_digest("scripts/plot_stages.py"),
     script:
         "../scripts/plot_stages.py"
 
@@ -48,10 +48,11 @@ for name, analysis in CATALOG.items():
                 f"results/logs/{{model}}/plot_{name}.log",
             localrule: True
             params:
-                code=code("scripts/draw_product.py", analysis.figure.module_file),
+                code=code_digest("scripts/draw_product.py", analysis.figure.module_file),
                 kind="figure",
                 function=analysis.figure.function,
                 uses=uses(analysis, analysis.figure),
+                stages=analysis.figure.stages,
                 settings=analysis.settings(SETTINGS),
             script:
                 "../scripts/draw_product.py"
@@ -70,10 +71,11 @@ for name, analysis in CATALOG.items():
                 f"results/logs/{{model}}/table_{name}.log",
             localrule: True
             params:
-                code=code("scripts/draw_product.py", analysis.table.module_file),
+                code=code_digest("scripts/draw_product.py", analysis.table.module_file),
                 kind="table",
                 function=analysis.table.function,
                 uses=uses(analysis, analysis.table),
+                stages=analysis.table.stages,
                 settings=analysis.settings(SETTINGS),
                 title=analysis.table.title,
             script:
@@ -102,7 +104,7 @@ rule make_findings:
         "results/logs/{model}/make_findings.log",
     localrule: True
     params:
-        code=code("scripts/make_findings.py"),
+        code=code_digest("scripts/make_findings.py"),
         seed=config["analyses"]["seed"],  # the controls' folds
         config=chosen(config),  # the settings where the study and this project differ
     script:
@@ -118,7 +120,7 @@ rule render_funnel:
         "results/logs/{model}/render_funnel.log",
     localrule: True
     params:
-        code=code("scripts/render_table.py"),
+        code=code_digest("scripts/render_table.py"),
         title=lambda wildcards: f"{wildcards.model}: which cases are studied",
     script:
         "../scripts/render_table.py"
@@ -137,7 +139,7 @@ rule render_dataset_stats:
         "results/logs/render_dataset_stats.log",
     localrule: True
     params:
-        code=code("scripts/render_table.py"),
+        code=code_digest("scripts/render_table.py"),
         title="two-hop cases by relation pair and entity type",
     script:
         "../scripts/render_table.py"
@@ -167,7 +169,7 @@ rule compare_models:
         "results/logs/compare_models.log",
     localrule: True
     params:
-        code=code("scripts/compare_models.py"),
+        code=code_digest("scripts/compare_models.py"),
         models=list(MODELS),
         splits=SPLITS,
     script:

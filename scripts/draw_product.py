@@ -3,7 +3,6 @@ names the function), from the tables of the analyses it reads, split by split.""
 
 import pandas as pd
 
-from multihop.evaluation.splits import SPLITS
 from multihop.files import read_json, write_csv
 from multihop.report.products import Inputs, make
 from multihop.scripting import by_split, run
@@ -12,7 +11,7 @@ from multihop.scripting import by_split, run
 def main(snakemake):
     model, params = read_json(snakemake.input.model), snakemake.params
     tables = {name: by_split(snakemake.input, name, pd.read_parquet) for name in params.uses}
-    stages = by_split(snakemake.input, "stages", pd.read_csv) if f"stages_{SPLITS[0]}" in snakemake.input.keys() else {}
+    stages = by_split(snakemake.input, "stages", pd.read_csv) if params.stages else {}
     inputs = Inputs(tables, model["name"], model["layers"], params.settings, stages)
     made = make(params.function, inputs)
     if params.kind == "figure":

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from multihop.report import controls as controls_module
-from multihop.report.stages import studied_for
+from multihop.report.stages import CHANCE, studied_for, with_donor
 from multihop.report.stats import clustered, clustered_difference, share
 from multihop.report.tables import STAGES, backpatched_cases, relative_depth
 
@@ -190,10 +190,10 @@ def findings(
 
 # beyond the study: Patchscopes' stages against the same generations read for another case's
 # names (multihop.report.stages.chance_baseline): (stages.csv column, its baseline, statement)
-CHANCE_CLAIMS = [
-    ("first_hop_resolved", "baseline_first_hop_resolved", "e2 is decoded from t1 earlier than another case's e2"),
-    ("e3_decoded_t2", "baseline_e3_decoded_t2", "e3 is decoded from t2 earlier than another case's e3"),
-]
+CHANCE_CLAIMS = {
+    "first_hop_resolved": "e2 is decoded from t1 earlier than another case's e2",
+    "e3_decoded_t2": "e3 is decoded from t2 earlier than another case's e3",
+}
 
 
 def chance_rows(stages: dict[str, pd.DataFrame], depth, groups) -> list[dict]:
@@ -201,12 +201,12 @@ def chance_rows(stages: dict[str, pd.DataFrame], depth, groups) -> list[dict]:
     which another case's name is "decoded" from the same generations (both never: past the last
     layer), median; reached counts the cases whose other name is ever "decoded"."""
     rows = []
-    for column, baseline, statement in CHANCE_CLAIMS:
+    for column, statement in CHANCE_CLAIMS.items():
+        baseline = CHANCE[column]
         for split, table in stages.items():
             if baseline not in table:  # a stages table made before the baseline existed
                 continue
-            studied = studied_for(table, column)
-            studied = studied[studied["baseline_donor"].fillna("").astype(str) != ""]
+            studied = with_donor(studied_for(table, column))
             difference = depth(studied, column) - depth(studied, baseline)
             result = clustered(difference, _groups(split, studied, groups), np.median)
             chance = share(int(studied[baseline].notna().sum()), len(studied))

@@ -101,7 +101,14 @@ def case_stages(studied, counts, patchscopes, projection, knockout, backpatching
     return out.reset_index()[COLUMNS]
 
 
-BASELINE = ["baseline_donor", "baseline_first_hop_resolved", "baseline_e3_decoded_t2"]
+# stages.csv column -> its chance baseline's column, the same stage read for another case's names
+CHANCE = {"first_hop_resolved": "baseline_first_hop_resolved", "e3_decoded_t2": "baseline_e3_decoded_t2"}
+BASELINE = ["baseline_donor", *CHANCE.values()]
+
+
+def with_donor(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a stages table that have a chance baseline (a donor; read back from CSV, none is NaN)."""
+    return table[table["baseline_donor"].fillna("").astype(str) != ""]
 
 
 def _names(row) -> dict:

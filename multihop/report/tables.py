@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from multihop.analyses.catalog import POSITIONS
-from multihop.report.stages import studied_for
+from multihop.report.stages import CHANCE, studied_for, with_donor
 from multihop.report.stats import estimate
 
 # stages.csv column -> the stage's name in the study's box plot, in the order the study expects them
@@ -46,10 +46,6 @@ def studied_counts(stages: dict[str, pd.DataFrame]) -> dict[tuple[str, str], int
     }
 
 
-# stages.csv column -> its chance baseline's column (multihop.report.stages.chance_baseline)
-CHANCE = {"first_hop_resolved": "baseline_first_hop_resolved", "e3_decoded_t2": "baseline_e3_decoded_t2"}
-
-
 def chance_medians(stages: dict[str, pd.DataFrame], never: int) -> dict[tuple[str, str], float]:
     """{(stage name, split): median layer at which another case's names are "decoded" (never:
     layer `never`)} over the cases with a chance baseline."""
@@ -57,8 +53,7 @@ def chance_medians(stages: dict[str, pd.DataFrame], never: int) -> dict[tuple[st
     for split, table in stages.items():
         for column, baseline in CHANCE.items():
             if baseline in table:
-                studied = studied_for(table, column)
-                layers = studied.loc[studied["baseline_donor"].fillna("").astype(str) != "", baseline]
+                layers = with_donor(studied_for(table, column))[baseline]
                 if len(layers):
                     out[(STAGES[column], split)] = float(layers.astype(float).fillna(never).median())
     return out
