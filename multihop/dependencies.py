@@ -70,11 +70,15 @@ def _meaning(path: str) -> str:
     return ast.dump(_without_docstrings(tree), annotate_fields=False)
 
 
-def code_digest(*files) -> str:
+def code_digest(*files, leave_out=()) -> str:
     """A digest of what `files` and every multihop module they import mean as code (their
     abstract syntax less docstrings), by path from the project root: what a rule's outputs
-    depend on besides its inputs and settings."""
-    digest = hashlib.sha256()
+    depend on besides its inputs and settings. `leave_out`: files (from the project root) whose
+    code is not digested (the modules they import still are), where the rule's params carry
+    what it uses of them instead."""
+    digest, skipped = hashlib.sha256(), {str(ROOT / path) for path in leave_out}
     for path in code_files(*files):
+        if path in skipped:
+            continue
         digest.update(str(Path(path).relative_to(ROOT)).encode() + b"\0" + _meaning(path).encode() + b"\0")
     return digest.hexdigest()[:16]

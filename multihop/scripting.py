@@ -38,3 +38,9 @@ def by_split(inputs, name: str, read) -> dict:
     from multihop.evaluation.splits import SPLITS
 
     return {split: pd.concat([read(path) for path in inputs[f"{name}_{split}"]], ignore_index=True) for split in SPLITS}
+
+
+def groups_by_split(studied: dict) -> dict:
+    """split -> {case id: its e3}, from each split's studied.csv: the statistics resample cases
+    that share an answer together, as they are not independent."""
+    return {split: dict(zip(table["id"], table["e3"], strict=True)) for split, table in studied.items()}

@@ -42,9 +42,14 @@ rule analysis_shard:
     resources:
         **MODEL_RESOURCES,
     params:
+        # the catalog is left out of the digest: adding or changing one analysis's entry reruns
+        # no other analysis (its columns and settings are params)
         code=lambda wildcards: code_digest(
-            "scripts/run_analysis.py", CATALOG[wildcards.analysis].module_file
+            "scripts/run_analysis.py",
+            CATALOG[wildcards.analysis].module_file,
+            leave_out=[CATALOG_FILE],
         ),
+        columns=lambda wildcards: list(CATALOG[wildcards.analysis].columns),
         model=model_config,
         cases=lambda wildcards: CASES[wildcards.analysis],
         settings=settings_of,
@@ -63,8 +68,11 @@ rule gather_analysis:
         "results/logs/{model}/{split}/gather_{analysis}_{part}.log",
     localrule: True
     params:
-        code=code_digest("scripts/gather_analysis.py"),
+        code=code_digest("scripts/gather_analysis.py", leave_out=[CATALOG_FILE]),
         settings=settings_of,
+        parts=lambda wildcards: CATALOG[wildcards.analysis].parts(
+            settings_of(wildcards)
+        ),
     script:
         "../scripts/gather_analysis.py"
 

@@ -117,6 +117,9 @@ def settings_of(wildcards):
     return CATALOG[wildcards.analysis].settings(SETTINGS)
 
 
+CATALOG_FILE = "multihop/analyses/catalog.py"
+
+
 # Each rule's params hold `code=code_digest(script, ...)`: the digest of what its script and the
 # modules it imports mean (multihop/dependencies.py), so a comment or docstring edit reruns nothing.
 
@@ -157,10 +160,12 @@ def reported_table(name, caption=None):
 
 def product_inputs(analysis, product):
     """A figure's or table's inputs: the parts of the analyses it reads, split by split, the stage
-    tables if it reads them, and the model's depth."""
+    tables and the studied cases if it reads them, and the model's depth."""
     files = {name: analysis_parts(name) for name in uses(analysis, product)}
     if product.stages:
         files["stages"] = ["stages.csv"]
+    if product.groups:
+        files["studied"] = ["studied.csv"]
     inputs = per_split(**files)
     return lambda wildcards: {
         **inputs(wildcards),

@@ -53,6 +53,7 @@ for name, analysis in CATALOG.items():
                 function=analysis.figure.function,
                 uses=uses(analysis, analysis.figure),
                 stages=analysis.figure.stages,
+                groups=analysis.figure.groups,
                 settings=analysis.settings(SETTINGS),
             script:
                 "../scripts/draw_product.py"
@@ -76,6 +77,7 @@ for name, analysis in CATALOG.items():
                 function=analysis.table.function,
                 uses=uses(analysis, analysis.table),
                 stages=analysis.table.stages,
+                groups=analysis.table.groups,
                 settings=analysis.settings(SETTINGS),
                 title=analysis.table.title,
             script:
@@ -90,6 +92,7 @@ rule make_findings:
                 stages_word=["stages_word.csv"],
                 studied=["studied.csv"],
                 backpatching=analysis_parts("backpatching"),
+                forwardpatching=analysis_parts("forwardpatching"),
                 controls=analysis_parts("controls"),
             )
         ),
@@ -105,7 +108,7 @@ rule make_findings:
     localrule: True
     params:
         code=code_digest("scripts/make_findings.py"),
-        seed=config["analyses"]["seed"],  # the controls' folds
+        seed=config["analyses"]["seed"],  # the held-out test's folds
         config=chosen(config),  # the settings where the study and this project differ
     script:
         "../scripts/make_findings.py"

@@ -3,16 +3,17 @@ names the function), from the tables of the analyses it reads, split by split.""
 
 import pandas as pd
 
-from multihop.files import read_json, write_csv
+from multihop.files import read_json, read_table, write_csv
 from multihop.report.products import Inputs, make
-from multihop.scripting import by_split, run
+from multihop.scripting import by_split, groups_by_split, run
 
 
 def main(snakemake):
     model, params = read_json(snakemake.input.model), snakemake.params
     tables = {name: by_split(snakemake.input, name, pd.read_parquet) for name in params.uses}
     stages = by_split(snakemake.input, "stages", pd.read_csv) if params.stages else {}
-    inputs = Inputs(tables, model["name"], model["layers"], params.settings, stages)
+    groups = groups_by_split(by_split(snakemake.input, "studied", read_table)) if params.groups else {}
+    inputs = Inputs(tables, model["name"], model["layers"], params.settings, stages, groups)
     made = make(params.function, inputs)
     if params.kind == "figure":
         from multihop.report.figures import save

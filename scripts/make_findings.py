@@ -1,5 +1,5 @@
-"""Rule make_findings: the findings table (the study's claims on this run, and the controls'
-verdicts) and the settings where the run and the study differ (choices), of one model."""
+"""Rule make_findings: the findings table (the study's claims on this run, and back-patching
+against its nulls) and the settings where the run and the study differ (choices), of one model."""
 
 import logging
 
@@ -7,11 +7,11 @@ import pandas as pd
 
 from multihop.files import read_json, read_table, write_csv
 from multihop.report.choices import choices, summary
-from multihop.report.controls import compared
 from multihop.report.findings import findings
 from multihop.report.judges import rejudged, with_other_judge
+from multihop.report.nulls import compared
 from multihop.report.pages import write_html_table
-from multihop.scripting import by_split, run
+from multihop.scripting import by_split, groups_by_split, run
 
 
 def main(snakemake):
@@ -20,11 +20,12 @@ def main(snakemake):
     ran = read_json(snakemake.input.runtime)  # the precision the run used: bf16 changes answers
     # cases that share an answer (e3) are resampled together
     studied = by_split(snakemake.input, "studied", read_table)
-    groups = {split: dict(zip(table["id"], table["e3"], strict=True)) for split, table in studied.items()}
-    parts = {name: by_split(snakemake.input, name, pd.read_parquet) for name in ("backpatching", "controls")}
+    groups = groups_by_split(studied)
+    names = ("backpatching", "forwardpatching", "controls")
+    parts = {name: by_split(snakemake.input, name, pd.read_parquet) for name in names}
 
     def claims(stages, parts):
-        against = compared(parts["backpatching"], parts["controls"], model["layers"], snakemake.params.seed)
+        against = compared(*(parts[name] for name in names), groups, model["layers"], snakemake.params.seed)
         return findings(stages, model["layers"], against, groups)
 
     run_judge = claims(by_split(snakemake.input, "stages", pd.read_csv), parts)
@@ -38,7 +39,7 @@ def main(snakemake):
     shown = ["claim", "split", "studied", "reached", "groups", "value", "ci_low", "ci_high", "holds", "holds_word"]
     logging.info("findings:\n%s", both[shown].to_string(index=False))
     tables = {
-        "findings": (both, "the study's claims on this run, and the controls' verdicts"),
+        "findings": (both, "the study's claims on this run, and back-patching against its nulls"),
         "choices": (used, "settings where the study and this project differ, as this run used them"),
     }
     for name, (table, title) in tables.items():

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 import torch
@@ -72,7 +74,8 @@ def test_patchscopes_classification_looks_around_colons():
 def test_the_analyses_give_one_row_per_variant(dataset):
     tokenizer = tiny.tokenizer()
     adapter = Adapter(tiny.model("llama", vocab_size=len(tokenizer)))
-    cases = load_cases(tokenizer, dataset.merge(locate_all(tokenizer, dataset, PREFIX), on="id"), PREFIX)[:2]
+    cases = load_cases(tokenizer, dataset.merge(locate_all(tokenizer, dataset, PREFIX), on="id"), PREFIX)
+    cases = [cases[0], cases[3]]  # no e2 or e3 in common: each is the other's donor
     tables = {name: runner.run(name, adapter, tokenizer, cases, SETTINGS) for name in CATALOG}
     layers, positions = adapter.num_layers, 2
     assert len(tables["patchscopes"]) == 2 * positions * layers * layers
@@ -81,6 +84,13 @@ def test_the_analyses_give_one_row_per_variant(dataset):
     assert len(tables["backpatching"]) == 2 * positions * layers * (layers - 1) // 2
     assert len(tables["controls"]) == 2 * len(CONTROLS) * positions * layers * (layers - 1) // 2
     assert (tables["backpatching"]["source_layer"] > tables["backpatching"]["target_layer"]).all()
+    # forward patching: the same pairs of layers, the other way round
+    forward = tables["forwardpatching"]
+    assert (forward["source_layer"] < forward["target_layer"]).all() and len(forward) == len(tables["backpatching"])
+    cells = lambda table, a, b: set(zip(table["id"], table["position"], table[a], table[b], strict=True))  # noqa: E731
+    assert cells(forward, "source_layer", "target_layer") == cells(
+        tables["backpatching"], "target_layer", "source_layer"
+    )
     assert set(tables["patchscopes"]["classification"]) <= {"e1", "e2", "e3", "other"}
     assert tables["projection"]["e2_rank"].between(1, len(tokenizer)).all()
     for name, table in tables.items():
@@ -214,11 +224,15 @@ def test_controls_draw_another_cases_state_whichever_shard_runs_the_case(dataset
     adapter = Adapter(tiny.model("llama", vocab_size=len(tokenizer)))
     cases = load_cases(tokenizer, dataset.merge(locate_all(tokenizer, dataset, PREFIX), on="id"), PREFIX)[:4]
     chosen = donor(cases[0], cases, seed=0)
-    assert chosen.id != cases[0].id and donor(cases[0], list(reversed(cases)), seed=0).id == chosen.id
+    assert chosen.id == cases[3].id  # the others share John Lennon (e2) or the United Kingdom (e3) with it
+    assert donor(cases[0], list(reversed(cases)), seed=0).id == chosen.id
     table = runner.run("controls", adapter, tokenizer, cases[:1], SETTINGS, pool=cases)
     cells = 2 * adapter.num_layers * (adapter.num_layers - 1) // 2
     assert table.groupby("control").size().to_dict() == {"noise": cells, "other_case": cells}
     assert set(table["donor"]) == {chosen.id}
+    # a donor never shares e2 or e3 with the case (it could inject the answer)
+    twin = replace(cases[3], id="twin", names={**cases[3].names, "e3": cases[0].names["e3"]})
+    assert donor(cases[0], [cases[0], twin], seed=0) is None
     alone = runner.run("controls", adapter, tokenizer, cases[:1], SETTINGS, pool=cases[:1])
     assert set(alone["control"]) == {"noise"}  # no other case to draw on
     assert alone.equals(table[table["control"] == "noise"].reset_index(drop=True).assign(donor=""))

@@ -6,14 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from multihop.report import controls, figures, judges
+from multihop.report import figures, judges
 from multihop.report import stages as stages_module
 from multihop.report.comparison import model_rows, relative_stages
-from multihop.report.findings import CONTROL_CLAIMS, findings, verdict
+from multihop.report.findings import findings
 from multihop.report.pages import write_html_table
 from multihop.report.stages import COLUMNS
 from multihop.report.stats import clustered, clustered_difference, estimate, median_difference, share
 from multihop.report.tables import backpatching, first_layer_shares, projection, rate_grid, stage_rows
+from multihop.report.verdicts import verdict
 
 
 def stages_table(rows) -> pd.DataFrame:
@@ -167,8 +168,8 @@ def row(table, statement: str, split: str):
 
 def test_findings_hold_where_the_cases_follow_the_study():
     got = findings(many_cases(), num_layers=21)  # relative depth = layer / 20
-    assert list(got["claim"]) == [1, 1, 2, 2, 3, 3, 3, 3, 3, 3, 4, 4]
-    assert list(got["split"]) == ["correct", "incorrect"] * 5 + ["both", "incorrect"]
+    assert list(got["claim"]) == [1, 1, 2, 2, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4]
+    assert list(got["split"]) == ["correct", "incorrect"] * 5 + ["both", "incorrect", "incorrect", "incorrect"]
     correct = got[got["split"] == "correct"]
     assert set(correct["holds"]) == {"yes"}, correct[["statement", "value", "ci_low", "ci_high", "holds", "why"]]
     early = row(got, "the bridge entity", "correct")
@@ -179,8 +180,13 @@ def test_findings_hold_where_the_cases_follow_the_study():
     assert late.reached_low < 6 / 9 < late.reached_high  # the exact interval of the reached share
     later = row(got, "in incorrect cases", "both")
     assert later.n == 17 and later.value == pytest.approx(5 / 20 - 1.5 / 20) and later.holds == "yes"
-    fix = row(got, "back-patching", "incorrect")
-    assert fix.n == 8 and fix.value == 0.5 and fix.holds == "yes"  # the drifting case is left out
+    fix = row(
+        got,
+        "back-patching a later layer's state into an earlier layer fixes some incorrect cases, at t2 (",
+        "incorrect",
+    )
+    assert fix.n == 8 and fix.value == 0.5  # the drifting case is left out
+    assert fix.holds == "inconclusive" and fix.why == "no null to compare with"  # the share alone decides nothing
 
 
 def test_a_stage_never_reached_is_counted_not_dropped():
@@ -221,7 +227,9 @@ def test_findings_fail_or_abstain_where_the_cases_do_not_follow():
     assert row(late_first_hops, "the bridge entity", "correct").holds == "no"  # in the second half
     assert row(late_first_hops, "in incorrect cases", "both").holds == "no"  # earlier, not later
     few = findings(STAGES, num_layers=21)
-    assert set(few["holds"]) == {"too few cases"}  # 2 to 4 values a row
+    share = few["statement"].str.startswith("back-patching")
+    assert set(few[~share]["holds"]) == {"too few cases"}  # 2 to 4 values a row
+    assert set(few[share]["holds"]) == {"inconclusive"}  # back-patching's share: no null ran
 
 
 def test_the_stage_figure_counts_never_reached_cases_in_a_row_of_their_own():
@@ -302,81 +310,6 @@ def test_html_table_is_escaped_and_formatted(tmp_path):
     assert "td:nth-child(2){text-align:right}" in page  # numbers right-aligned, text left
 
 
-def sweep_rows(fixed_by, cases, layers=3, unedited=()):
-    """Back-patching-shaped rows of `cases` on a 3-layer grid; `fixed_by` maps (position, s, t)
-    to the cases that cell answers correctly; `unedited`: cases whose unedited run is correct."""
-    rows = [
-        (case, position, s, t, case in fixed_by.get((position, s, t), ()), case in unedited)
-        for case in cases
-        for position in ("t1", "t2")
-        for s in range(layers)
-        for t in range(s)
-    ]
-    return pd.DataFrame(rows, columns=["id", "position", "source_layer", "target_layer", "correct", "unedited_correct"])
-
-
-def controls_example():
-    """Ten incorrect cases (and one drifting): back-patching (t2, 2 -> 0) fixes eight, noise none,
-    another case's state one; three correct cases, the same patch breaks one of them."""
-    incorrect = [f"i{k}" for k in range(10)]
-    fixed = {("t2", 2, 0): incorrect[:8] + ["drift"], ("t1", 1, 0): incorrect[:2]}
-    bp = {
-        "incorrect": sweep_rows(fixed, [*incorrect, "drift"], unedited=["drift"]),
-        "correct": sweep_rows({("t2", 2, 0): ["c0", "c1"], ("t1", 2, 1): ["c2"]}, ["c0", "c1", "c2"]),
-    }
-    noise = sweep_rows({}, incorrect).assign(control="noise")
-    other = sweep_rows({("t1", 2, 1): ["i9"]}, incorrect).assign(control="other_case")
-    ctl = {"incorrect": pd.concat([noise, other]), "correct": sweep_rows({}, ["c0"]).assign(control="noise")}
-    return bp, ctl
-
-
-def test_back_patching_against_its_controls_and_a_fixed_patch():
-    bp, ctl = controls_example()
-    table = controls.compared(bp, ctl, num_layers=3, seed=0)
-
-    def value(split, position, measure):
-        return controls.measure(table, split, position, measure)
-
-    share = value("incorrect", "t1 or t2", "back-patching: fixable share")
-    assert share["n"] == 10 and share["value"] == pytest.approx(0.8)  # the drifting case left out
-    assert value("incorrect", "t1 or t2", "matched noise: fixable share")["value"] == 0
-    assert value("incorrect", "t1", "another case's state: fixable share")["value"] == pytest.approx(0.1)
-    noise = value("incorrect", "t1 or t2", "back-patching minus matched noise")
-    assert noise["n"] == 10 and noise["value"] == pytest.approx(0.8) and noise["ci_low"] > 0
-    other = value("incorrect", "t1", "back-patching minus another case's state")
-    assert other["value"] == pytest.approx(0.2 - 0.1)  # paired per case: i0, i1 fixed; i9 by the control
-    assert value("correct", "t1 or t2", "back-patching: fixable share")["n"] == 1  # the controls' one case
-    held = value("incorrect", "chosen", controls.HELD_OUT)
-    assert held["n"] == 10 and held["value"] == pytest.approx(0.8)  # every fold chooses t2, 2 -> 0
-    detail = table.set_index("measure").loc[controls.HELD_OUT, "detail"]
-    assert detail == "5 folds; chosen: t2, layer 2 -> 0 (relative depth 1.00 -> 0.00) (5)"
-    broken = value("correct", "t2", controls.BROKEN)
-    assert broken["n"] == 3 and broken["value"] == pytest.approx(1 / 3)
-
-    claims = findings(many_cases(), num_layers=21, controls=table).set_index("statement")
-    verdicts = claims.loc[[statement for statement, _, _ in CONTROL_CLAIMS], "holds"]
-    assert list(verdicts) == ["yes", "yes", "yes"], claims.loc[verdicts.index, ["n", "value", "ci_low", "ci_high"]]
-    rows = model_rows("m", STAGES, 21, backpatching(STAGES), table)
-    assert (rows["measure"] == f"{controls.HELD_OUT} at chosen ({detail})").any()
-
-
-def test_controls_turned_off_give_no_rows_and_no_verdicts():
-    bp, ctl = controls_example()
-    empty = {split: table.iloc[:0] for split, table in ctl.items()}
-    table = controls.compared(bp, empty, num_layers=3, seed=0)
-    assert not table["measure"].str.contains("noise").any()  # the fixed patch needs no control
-    claims = findings(many_cases(), num_layers=21, controls=table).set_index("statement")
-    assert list(claims.loc[["back-patching beats matched noise"], "holds"]) == ["too few cases"]
-
-
-def test_the_controls_figure_with_and_without_rows(tmp_path):
-    bp, ctl = controls_example()
-    for name, table in (("full", controls.compared(bp, ctl, 3, 0)), ("none", controls.compared({}, {}, 3, 0))):
-        figure = figures.controls_bars(table, name)
-        figures.save(figure, tmp_path / f"{name}.png", tmp_path / f"{name}.pdf")
-        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
-
-
 def test_the_chance_baseline_reads_the_generations_for_another_cases_names():
     """Case a's generations name Paris and France, case b's entities: read for b's names, a's
     e2 is "resolved" at layer 2 and its e3 "decoded" at layer 1 by chance; b's donor is a."""
@@ -435,8 +368,12 @@ def test_verdicts_under_both_judges_from_the_stored_generations():
     lenient = findings({"incorrect": stages_table(cases)}, num_layers=21)
     strict = findings({"incorrect": stages_table([{"id": f"i{n}"} for n in range(8)])}, num_layers=21)
     both = judges.with_other_judge(lenient, strict, "word")
-    fix = row(both, "back-patching", "incorrect")
-    assert fix.holds == "yes" and fix.holds_word == "inconclusive" and fix.flips  # none of 8: zero width
-    assert fix.value == 0.75 and fix.value_word == 0.0
+    fix = row(
+        both,
+        "back-patching a later layer's state into an earlier layer fixes some incorrect cases, at t1 (",
+        "incorrect",
+    )
+    assert fix.value == 0.75 and fix.value_word == 0.0 and fix.ci_high_word > 0  # 0 of 8: an exact interval
+    assert fix.holds == fix.holds_word == "inconclusive" and not fix.flips  # no null: no verdict either way
     with pytest.raises(ValueError, match="same rows"):
         judges.with_other_judge(lenient, strict.iloc[::-1], "word")

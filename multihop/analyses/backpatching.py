@@ -29,11 +29,17 @@ def judged(context, case, keys, variants) -> list[tuple]:
     return [(*key, text, context.judge(text, e3), unedited_correct) for key, text in zip(keys, texts[1:], strict=True)]
 
 
-def run(context, case) -> pd.DataFrame:
-    """Rows for positions t1 and t2 and every source layer s > target layer t."""
+def patched(context, case, cells, name: str) -> pd.DataFrame:
+    """Rows of analysis `name`: for each cell (position, p, s, t), the case's own state after
+    layer s at p written over layer t's, judged."""
     states = read_states(context.adapter, case.ids)
     keys, variants = [], []
-    for position, p, s, t in grid(case, context.adapter.num_layers):
+    for position, p, s, t in cells:
         keys.append((case.id, position, s, t))
         variants.append((Patch(t, p, states[s, p]),))
-    return pd.DataFrame(judged(context, case, keys, variants), columns=CATALOG["backpatching"].columns)
+    return pd.DataFrame(judged(context, case, keys, variants), columns=CATALOG[name].columns)
+
+
+def run(context, case) -> pd.DataFrame:
+    """Rows for positions t1 and t2 and every source layer s > target layer t."""
+    return patched(context, case, grid(case, context.adapter.num_layers), "backpatching")

@@ -34,6 +34,7 @@ class Product:
     title: str = ""  # a table's heading on its web page
     uses: tuple[str, ...] = ()  # the analyses whose tables it reads (empty: its own analysis's)
     stages: bool = False  # it also reads each split's stages.csv
+    groups: bool = False  # it also reads each split's studied.csv (which cases share an answer)
 
     @property
     def module_file(self) -> str:
@@ -92,6 +93,7 @@ def _patchscopes_parts(settings):
 
 
 FIGURES, TABLES = "multihop.report.products", "multihop.report.products"
+NULLS_COMPARED = ("backpatching", "forwardpatching", "controls")  # back-patching and its nulls
 
 CATALOG = {
     analysis.name: analysis
@@ -136,6 +138,15 @@ CATALOG = {
             ),
         ),
         Analysis(
+            "forwardpatching",
+            ("id", "position", "source_layer", "target_layer", "generation", "correct", "unedited_correct"),
+            _one_column("position", POSITIONS),
+            reads=("max_new_tokens", "match"),
+            figure=Product(
+                f"{FIGURES}:forwardpatching_figure", "forwardpatching", uses=("backpatching", "forwardpatching")
+            ),
+        ),
+        Analysis(
             "controls",
             (
                 *("id", "control", "position", "source_layer", "target_layer", "generation", "correct"),
@@ -144,12 +155,13 @@ CATALOG = {
             _one_column("control", CONTROLS),
             reads=("seed", "max_new_tokens", "match"),
             draws_on_others=True,
-            figure=Product(f"{FIGURES}:controls_figure", "controls", uses=("backpatching", "controls")),
+            figure=Product(f"{FIGURES}:controls_figure", "controls", uses=NULLS_COMPARED, groups=True),
             table=Product(
                 f"{TABLES}:controls_table",
                 "controls_table",
-                "back-patching against its controls, and one fixed back-patch",
-                uses=("backpatching", "controls"),
+                "back-patching against its nulls, and a patch chosen on other cases",
+                uses=NULLS_COMPARED,
+                groups=True,
             ),
         ),
     )

@@ -4,9 +4,10 @@ cases and the same decoding, with the state written over layer t's replaced by
 - `noise`: layer t's own state plus a random direction of the back-patch's size, ||h_s - h_t||
   (seeded per case and cell), so a success says what any perturbation that large does;
 - `other_case`: another studied case's state after layer s at the same position (t1 or t2), the
-  donor chosen with a seed among the cases this analysis studies in the split.
+  donor chosen with a seed among the cases this analysis studies in the split whose e2 and e3
+  both differ from the case's (a donor sharing either could inject the answer).
 
-Back-patching beats chance only where its fixable share exceeds these (multihop.report.controls).
+Back-patching beats chance only where it beats these and forward patching (multihop.report.nulls).
 """
 
 import random
@@ -21,10 +22,16 @@ from multihop.engine.sampling import variant_seed
 from multihop.engine.states import read_states
 
 
+def _unrelated(case, other) -> bool:
+    """Whether `other` shares neither e2 nor e3 with `case` (no name in common)."""
+    shared = any(set(case.names[slot]) & set(other.names[slot]) for slot in ("e2", "e3"))
+    return other.id != case.id and not shared
+
+
 def donor(case, pool, seed: int):
-    """Another case of `pool` (the split's cases this analysis studies) for `case`, the same
-    whichever shard runs it; None when the pool holds no other case."""
-    others = sorted((other for other in pool if other.id != case.id), key=lambda other: other.id)
+    """Another case of `pool` (the split's cases this analysis studies) for `case` with another
+    e2 and e3, the same whichever shard runs it; None when the pool holds no such case."""
+    others = sorted((other for other in pool if _unrelated(case, other)), key=lambda other: other.id)
     if not others:
         return None
     return random.Random(variant_seed(seed, f"donor|{case.id}")).choice(others)

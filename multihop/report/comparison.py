@@ -20,7 +20,7 @@ def relative_stages(model: str, stages: dict[str, pd.DataFrame], num_layers: int
 def model_rows(model: str, stages: dict[str, pd.DataFrame], num_layers: int, backpatching: pd.DataFrame, controls=None):
     """The comparison table's rows of one model: median relative depth of each stage (never
     reached: past the last layer; how many of the cases studied reach it beside), fixable shares,
-    and the rows of its controls table (multihop.report.controls), if given."""
+    and the rows of its table of back-patching against its nulls (multihop.report.nulls), if given."""
     relative = relative_stages(model, stages, num_layers)
     rows = []
     for split, table in stages.items():
@@ -41,8 +41,7 @@ def model_rows(model: str, stages: dict[str, pd.DataFrame], num_layers: int, bac
             )
     if controls is not None:
         for row in controls.to_dict("records"):
-            at = f" ({row['detail']})" if isinstance(row["detail"], str) and row["detail"] else ""
-            measure = f"{row['measure']} at {row['position']}{at}"
+            measure = f"{row['measure']} at {row['position']}, back-patching minus {row['null']}"
             rows.append(
                 {"split": row["split"], "measure": measure, **{k: row[k] for k in ("n", "value", "ci_low", "ci_high")}}
             )

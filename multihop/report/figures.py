@@ -25,6 +25,8 @@ SPLIT_COLORS = {"correct": "#0173B2", "incorrect": "#DE8F05"}  # seaborn "colorb
 HEATMAP = "viridis"
 # one colour scale for every heatmap, stretched at the low end where Patchscopes shares live
 HEATMAP_NORM = matplotlib.colors.PowerNorm(gamma=0.5, vmin=0, vmax=1)
+DIFFERENCE = "RdBu_r"  # a diverging scale for differences of shares: red above 0, blue below
+DIFFERENCE_NORM = matplotlib.colors.TwoSlopeNorm(vcenter=0, vmin=-1, vmax=1)
 LAYER_AXIS = "layer (decoder block, 0 = first)"
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -128,10 +130,19 @@ def first_layer_lines(shares: pd.DataFrame, counts: dict[str, int], num_layers: 
     return figure
 
 
-def heatmaps(panels: dict[tuple[str, str], pd.DataFrame], num_layers: int, title: str, scale: str):
+def heatmaps(
+    panels: dict[tuple[str, str], pd.DataFrame],
+    num_layers: int,
+    title: str,
+    scale: str,
+    marks: dict | None = None,
+    difference: bool = False,
+):
     """A grid of source x target layer heatmaps; `panels` maps (row, column) names to rate grids.
 
     Empty cells (no runs, e.g. s <= t in back-patching) stay blank; one colour bar for all panels.
+    `marks` maps a panel to the (source, target) cells to mark with a dot; with `difference`, the
+    values are differences in [-1, 1], on a diverging scale centred on 0.
     """
     rows = list(dict.fromkeys(row for row, _ in panels))
     columns = list(dict.fromkeys(column for _, column in panels))
@@ -143,14 +154,19 @@ def heatmaps(panels: dict[tuple[str, str], pd.DataFrame], num_layers: int, title
         layout="constrained",
     )
     ticks = _layer_ticks(num_layers, most=6)
+    norm, cmap = (DIFFERENCE_NORM, DIFFERENCE) if difference else (HEATMAP_NORM, HEATMAP)
     image = None
     for (row, column), grid in panels.items():
         ax = axes[rows.index(row), columns.index(column)]
         values = grid.to_numpy(dtype=float)
         extent = (-0.5, num_layers - 0.5, -0.5, num_layers - 0.5)
         image = ax.imshow(
-            np.ma.masked_invalid(values), origin="lower", extent=extent, norm=HEATMAP_NORM, cmap=HEATMAP, aspect="equal"
+            np.ma.masked_invalid(values), origin="lower", extent=extent, norm=norm, cmap=cmap, aspect="equal"
         )
+        marked = list((marks or {}).get((row, column), ()))
+        if marked:
+            sources, targets = zip(*marked, strict=True)
+            ax.scatter(sources, targets, s=9, color="black", marker="o", linewidths=0)
         if np.isnan(values).all():
             _empty(ax)
         ax.grid(False)
@@ -275,50 +291,78 @@ def knockout_lines(tables: dict[str, pd.DataFrame], num_layers: int, title: str)
     return _line_panels(panels, num_layers, title, "share of runs whose answer changes")
 
 
-CONTROL_COLORS = {
+NULL_COLORS = {
     "back-patching": "#029E73",  # colorblind green
+    "forward patching": "#DE8F05",
     "matched noise": "#949494",
     "another case's state": "#CC78BC",
-    "fixed back-patch": "#56B4E9",
 }
 
 
-def controls_bars(table: pd.DataFrame, title: str):
-    """Fixable share of back-patching and of its controls per split and position, with 95%
-    intervals; beside them, the fixed back-patch's held-out fix rate (incorrect split) and the
-    share of correct cases it breaks (multihop.report.controls)."""
-    from multihop.report.controls import BROKEN, HELD_OUT, WHERE
-
-    shares = table[table["measure"].str.endswith(": fixable share")].copy()
-    shares["method"] = shares["measure"].str.removesuffix(": fixable share")
-    fixed = table[table["measure"].isin([HELD_OUT, BROKEN])]
-    figure, axes = plt.subplots(1, len(SPLITS), figsize=(5.2 * len(SPLITS), 4), sharey=True, squeeze=False)
-    for ax, split in zip(axes[0], SPLITS, strict=True):
-        own = shares[shares["split"] == split]
-        methods = [m for m in CONTROL_COLORS if m in set(own["method"])]
-        width = 0.8 / max(len(methods), 1)
-        for i, method in enumerate(methods):
-            rows = own[own["method"] == method].set_index("position").reindex(list(WHERE))
-            x = np.arange(len(WHERE)) + (i - (len(methods) - 1) / 2) * width
+def _grouped_bars(ax, groups: list[str], bars: dict[str, pd.DataFrame]) -> None:
+    """Bars per group (x) and method (colour): `bars` maps a method to rows indexed by group with
+    value (and ci_low, ci_high where known, drawn as 95% intervals)."""
+    width = 0.8 / max(len(bars), 1)
+    for i, (method, rows) in enumerate(bars.items()):
+        rows = rows.reindex(groups)
+        x = np.arange(len(groups)) + (i - (len(bars) - 1) / 2) * width
+        error = None
+        if "ci_low" in rows and rows["ci_low"].notna().any():
             error = _error_bars(rows["value"], rows["ci_low"], rows["ci_high"])
-            n = int(rows["n"].max()) if rows["n"].notna().any() else 0
-            color = CONTROL_COLORS[method]
-            ax.bar(x, rows["value"], width, yerr=error, capsize=3, color=color, label=f"{method} (n={n})")
-        labels = list(WHERE)
-        for _, row in fixed[fixed["split"] == split].iterrows():
-            x = len(labels)
-            labels.append("fixed patch\nheld out" if row["measure"] == HELD_OUT else "fixed patch\nbreaks")
-            error = _error_bars([row["value"]], [row["ci_low"]], [row["ci_high"]])
-            ax.bar([x], [row["value"]], 0.4, yerr=error, capsize=3, color=CONTROL_COLORS["fixed back-patch"],
-                   label=f"fixed back-patch (n={row['n']})")  # fmt: skip
-        if own.empty and fixed[fixed["split"] == split].empty:
+        ax.bar(x, rows["value"], width, yerr=error, capsize=3, color=NULL_COLORS[method], label=method)
+        if "beats" in rows:
+            for xi, value, high, beats in zip(
+                x, rows["value"], rows.get("ci_high", rows["value"]), rows["beats"], strict=True
+            ):
+                if beats == "yes":
+                    ax.annotate("*", (xi, np.nanmax([value, high])), ha="center", va="bottom", fontsize=12)
+    ax.set_xticks(range(len(groups)), groups)
+
+
+def nulls_bars(table: pd.DataFrame, title: str):
+    """The incorrect split's back-patching against its nulls (multihop.report.nulls): fixable
+    shares; per-case differences in the share of cells answering e3; the held-out test's
+    differences in fix rate and net effect. Intervals: 95%, over groups of cases sharing e3;
+    * marks a null back-patching beats."""
+    from multihop.report.heldout import FIXES, NET
+    from multihop.report.nulls import FIXABLE, SUCCESS, WHERE
+
+    own = table[table["split"].isin(["incorrect", "both"])]
+    figure, axes = plt.subplots(1, 3, figsize=(16, 4.6), squeeze=False)
+    fixable, success = own[own["measure"] == FIXABLE], own[own["measure"] == SUCCESS]
+    nulls = list(dict.fromkeys(own["null"]))
+    panels = [
+        ("fixable share (some cell answers e3)", "share of cases"),
+        ("back-patching minus null:\nper-case share of cells answering e3", "difference"),
+        ("one patch chosen on other cases, held out:\nback-patching minus null", "difference"),
+    ]
+    for ax, (name, ylabel) in zip(axes[0], panels, strict=True):
+        ax.set_title(name, fontsize=11)
+        ax.set_ylabel(ylabel)
+    if own.empty:
+        for ax in axes[0]:
             _empty(ax)
-        ax.set_xticks(range(len(labels)), labels)
-        ax.set_ylim(0, 1.05)
-        ax.set_title(f"{split} cases")
-        ax.set_ylabel("share of cases")
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
+    else:
+        first = fixable[fixable["null"] == nulls[0]].set_index("position")
+        bars = {"back-patching": first[["backpatching"]].rename(columns={"backpatching": "value"})}
+        for null in nulls:
+            rows = fixable[fixable["null"] == null].set_index("position")
+            bars[null] = rows[["null_value"]].rename(columns={"null_value": "value"})
+        _grouped_bars(axes[0][0], list(WHERE), bars)
+        axes[0][0].set_ylim(0, 1.05)
+        _grouped_bars(axes[0][1], list(WHERE), {n: success[success["null"] == n].set_index("position") for n in nulls})
+        held = own[own["measure"].isin([FIXES, NET])].assign(group=lambda t: t["measure"].str.removeprefix("held-out "))
+        groups = [FIXES.removeprefix("held-out "), NET.removeprefix("held-out ")]
+        _grouped_bars(axes[0][2], groups, {n: held[held["null"] == n].set_index("group") for n in nulls})
+        for ax in axes[0][1:]:
+            ax.axhline(0, color="black", linewidth=0.8)
+        n = int(first["n"].max()) if len(first) else 0
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize="small",
+                      title=f"incorrect cases (n={n} with {nulls[0]})", title_fontsize="small")  # fmt: skip
+        figure.suptitle(title)
+        figure.tight_layout(rect=(0, 0.12, 1, 1))
+        return figure
     figure.suptitle(title)
     figure.tight_layout()
     return figure

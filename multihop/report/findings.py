@@ -8,10 +8,13 @@ Each claim has a row per split; the study's story is about the correct split (a 
 composes), the incorrect split's rows stand beside them.
 
 Cases that share an answer (e3) are not independent, so intervals resample groups of cases with
-the same e3 (`groups`), not cases. A claim holds when the whole 95% interval lies in the region
-the claim predicts, fails when the whole interval lies outside it, and is inconclusive otherwise;
-there is no verdict from fewer than MIN_GROUPS groups, and none from an interval of zero width
-(every resample agreeing bounds nothing); `why` says so in words.
+the same e3 (`groups`), not cases. Verdicts read the whole 95% interval (multihop.report.verdicts);
+an inconclusive row says about how many cases would decide (`cases_needed`).
+
+Back-patching (claim 4) is the study's causal evidence: its headline is the fixable share at
+each position, as the study reports it, and its verdict is "yes" only where back-patching beats
+every null (multihop.report.nulls); otherwise it is not distinguishable from chance, whatever
+its share.
 """
 
 import math
@@ -19,42 +22,36 @@ import math
 import numpy as np
 import pandas as pd
 
-from multihop.report import controls as controls_module
+from multihop.report import heldout, nulls
 from multihop.report.stages import CHANCE, studied_for, with_donor
 from multihop.report.stats import clustered, clustered_difference, share
 from multihop.report.tables import STAGES, backpatched_cases, relative_depth
+from multihop.report.verdicts import cases_needed, verdict
 
 COLUMNS = ["claim", "split", "statement", "quantity", "treatment", "studied", "reached", "reached_share"]
 COLUMNS += ["reached_low", "reached_high", "n", "groups", "value", "ci_low", "ci_high", "criterion", "holds", "why"]
-MIN_GROUPS = 6
+COLUMNS += ["cases_needed", "p_value"]
 CENSORED = "never reached: past the last layer; groups of cases sharing e3 resampled together"
 GROUPED = "groups of cases sharing e3 resampled together"
+NO_REACH = {"k": 0, "n": 0, "share": math.nan, "low": math.nan, "high": math.nan}
 
 
-def verdict(groups: int, low: float, high: float, region: tuple[float, float]) -> tuple[str, str]:
-    """(holds, why): 'yes' when [low, high] lies inside the open region, 'no' when wholly
-    outside, else 'inconclusive'; no verdict from too few groups or a zero-width interval."""
-    if groups < MIN_GROUPS:
-        return "too few cases", f"{groups} independent groups; a verdict needs {MIN_GROUPS}"
-    if math.isnan(low) or math.isnan(high):
-        return "too few cases", "no interval"
-    if math.isclose(low, high, abs_tol=1e-12):
-        return "inconclusive", f"every resample gives {low:.2f}: an interval of zero width rules nothing out"
-    start, end = region
-    if start < low and high < end:
-        return "yes", ""
-    if high <= start or low >= end:
-        return "no", ""
-    return "inconclusive", "the interval reaches both sides of the claim's bound"
-
-
-def _row(claim, split, statement, quantity, treatment, reached, result, region, criterion):
-    holds, why = verdict(result["groups"], result["ci_low"], result["ci_high"], region)
+def _row(claim, split, statement, quantity, treatment, reached, result, region, criterion, judged=None):
+    """A findings row; its verdict from the interval, or `judged` (holds, why, cases needed, p)."""
+    if judged is None:
+        holds, why = verdict(result["groups"], result["ci_low"], result["ci_high"], region)
+        needed = math.nan
+        if holds == "inconclusive":
+            needed = cases_needed(
+                result["n"], result["groups"], result["value"], result["ci_low"], result["ci_high"], region
+            )
+        judged = (holds, why, needed, math.nan)
+    holds, why, needed, p = judged
     counts = dict(studied=reached["n"], reached=reached["k"], reached_share=reached["share"])
     counts |= dict(reached_low=reached["low"], reached_high=reached["high"])
     return dict(
         claim=claim, split=split, statement=statement, quantity=quantity, treatment=treatment, **counts,
-        **result, criterion=criterion, holds=holds, why=why,
+        **result, criterion=criterion, holds=holds, why=why, cases_needed=needed, p_value=p,
     )  # fmt: skip
 
 
@@ -98,11 +95,11 @@ DEPTH_CLAIMS = [
 
 
 def findings(
-    stages: dict[str, pd.DataFrame], num_layers: int, controls: pd.DataFrame | None = None, groups=None
+    stages: dict[str, pd.DataFrame], num_layers: int, against: pd.DataFrame | None = None, groups=None
 ) -> pd.DataFrame:
     """One row per tested statement and split; `stages` maps split -> stages.csv of that split;
-    `groups` maps split -> {case id: its group} (its e3); `controls`
-    (multihop.report.controls.compared) adds the verdicts on back-patching's controls."""
+    `groups` maps split -> {case id: its group} (its e3); `against` (multihop.report.nulls.compared:
+    back-patching against its nulls) decides back-patching's verdicts and adds the nulls' rows."""
     past_last = relative_depth(num_layers, num_layers)  # a stage never reached: past the last layer
 
     def depth(table, column):
@@ -166,25 +163,9 @@ def findings(
             )
         )
     if "incorrect" in stages:
-        cases = studied_for(stages["incorrect"], "fixable_t1")
-        fixable = backpatched_cases("incorrect", cases)["t1 or t2"]
-        kept = cases[cases.index.isin(fixable.index)]
-        result = clustered(fixable.astype(float), _groups("incorrect", kept, groups), np.mean)
-        rows.append(
-            _row(
-                4,
-                "incorrect",
-                "back-patching a later layer's state into an earlier layer fixes some incorrect cases",
-                "share of incorrect cases with some back-patch (t1 or t2) answering e3 (unedited run incorrect)",
-                GROUPED,
-                share(int(fixable.sum()), len(fixable)),
-                result,
-                (0.0, math.inf),
-                "interval above 0; the study found 32-66%",
-            )
-        )
-    if controls is not None:
-        rows += control_findings(controls)
+        rows += headline_rows(stages["incorrect"], against, groups)
+    if against is not None:
+        rows += null_rows(against)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -222,46 +203,91 @@ def chance_rows(stages: dict[str, pd.DataFrame], depth, groups) -> list[dict]:
     return rows
 
 
-# beyond the study: (statement, controls table measure and position, quantity, criterion)
-CONTROL_CLAIMS = [
-    (
-        "back-patching beats matched noise",
-        ("t1 or t2", f"back-patching minus {controls_module.LABELS['noise']}"),
-        "per incorrect case: fixable by back-patching minus fixable by noise of the same size (t1 or t2), mean",
-    ),
-    (
-        "back-patching beats another case's state",
-        ("t1 or t2", f"back-patching minus {controls_module.LABELS['other_case']}"),
-        "per incorrect case: fixable by back-patching minus fixable by another case's state (t1 or t2), mean",
-    ),
-    (
-        "a fixed back-patch fixes held-out cases",
-        ("chosen", controls_module.HELD_OUT),
-        f"share of incorrect cases fixed by the one patch chosen on the other folds ({controls_module.FOLDS}-fold)",
-    ),
-]
+HEADLINE = "back-patching a later layer's state into an earlier layer fixes some incorrect cases"
+NULLS_CRITERION = (
+    "beats every null that ran: forward patching, matched noise, another case's state (per case, the share "
+    "of cells answering e3: interval of the difference above 0 and one-sided signed-rank p < 0.05 against each)"
+)
 
 
-def control_findings(controls: pd.DataFrame) -> list[dict]:
-    """The controls' verdicts: each interval wholly above 0 (yes), wholly at or below it (no).
-    Their intervals resample cases (multihop.report.controls), each case its own group."""
+def headline_rows(table: pd.DataFrame, against: pd.DataFrame | None, groups) -> list[dict]:
+    """Back-patching's fixable share of incorrect cases at t1 and at t2 (the study's headline),
+    then at t1 or t2 (ours), each with its exact interval; "yes" only where it beats every null."""
+    cases = studied_for(table, "fixable_t1")
+    fixable = backpatched_cases("incorrect", cases)
+    kept = cases[cases.index.isin(fixable.index)]
     rows = []
-    for statement, (position, name), quantity in CONTROL_CLAIMS:
-        result = controls_module.measure(controls, "incorrect", position, name)
-        result = {**result, "groups": int(result["n"])}
-        unknown = {"k": 0, "n": int(result["n"]), "share": math.nan, "low": math.nan, "high": math.nan}
-        treatment = "cases resampled one by one"
+    for position in nulls.WHERE:
+        flags = fixable[position]
+        counts = share(int(flags.sum()), len(flags))
+        result = {
+            "n": counts["n"],
+            "groups": len(set(_groups("incorrect", kept, groups))),
+            "value": counts["share"],
+            "ci_low": counts["low"],
+            "ci_high": counts["high"],
+        }
+        if against is None:
+            judged = ("inconclusive", "no null to compare with", math.nan, math.nan)
+        else:
+            judged = (*nulls.beats_every_null(against, "incorrect", position), math.nan, math.nan)
+        ours = " (ours: either position)" if position == nulls.UNION else " (the study's headline)"
         rows.append(
             _row(
-                "controls",
+                4,
                 "incorrect",
-                statement,
-                quantity,
-                treatment,
-                unknown,
+                f"{HEADLINE}, at {position}{ours}",
+                f"share of incorrect cases with some back-patch at {position} answering e3; cases whose unedited "
+                "run already answers e3 (drift) left out",
+                "exact (Clopper-Pearson) interval over cases, as the study reports a share",
+                NO_REACH,
                 result,
                 (0.0, math.inf),
-                "interval above 0",
+                f"{NULLS_CRITERION}; the study found 32-66% per position",
+                judged,
             )
         )
+    return rows
+
+
+def null_rows(against: pd.DataFrame) -> list[dict]:
+    """Back-patching against each null at t1 and t2 (per-case share of cells answering e3), and
+    the held-out test against each null: fix rate and net effect."""
+    rows = []
+    wanted = [(nulls.SUCCESS, position) for position in nulls.POSITIONS]
+    wanted += [(heldout.FIXES, "chosen"), (heldout.NET, "chosen")]
+    statements = {
+        nulls.SUCCESS: "back-patching beats {null} at {position}",
+        heldout.FIXES: "a back-patch chosen on other cases fixes held-out cases more often than one chosen from {null}",
+        heldout.NET: "a back-patch chosen on other cases raises held-out accuracy more than one chosen from {null}",
+    }
+    quantities = {
+        nulls.SUCCESS: "per incorrect case: share of cells at {position} answering e3, back-patching minus "
+        "{null}, mean",
+        heldout.FIXES: "per incorrect case: share of its held-out folds it is fixed in, back-patching minus {null}, "
+        "mean ({detail})",
+        heldout.NET: "per case (incorrect +fixed, correct -broken): held-out net effect, back-patching minus {null}, "
+        "mean ({detail})",
+    }
+    for measure, position in wanted:
+        for row in against[(against["measure"] == measure) & (against["position"] == position)].to_dict("records"):
+            if row["split"] not in ("incorrect", "both"):
+                continue
+            names = {"null": row["null"], "position": position, "detail": row["detail"]}
+            result = {key: row[key] for key in ("n", "groups", "value", "ci_low", "ci_high")}
+            judged = (row["beats"], row["why"], row["cases_needed"], row["p_value"])
+            rows.append(
+                _row(
+                    "nulls",
+                    row["split"],
+                    statements[measure].format(**names),
+                    quantities[measure].format(**names),
+                    f"{GROUPED}; {row['test']}",
+                    NO_REACH,
+                    result,
+                    (0.0, math.inf),
+                    "interval above 0 and p < 0.05",
+                    judged,
+                )
+            )
     return rows

@@ -3,16 +3,17 @@ in "Ukraine"; whole-word matching (`word`) does not. The analyses store every ge
 tables are judged again under the other rule without running the model.
 
 What is judged again: `correct` (the answer names e3) of attention knockout, back-patching and its
-controls. Not judged again: back-patching's `unedited_correct` (the unedited run's text is not
-stored; the drift exclusion stays the run's), Patchscopes (its reading of a name at a colon does
-not depend on the rule) and which cases are studied (a rerun with `evaluation.match: word`).
+nulls (forward patching, the controls). Not judged again: back-patching's `unedited_correct` (the
+unedited run's text is not stored; the drift exclusion stays the run's), Patchscopes (its reading
+of a name at a colon does not depend on the rule) and which cases are studied (a rerun with
+`evaluation.match: word`).
 """
 
 import pandas as pd
 
 from multihop.evaluation.judging import entity_names, mentions
 
-JUDGED = ("knockout", "backpatching", "controls")  # the analyses whose `correct` a judge decides
+JUDGED = ("knockout", "backpatching", "forwardpatching", "controls")  # the analyses whose `correct` a judge decides
 
 
 def rejudged(table: pd.DataFrame, studied: pd.DataFrame, match: str) -> pd.DataFrame:

@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from multihop.report import figures, tables
-from multihop.report.controls import compared
+from multihop.report import figures, nulls, tables
 
 
 @dataclass
@@ -19,6 +18,7 @@ class Inputs:
     layers: int
     settings: dict = field(default_factory=dict)  # the settings its analysis reads
     stages: dict[str, pd.DataFrame] = field(default_factory=dict)  # split -> stages.csv
+    groups: dict[str, dict] = field(default_factory=dict)  # split -> {case id: its e3}
 
 
 def make(function: str, inputs: Inputs):
@@ -51,8 +51,21 @@ def knockout_figure(inputs: Inputs):
 
 
 def controls_figure(inputs: Inputs):
-    title = f"{inputs.model}: does back-patching beat its controls?"
-    return figures.controls_bars(controls_table(inputs), title)
+    title = f"{inputs.model}: is back-patching more than chance?"
+    return figures.nulls_bars(controls_table(inputs), title)
+
+
+def forwardpatching_figure(inputs: Inputs):
+    panels, marks = {}, {}
+    forward = inputs.tables["forwardpatching"]
+    for split, back in inputs.tables["backpatching"].items():
+        cells = nulls.cell_differences(tables.without_drift(split, back), tables.without_drift(split, forward[split]))
+        for position, own in cells.groupby("position"):
+            key = (split, f"at {position}")
+            panels[key] = tables.rate_grid(own, own["value"], inputs.layers)
+            marks[key] = own[own["survives"]][["source_layer", "target_layer"]].itertuples(index=False, name=None)
+    title = f"{inputs.model}: back-patching s → t minus forward patching t → s (• q < 0.05, FDR)"
+    return figures.heatmaps(panels, inputs.layers, title, "difference in share answering e3", marks, difference=True)
 
 
 def backpatching_table(inputs: Inputs) -> pd.DataFrame:
@@ -64,5 +77,8 @@ def projection_table(inputs: Inputs) -> pd.DataFrame:
 
 
 def controls_table(inputs: Inputs) -> pd.DataFrame:
-    """Back-patching against its controls, and one fixed back-patch (multihop.report.controls)."""
-    return compared(inputs.tables["backpatching"], inputs.tables["controls"], inputs.layers, inputs.settings["seed"])
+    """Back-patching against its nulls, and the held-out test (multihop.report.nulls)."""
+    by = inputs.tables
+    return nulls.compared(
+        by["backpatching"], by["forwardpatching"], by["controls"], inputs.groups, inputs.layers, inputs.settings["seed"]
+    )

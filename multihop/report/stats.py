@@ -1,10 +1,12 @@
 """Point estimates with 95% percentile-bootstrap confidence intervals (scipy), for few cases;
 intervals that resample groups of cases sharing an entity rather than cases (cases that share an
-answer are not independent), and exact (Clopper-Pearson) intervals for shares."""
+answer are not independent), exact (Clopper-Pearson) intervals for shares, and the paired tests
+of back-patching against its nulls (signed-rank over groups, exact McNemar, with its power)."""
 
 import math
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 RESAMPLES = 10_000
@@ -59,6 +61,11 @@ def share(k: int, n: int, confidence=0.95) -> dict:
     return {"k": int(k), "n": int(n), "share": k / n, "low": float(interval.low), "high": float(interval.high)}
 
 
+def group_of(groups: dict, cases) -> list:
+    """The group of each case: its entry in `groups` (its e3) where known, else the case alone."""
+    return [groups.get(case, case) for case in cases]
+
+
 def _members(values, groups) -> list[np.ndarray]:
     """The values of each group (NaN dropped, groups without values left out)."""
     values, groups = np.asarray(values, dtype=float), np.asarray(groups, dtype=object)
@@ -95,3 +102,77 @@ def clustered_difference(a, a_groups, b, b_groups, statistic=np.median, confiden
     low, high = _interval(groups, difference, confidence, seed, False)
     n = sum(map(len, first)) + sum(map(len, second))
     return {"n": n, "groups": len(first) + len(second), "value": value, "ci_low": low, "ci_high": high}
+
+
+EXACT_GROUPS = 16  # up to this many groups, the signed-rank test enumerates every sign flip
+SIGN_FLIPS = 100_000
+
+
+def signed_rank(differences, groups, seed=0) -> tuple[float, str]:
+    """One-sided Wilcoxon signed-rank p-value (greater than 0) of the groups' mean differences,
+    zeros dropped, and how it was computed: scipy's permutation test over the signs (every sign
+    flip up to EXACT_GROUPS groups, else SIGN_FLIPS random ones), which handles tied ranks."""
+    means = pd.Series(np.asarray(differences, dtype=float)).groupby(np.asarray(groups, dtype=object)).mean()
+    nonzero = means[means != 0].to_numpy()
+    described = f"Wilcoxon signed-rank on {len(means)} groups' means, one-sided"
+    if not len(nonzero):
+        return 1.0, f"{described} (all zero)"
+    if len(nonzero) == 1:  # (scipy needs two) its two sign flips: as large half the time, or always
+        return (0.5 if nonzero[0] > 0 else 1.0), f"{described} (exact)"
+    ranks = stats.rankdata(np.abs(nonzero))  # a sign flip leaves every |difference|, so every rank, in place
+
+    def positive_ranks(x, axis=-1):
+        return np.sum(np.where(x > 0, ranks, 0.0), axis=axis)
+
+    result = stats.permutation_test(
+        (nonzero,),
+        positive_ranks,
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=SIGN_FLIPS,
+        alternative="greater",
+        rng=np.random.default_rng(seed),
+    )
+    how = "exact" if len(nonzero) <= EXACT_GROUPS else f"{SIGN_FLIPS:,} random sign flips"
+    return float(result.pvalue), f"{described} ({how})"
+
+
+def mcnemar(only_first: int, only_second: int) -> float:
+    """Exact one-sided McNemar p-value: of the discordant cases, as many or more for the first."""
+    discordant = only_first + only_second
+    if not discordant:
+        return 1.0
+    return float(stats.binomtest(only_first, discordant, 0.5, alternative="greater").pvalue)
+
+
+def mcnemar_power(cases: int, discordant_rate: float, first_share: float, alpha=0.05) -> float:
+    """Power of the exact one-sided McNemar test at `alpha` over `cases` cases, when a case is
+    discordant with probability `discordant_rate` and a discordant case favours the first with
+    probability `first_share` (scipy's binomial distributions, summed over the discordant count)."""
+    counts = np.arange(cases + 1)
+    weight = stats.binom.pmf(counts, cases, discordant_rate)
+    # the smallest count favouring the first that the test rejects on, per discordant count
+    critical = stats.binom.isf(alpha, counts, 0.5) + 1
+    rejects = stats.binom.sf(critical - 1, counts, first_share)
+    return float(np.sum(weight * np.where(counts > 0, rejects, 0.0)))
+
+
+def mcnemar_cases_needed(cases: int, only_first: int, only_second: int, power=0.8, alpha=0.05, most=100_000) -> float:
+    """The fewest cases at which the exact McNemar test has `power`, at the observed rates; NaN
+    where more cases would not favour the first, inf beyond `most`."""
+    discordant = only_first + only_second
+    if not discordant or only_first <= only_second:
+        return math.nan
+    rate, favour = discordant / cases, only_first / discordant
+    low, high = cases, cases
+    while mcnemar_power(high, rate, favour, alpha) < power:
+        if high >= most:
+            return math.inf
+        low, high = high, min(2 * high, most)
+    while low < high:  # the power is about monotone in the cases: bisect
+        middle = (low + high) // 2
+        if mcnemar_power(middle, rate, favour, alpha) >= power:
+            high = middle
+        else:
+            low = middle + 1
+    return float(high)

@@ -1,0 +1,61 @@
+"""From an interval to a verdict, and to the cases a verdict would take where there is none.
+
+A statement predicts that a quantity lies in a region (below 0.5, above 0, ...). It holds ("yes")
+when the whole 95% interval lies inside the region, fails ("no") when the whole interval lies
+outside, and is inconclusive otherwise. There is no verdict from fewer than MIN_GROUPS
+independent groups of cases, nor from an interval of zero width (every resample agreeing bounds
+nothing).
+"""
+
+import math
+
+MIN_GROUPS = 6
+ALPHA = 0.05  # the tests' level (one-sided)
+
+
+def verdict(groups: int, low: float, high: float, region: tuple[float, float]) -> tuple[str, str]:
+    """(holds, why): 'yes' when [low, high] lies inside the open region, 'no' when wholly
+    outside, else 'inconclusive'; no verdict from too few groups or a zero-width interval."""
+    if groups < MIN_GROUPS:
+        return "too few cases", f"{groups} independent groups; a verdict needs {MIN_GROUPS}"
+    if math.isnan(low) or math.isnan(high):
+        return "too few cases", "no interval"
+    if math.isclose(low, high, abs_tol=1e-12):
+        return "inconclusive", f"every resample gives {low:.2f}: an interval of zero width rules nothing out"
+    start, end = region
+    if start < low and high < end:
+        return "yes", ""
+    if high <= start or low >= end:
+        return "no", ""
+    return "inconclusive", "the interval reaches both sides of the claim's bound"
+
+
+def cases_needed(n: int, groups: int, value: float, low: float, high: float, region) -> float:
+    """About how many cases an inconclusive interval would need to exclude the region's nearest
+    bound, if the estimate and the spread between groups stayed as they are (an interval's width
+    shrinks as one over the square root of the groups); NaN where that cannot be said (no
+    interval, zero width, or an estimate on the bound)."""
+    bounds = [bound for bound in region if math.isfinite(bound)]
+    values = (value, low, high)
+    if not bounds or not groups or any(math.isnan(v) for v in values) or math.isclose(low, high, abs_tol=1e-12):
+        return math.nan
+    distance = min(abs(value - bound) for bound in bounds)
+    if distance == 0:
+        return math.nan
+    half = (high - low) / 2
+    return float(math.ceil(groups * (half / distance) ** 2 * n / groups))
+
+
+def paired_verdict(result: dict, p: float) -> tuple[str, str, float]:
+    """Whether a paired difference (a `multihop.report.stats.clustered` result) shows the first
+    method above the second: its interval above 0 and its test's p-value below ALPHA. Returns
+    (verdict, why, about how many cases would decide where it is inconclusive)."""
+    beats, why = verdict(result["groups"], result["ci_low"], result["ci_high"], (0.0, math.inf))
+    if beats == "yes" and p >= ALPHA:
+        beats, why = "inconclusive", f"the interval lies above 0 but the test's p = {p:.3f}"
+    needed = math.nan
+    if beats == "inconclusive":
+        needed = cases_needed(
+            result["n"], result["groups"], result["value"], result["ci_low"], result["ci_high"], (0.0, math.inf)
+        )
+    return beats, why, needed
