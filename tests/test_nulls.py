@@ -111,8 +111,9 @@ def test_mcnemar_is_exact_and_its_power_grows_with_the_cases():
 
 
 def test_cases_needed_scales_the_interval_to_reach_the_bound():
-    # half-width 0.2 around 0.1 with 10 groups: (0.2 / 0.1)^2 = 4 times as many
+    # reaching 0.2 below 0.1 with 10 groups: (0.2 / 0.1)^2 = 4 times as many
     assert cases_needed(20, 10, 0.1, -0.1, 0.3, (0.0, math.inf)) == 80
+    assert cases_needed(20, 10, 0.1, 0.0, 0.5, (0.0, math.inf)) == 21  # on the bound at 20 cases: more than 20
     assert math.isnan(cases_needed(20, 10, 0.0, -0.1, 0.1, (0.0, math.inf)))  # on the bound: no number
 
 

@@ -240,7 +240,7 @@ def headline_rows(table: pd.DataFrame, against: pd.DataFrame | None, groups) -> 
                 f"share of incorrect cases with some back-patch at {position} answering e3; cases whose unedited "
                 "run already answers e3 (drift) left out",
                 "exact (Clopper-Pearson) interval over cases, as the study reports a share",
-                NO_REACH,
+                counts,
                 result,
                 (0.0, math.inf),
                 f"{NULLS_CRITERION}; the study found 32-66% per position",
@@ -276,6 +276,7 @@ def null_rows(against: pd.DataFrame) -> list[dict]:
             names = {"null": row["null"], "position": position, "detail": row["detail"]}
             result = {key: row[key] for key in ("n", "groups", "value", "ci_low", "ci_high")}
             judged = (row["beats"], row["why"], row["cases_needed"], row["p_value"])
+            compared = {**NO_REACH, "n": row["n"]}  # the cases compared; nothing to reach
             rows.append(
                 _row(
                     "nulls",
@@ -283,7 +284,7 @@ def null_rows(against: pd.DataFrame) -> list[dict]:
                     statements[measure].format(**names),
                     quantities[measure].format(**names),
                     f"{GROUPED}; {row['test']}",
-                    NO_REACH,
+                    compared,
                     result,
                     (0.0, math.inf),
                     "interval above 0 and p < 0.05",

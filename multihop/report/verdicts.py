@@ -32,18 +32,21 @@ def verdict(groups: int, low: float, high: float, region: tuple[float, float]) -
 
 def cases_needed(n: int, groups: int, value: float, low: float, high: float, region) -> float:
     """About how many cases an inconclusive interval would need to exclude the region's nearest
-    bound, if the estimate and the spread between groups stayed as they are (an interval's width
-    shrinks as one over the square root of the groups); NaN where that cannot be said (no
-    interval, zero width, or an estimate on the bound)."""
+    bound, if the estimate, the spread between groups and the cases per group stayed as they are
+    (an interval's reach from its estimate shrinks as one over the square root of the groups);
+    NaN where that cannot be said (no groups or interval, zero width, an estimate on the bound)."""
     bounds = [bound for bound in region if math.isfinite(bound)]
     values = (value, low, high)
     if not bounds or not groups or any(math.isnan(v) for v in values) or math.isclose(low, high, abs_tol=1e-12):
         return math.nan
-    distance = min(abs(value - bound) for bound in bounds)
+    bound = min(bounds, key=lambda bound: abs(value - bound))
+    distance = abs(value - bound)
     if distance == 0:
         return math.nan
-    half = (high - low) / 2
-    return float(math.ceil(groups * (half / distance) ** 2 * n / groups))
+    # the interval's reach toward the bound, on that side of the estimate
+    reach = value - low if bound < value else high - value
+    needed = math.ceil(n * (reach / distance) ** 2)
+    return float(max(needed, n + 1))  # undecided at n cases: more than n
 
 
 def paired_verdict(result: dict, p: float) -> tuple[str, str, float]:
