@@ -205,6 +205,8 @@ def test_held_out_fix_and_break_rates_on_the_same_chosen_cells(rare):
     assert breaks["backpatching"] == 0  # the chosen cell keeps every correct case
     net = row(table, "both", "chosen", nulls.FORWARD, heldout.NET)
     assert net["n"] == 32 and net["value"] > 0
+    alone = row(table, "both", "chosen", "", heldout.OWN_NET)  # on the forward comparison's 32 cases, the most
+    assert alone["n"] == 32 and alone["value"] == pytest.approx(net["backpatching"]) and alone["null_value"] == 0
 
 
 def test_cell_by_cell_back_patching_is_compared_with_the_same_layers_the_other_way():

@@ -41,7 +41,9 @@ def model_rows(model: str, stages: dict[str, pd.DataFrame], num_layers: int, bac
             )
     if controls is not None:
         for row in controls.to_dict("records"):
-            measure = f"{row['measure']} at {row['position']}, back-patching minus {row['null']}"
+            null = row["null"] if isinstance(row["null"], str) else ""  # (empty: back-patching alone)
+            against = f", back-patching minus {null}" if null else ", back-patching"
+            measure = f"{row['measure']} at {row['position']}{against}"
             rows.append(
                 {"split": row["split"], "measure": measure, **{k: row[k] for k in ("n", "value", "ci_low", "ci_high")}}
             )

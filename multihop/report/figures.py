@@ -327,7 +327,7 @@ def nulls_bars(table: pd.DataFrame, title: str):
     from multihop.report.heldout import FIXES, NET
     from multihop.report.nulls import FIXABLE, SUCCESS, WHERE
 
-    own = table[table["split"].isin(["incorrect", "both"])]
+    own = table[table["split"].isin(["incorrect", "both"]) & (table["null"] != "")]  # (not back-patching alone)
     figure, axes = plt.subplots(1, 3, figsize=(16, 4.6), squeeze=False)
     fixable, success = own[own["measure"] == FIXABLE], own[own["measure"] == SUCCESS]
     nulls = list(dict.fromkeys(own["null"]))

@@ -255,11 +255,12 @@ def null_rows(against: pd.DataFrame) -> list[dict]:
     the held-out test against each null: fix rate and net effect."""
     rows = []
     wanted = [(nulls.SUCCESS, position) for position in nulls.POSITIONS]
-    wanted += [(heldout.FIXES, "chosen"), (heldout.NET, "chosen")]
+    wanted += [(heldout.FIXES, "chosen"), (heldout.NET, "chosen"), (heldout.OWN_NET, "chosen")]
     statements = {
         nulls.SUCCESS: "back-patching beats {null} at {position}",
         heldout.FIXES: "a back-patch chosen on other cases fixes held-out cases more often than one chosen from {null}",
-        heldout.NET: "a back-patch chosen on other cases raises held-out accuracy more than one chosen from {null}",
+        heldout.NET: "a back-patch chosen on other cases leaves held-out accuracy higher than one chosen from {null}",
+        heldout.OWN_NET: "a back-patch chosen on other cases raises accuracy on held-out cases",
     }
     quantities = {
         nulls.SUCCESS: "per incorrect case: share of cells at {position} answering e3, back-patching minus "
@@ -268,6 +269,8 @@ def null_rows(against: pd.DataFrame) -> list[dict]:
         "mean ({detail})",
         heldout.NET: "per case (incorrect +fixed, correct -broken): held-out net effect, back-patching minus {null}, "
         "mean ({detail})",
+        heldout.OWN_NET: "per case (incorrect +fixed, correct -broken): held-out net effect of back-patching, mean "
+        "({detail})",
     }
     for measure, position in wanted:
         for row in against[(against["measure"] == measure) & (against["position"] == position)].to_dict("records"):

@@ -14,7 +14,8 @@ that answers e3 for the most of them (ties: lowest), and it is applied
 Per case, the share of the times it was held out that it was fixed (or broken), and its net
 effect, the change in accuracy if the chosen patch were applied to every held-out case (fixed
 +1, broken -1). Back-patching against each null: the per-case differences, paired, each with its
-95% interval over groups and the signed-rank test (multihop.report.nulls).
+95% interval over groups and the signed-rank test (multihop.report.nulls); and back-patching's own
+net effect against no change, on the most cases any comparison had.
 """
 
 import math
@@ -30,6 +31,7 @@ from multihop.report.verdicts import paired_verdict
 
 REPEATS, FOLDS = 10, 5
 FIXES, BREAKS, NET = "held-out fix rate", "held-out break rate", "held-out net effect on accuracy"
+OWN_NET = "held-out net effect on accuracy, alone"  # back-patching's own, against no change
 
 
 def grouped_folds(cases, groups: dict, folds: int, rng: random.Random) -> list[set]:
@@ -118,7 +120,7 @@ def held_out(methods: dict, first: str, groups: dict, num_layers: int, seed: int
     if "incorrect" not in methods.get(first, {}):
         return []
     everyone = {**groups.get("correct", {}), **groups.get("incorrect", {})}  # e3 is e3 in both splits
-    rows = []
+    rows, alone = [], None  # alone: `first`'s net effects on the most cases, and how they were made
     for null, other in methods.items():
         if null == first or "incorrect" not in other:
             continue
@@ -152,4 +154,9 @@ def held_out(methods: dict, first: str, groups: dict, num_layers: int, seed: int
             else:
                 continue
             rows.append(_row(null, measure, split, a, b, everyone, measure != BREAKS) | {"detail": detail})
+            if measure == NET and (alone is None or len(a) > len(alone[0])):
+                alone = (a, detail)
+    if alone is not None:  # does the chosen patch help at all? its net effect against none
+        net, detail = alone
+        rows.append(_row("", OWN_NET, "both", net, net * 0.0, everyone) | {"detail": detail})
     return rows
