@@ -45,6 +45,20 @@ def _layer_ticks(num_layers: int, most: int = 10) -> list[int]:
     return list(range(0, num_layers, max(1, math.ceil(num_layers / most))))
 
 
+def _stage_ticks(ax, order: list[str], groups, reached, studied) -> None:
+    """One tick per stage, its name over "reached/studied" of each group (split or model): a
+    reader sees what each box leaves out. `reached`, `studied`: (stage, group) -> count."""
+    ax.set_xticks(range(len(order)))
+    ax.set_xticklabels(
+        [
+            stage.replace(" ", "\n", 1)
+            + "\n"
+            + "  ".join(f"{reached.get((stage, g), 0)}/{studied.get((stage, g), 0)}" for g in groups)
+            for stage in order
+        ]
+    )
+
+
 def _empty(ax, text="no cases") -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="grey")
 
@@ -84,15 +98,8 @@ def stage_boxplot(stages: pd.DataFrame, counts: dict[str, int], num_layers: int,
             ax.plot([], [], color="grey", linestyle="--", linewidth=2, label="another case's\nnames (chance)")
         ax.legend(title="cases", loc="upper left", bbox_to_anchor=(1, 1))
     reached = stages[stages["layer"] < num_layers].groupby(["stage", "split"]).size()
-    ax.set_xticks(range(len(order)))
-    ax.set_xticklabels(
-        [
-            stage.replace(" ", "\n", 1)
-            + "\n"
-            + "  ".join(f"{reached.get((stage, s), 0)}/{studied.get((stage, s), counts.get(s, 0))}" for s in SPLITS)
-            for stage in order
-        ]
-    )
+    studied = {(stage, s): studied.get((stage, s), counts.get(s, 0)) for stage in order for s in SPLITS}
+    _stage_ticks(ax, order, SPLITS, reached, studied)
     ax.set_xlabel("stage (below: cases reaching it, correct  incorrect)")
     ax.set_ylim(-0.5, num_layers + 0.5)
     ticks = _layer_ticks(num_layers)
@@ -197,17 +204,9 @@ def comparison(stages: pd.DataFrame, fixable: pd.DataFrame, title: str):
             sns.boxplot(**common, palette=palette, fill=False, showfliers=False, legend=False)
             np.random.seed(0)  # the same jitter every run
             sns.stripplot(**common, palette=palette, dodge=True, size=5, alpha=0.7, legend=False, jitter=0.08)
-        ax.set_xticks(range(len(order)))
         reached = own[own["depth"] <= 1].groupby(["stage", "model"]).size()
         studied = own.groupby(["stage", "model"]).size()
-        ax.set_xticklabels(
-            [
-                stage.replace(" ", "\n", 1)
-                + "\n"
-                + "  ".join(f"{reached.get((stage, m), 0)}/{studied.get((stage, m), 0)}" for m in models)
-                for stage in order
-            ]
-        )
+        _stage_ticks(ax, order, models, reached, studied)
         ax.set_xlabel("below: cases reaching the stage / studied, per model")
         ax.set_ylim(-0.05, 1.15)
         ax.set_yticks([0, 0.25, 0.5, 0.75, 1, 1.1], ["0", "0.25", "0.5", "0.75", "1", "never"])

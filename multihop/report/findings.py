@@ -24,9 +24,9 @@ import pandas as pd
 
 from multihop.report import heldout, nulls
 from multihop.report.stages import CHANCE, studied_for, with_donor
-from multihop.report.stats import clustered, clustered_difference, share
+from multihop.report.stats import clustered, clustered_difference, group_of, share
 from multihop.report.tables import STAGES, backpatched_cases, relative_depth
-from multihop.report.verdicts import cases_needed, verdict
+from multihop.report.verdicts import judge
 
 COLUMNS = ["claim", "split", "statement", "quantity", "treatment", "studied", "reached", "reached_share"]
 COLUMNS += ["reached_low", "reached_high", "n", "groups", "value", "ci_low", "ci_high", "criterion", "holds", "why"]
@@ -39,13 +39,7 @@ NO_REACH = {"k": 0, "n": 0, "share": math.nan, "low": math.nan, "high": math.nan
 def _row(claim, split, statement, quantity, treatment, reached, result, region, criterion, judged=None):
     """A findings row; its verdict from the interval, or `judged` (holds, why, cases needed, p)."""
     if judged is None:
-        holds, why = verdict(result["groups"], result["ci_low"], result["ci_high"], region)
-        needed = math.nan
-        if holds == "inconclusive":
-            needed = cases_needed(
-                result["n"], result["groups"], result["value"], result["ci_low"], result["ci_high"], region
-            )
-        judged = (holds, why, needed, math.nan)
+        judged = (*judge(result, region), math.nan)
     holds, why, needed, p = judged
     counts = dict(studied=reached["n"], reached=reached["k"], reached_share=reached["share"])
     counts |= dict(reached_low=reached["low"], reached_high=reached["high"])
@@ -57,8 +51,7 @@ def _row(claim, split, statement, quantity, treatment, reached, result, region, 
 
 def _groups(split: str, table: pd.DataFrame, groups: dict | None) -> list:
     """The group of each case of `table` (its e3 where known, else the case alone)."""
-    known = (groups or {}).get(split, {})
-    return [known.get(case, case) for case in table["id"]]
+    return group_of((groups or {}).get(split, {}), table["id"])
 
 
 # claims about when a stage happens: (claim, statement, stages.csv column, region of relative depth, criterion)

@@ -74,6 +74,7 @@ def cross_validated(incorrect: dict, correct: dict, groups: dict, seed: int):
     Returns ({method: Series of shares indexed (split, id)}, {method: Counter of cells})."""
     cases = sorted(set.intersection(*(set(rows["id"]) for rows in incorrect.values())))
     correct_cases = sorted(set.intersection(*(set(rows["id"]) for rows in correct.values()))) if correct else []
+    correct_groups = list(zip(correct_cases, group_of(groups, correct_cases), strict=True))
     hits = {method: Counter() for method in incorrect}
     times, chosen = Counter(), {method: Counter() for method in incorrect}
     for repeat in range(REPEATS):
@@ -82,7 +83,7 @@ def cross_validated(incorrect: dict, correct: dict, groups: dict, seed: int):
             if not train:  # one group: nothing to choose on
                 continue
             seen = set(group_of(groups, train))
-            kept = [case for case in correct_cases if group_of(groups, [case])[0] not in seen]
+            kept = [case for case, group in correct_groups if group not in seen]
             times.update([("incorrect", case) for case in test] + [("correct", case) for case in kept])
             for method, rows in incorrect.items():
                 cell = best_cell(rows[rows["id"].isin(train)])

@@ -49,15 +49,25 @@ def cases_needed(n: int, groups: int, value: float, low: float, high: float, reg
     return float(max(needed, n + 1))  # undecided at n cases: more than n
 
 
+def judge(result: dict, region) -> tuple[str, str, float]:
+    """(verdict, why, cases needed where it is inconclusive) of a `multihop.report.stats` result
+    ({n, groups, value, ci_low, ci_high}) against the region a statement predicts."""
+    holds, why = verdict(result["groups"], result["ci_low"], result["ci_high"], region)
+    needed = math.nan
+    if holds == "inconclusive":
+        needed = cases_needed(
+            result["n"], result["groups"], result["value"], result["ci_low"], result["ci_high"], region
+        )
+    return holds, why, needed
+
+
 def paired_verdict(result: dict, p: float) -> tuple[str, str, float]:
     """Whether a paired difference (a `multihop.report.stats.clustered` result) shows the first
     method above the second: its interval above 0 and its test's p-value below ALPHA. Returns
     (verdict, why, about how many cases would decide where it is inconclusive)."""
-    beats, why = verdict(result["groups"], result["ci_low"], result["ci_high"], (0.0, math.inf))
+    beats, why, needed = judge(result, (0.0, math.inf))
     if beats == "yes" and p >= ALPHA:
         beats, why = "inconclusive", f"the interval lies above 0 but the test's p = {p:.3f}"
-    needed = math.nan
-    if beats == "inconclusive":
         needed = cases_needed(
             result["n"], result["groups"], result["value"], result["ci_low"], result["ci_high"], (0.0, math.inf)
         )
