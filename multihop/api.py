@@ -45,7 +45,8 @@ def analysis_settings(**changes) -> dict:
     unknown = set(changes) - set(config["analyses"]) - {"match"}
     if unknown:
         raise UserError(f"no analysis setting named {', '.join(sorted(unknown))} (see config.yaml, analyses:)")
-    return {**config["analyses"], "match": config["evaluation"]["match"], **changes}
+    judging = {key: config["evaluation"][key] for key in ("match", "one_character")}
+    return {**config["analyses"], **judging, **changes}
 
 
 def load_model(source: str, dtype: str = "auto", device: str = "auto", prefix: str = "") -> Model:
@@ -61,7 +62,7 @@ def load_model(source: str, dtype: str = "auto", device: str = "auto", prefix: s
     return Model(source, Adapter(model), tokenizer, prefix)
 
 
-def make_case(model: Model, e1, r1, e2, r2, e3, capitalize: bool = False) -> Case:
+def make_case(model: Model, e1, r1, e2, r2, e3, capitalize: bool = False, one_character: str = "alias") -> Case:
     """One two-hop case (e1 -r1-> e2 -r2-> e3): its row read as a chain file's row is
     (`chain_file.import_chains`), its token positions found as the workflow finds them."""
     row = {}
@@ -73,7 +74,7 @@ def make_case(model: Model, e1, r1, e2, r2, e3, capitalize: bool = False) -> Cas
     located = locate_all(model.tokenizer, table, model.prefix)
     if located.loc[0, "skipped"]:
         raise UserError(f"cannot locate the case's tokens: {located.loc[0, 'skipped']}")
-    return load_cases(model.tokenizer, table.merge(located, on="id"), model.prefix)[0]
+    return load_cases(model.tokenizer, table.merge(located, on="id"), model.prefix, one_character)[0]
 
 
 def run_analysis(name: str, model: Model, cases: list[Case], settings: dict | None = None) -> pd.DataFrame:

@@ -53,6 +53,8 @@ rule analysis_shard:
         model=model_config,
         cases=lambda wildcards: CASES[wildcards.analysis],
         settings=settings_of,
+        # which names a case's entities have: every analysis reads them
+        one_character=config["evaluation"]["one_character"],
     script:
         "../scripts/run_analysis.py"
 
@@ -94,7 +96,10 @@ rule summarize_stages:
     localrule: True
     params:
         code=code_digest("scripts/summarize_stages.py"),
-        propagation=config["analyses"]["propagation"],
+        rules={
+            **{key: SETTINGS[key] for key in ("propagation", "knockout_count")},
+            **{key: SETTINGS[key] for key in ("patchscopes_reading", "one_character")},
+        },
         cases=CASES,
         seed=config["analyses"]["seed"],  # the chance baseline's donors
     script:

@@ -1,8 +1,17 @@
+import os
+
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
-from multihop.analyses.catalog import CATALOG, STAGE_ANALYSES, case_counts, uses
+from multihop.analyses.catalog import (
+    CATALOG,
+    STAGE_ANALYSES,
+    case_counts,
+    product_settings,
+    uses,
+)
 from multihop.configuration import check as check_config
+from multihop.dataset.chain_file import missing_chain_file
 from multihop.dependencies import code_digest
 from multihop.errors import UserError
 from multihop.evaluation.splits import SPLITS
@@ -25,6 +34,10 @@ if config["dataset"]["source"] == "file" and not config["dataset"]["file"]:
     raise WorkflowError(
         "config: dataset.source is file but dataset.file is not set; give the path of a CSV or Parquet of chains"
     )
+if config["dataset"]["source"] == "file" and not os.path.exists(
+    config["dataset"]["file"]
+):
+    raise WorkflowError(missing_chain_file(config["dataset"]["file"]))
 
 
 MODELS = {model["name"]: model for model in config["models"]}
@@ -107,7 +120,10 @@ except UserError as error:
     raise WorkflowError(str(error)) from None
 # what the analyses run with: their section of the config, and the evaluation's rule for answers;
 # each analysis's jobs get only the settings its catalog entry reads
-SETTINGS = {**config["analyses"], "match": config["evaluation"]["match"]}
+SETTINGS = {
+    **config["analyses"],
+    **{key: config["evaluation"][key] for key in ("match", "one_character")},
+}
 # each analysis's table is written in parts (by position, seed, sublayer or target; see the catalog)
 PARTS = {name: analysis.part_names(SETTINGS) for name, analysis in CATALOG.items()}
 

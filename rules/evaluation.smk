@@ -18,6 +18,7 @@ rule evaluate:
         max_new_tokens=config["evaluation"]["max_new_tokens"],
         staged=config["evaluation"]["staged"],
         match=config["evaluation"]["match"],
+        one_character=config["evaluation"]["one_character"],
     script:
         "../scripts/evaluate.py"
 

@@ -54,7 +54,7 @@ for name, analysis in CATALOG.items():
                 uses=uses(analysis, analysis.figure),
                 stages=analysis.figure.stages,
                 groups=analysis.figure.groups,
-                settings=analysis.settings(SETTINGS),
+                settings=product_settings(analysis, analysis.figure, SETTINGS),
             script:
                 "../scripts/draw_product.py"
 
@@ -78,7 +78,7 @@ for name, analysis in CATALOG.items():
                 uses=uses(analysis, analysis.table),
                 stages=analysis.table.stages,
                 groups=analysis.table.groups,
-                settings=analysis.settings(SETTINGS),
+                settings=product_settings(analysis, analysis.table, SETTINGS),
                 title=analysis.table.title,
             script:
                 "../scripts/draw_product.py"
@@ -109,7 +109,7 @@ rule make_findings:
     params:
         code=code_digest("scripts/make_findings.py"),
         seed=config["analyses"]["seed"],  # the held-out test's folds
-        config=chosen(config),  # the settings where the study and this project differ
+        config=lambda wildcards: chosen(config, wildcards.model),  # where the study and this project differ
     script:
         "../scripts/make_findings.py"
 

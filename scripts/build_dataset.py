@@ -3,7 +3,7 @@ and counts of what they hold."""
 
 import logging
 
-from multihop.dataset.chains import build_chains, dataset_stats, require_chains, select_bridges
+from multihop.dataset.chains import build_chains, dataset_rules, dataset_stats, require_chains
 from multihop.files import read_table, write_csv
 from multihop.scripting import run
 
@@ -14,15 +14,12 @@ def main(snakemake):
     chains = build_chains(entities, facts, snakemake.params.relations, snakemake.params.capitalize)
     require_chains(chains, entities, facts)
     logging.info("%d chains from %d entities and %d facts", len(chains), len(entities), len(facts))
-    selection = snakemake.params.selection
-    if selection["selection"] == "study":
-        every = len(chains)
-        chains = select_bridges(
-            chains, entities, selection["bridges_per_type"], selection["chains_per_bridge"], selection["seed"]
-        )
-        logging.info("the study's selection of bridge entities keeps %d of %d chains", len(chains), every)
+    chains, funnel = dataset_rules(chains, entities, snakemake.params.selection)
+    for step, count in funnel:
+        logging.info("%s: %d", step, count)
+    require_chains(chains, entities, facts, after=funnel[1:])
     write_csv(chains, snakemake.output.dataset)
-    write_csv(dataset_stats(entities, facts, chains), snakemake.output.stats)
+    write_csv(dataset_stats(entities, facts, chains, funnel), snakemake.output.stats)
 
 
 run(main, snakemake)  # noqa: F821 (snakemake is injected by the script directive)

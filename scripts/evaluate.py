@@ -41,7 +41,8 @@ def evaluate_model(snakemake, gpus):
         )
 
     start = time.perf_counter()
-    table = evaluate(dataset, generate, spec["prompt_prefix"], snakemake.params.staged, snakemake.params.match)
+    params = snakemake.params
+    table = evaluate(dataset, generate, spec["prompt_prefix"], params.staged, params.match, params.one_character)
     logging.info("evaluated in %.0f s", time.perf_counter() - start)
     for column in [c for c in table.columns if c.endswith("_correct")]:
         asked = table[column].notna()

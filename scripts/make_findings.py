@@ -28,10 +28,11 @@ def main(snakemake):
         against = compared(*(parts[name] for name in names), groups, model["layers"], snakemake.params.seed)
         return findings(stages, model["layers"], against, groups)
 
+    one_character = snakemake.params.config["evaluation"]["one_character"]
     run_judge = claims(by_split(snakemake.input, "stages", pd.read_csv), parts)
     # every verdict again under whole-word matching, from the stored generations
     word = {
-        name: {split: rejudged(table, studied[split], "word") for split, table in by.items()}
+        name: {split: rejudged(table, studied[split], "word", one_character) for split, table in by.items()}
         for name, by in parts.items()
     }
     both = with_other_judge(run_judge, claims(by_split(snakemake.input, "stages_word", pd.read_csv), word), "word")

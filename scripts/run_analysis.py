@@ -38,10 +38,11 @@ def run_shard(snakemake, located, count, gpus):
     everyone = everyone[everyone["order"] < count]
     model, tokenizer = load(spec["source"], spec["dtype"], spec["device"], gpus=gpus)
     ran = check_runtime(model, read_json(snakemake.input.runtime))
-    cases = load_cases(tokenizer, located, spec["prompt_prefix"])
+    one_character = snakemake.params.one_character  # which names an entity has
+    cases = load_cases(tokenizer, located, spec["prompt_prefix"], one_character)
     # the cases it may draw on: the whole split's for analyses that draw on others (None: its own)
     draws = CATALOG[analysis].draws_on_others
-    pool = load_cases(tokenizer, everyone, spec["prompt_prefix"]) if draws else None
+    pool = load_cases(tokenizer, everyone, spec["prompt_prefix"], one_character) if draws else None
     logging.info(
         "%s on %d cases with %s as %s on %s, %d threads",
         analysis,

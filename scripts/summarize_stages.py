@@ -20,15 +20,29 @@ def main(snakemake):
     studied = read_table(snakemake.input.studied)
     counts, params = snakemake.params.cases, snakemake.params
 
+    rules = params.rules
+    clean_correct = snakemake.wildcards.split == "correct"  # the unedited prompt's answer, by the split
+
     def summarized(tables):
-        stages = case_stages(studied, counts, **tables, propagation=params.propagation)
+        stages = case_stages(
+            studied,
+            counts,
+            **tables,
+            propagation=rules["propagation"],
+            knockout_count=rules["knockout_count"],
+            clean_correct=clean_correct,
+        )
         # beside each case's stages: how early Patchscopes "decodes" another case's names
-        return with_chance_baseline(stages, studied, tables["patchscopes"], params.seed)
+        reading = {"reading": rules["patchscopes_reading"], "one_character": rules["one_character"]}
+        return with_chance_baseline(stages, studied, tables["patchscopes"], params.seed, **reading)
 
     stages = summarized(tables)
     logging.info("%d studied cases (%s)", len(stages), ", ".join(f"{n} {name}" for name, n in counts.items()))
     write_csv(stages, snakemake.output.stages)
-    word = {name: rejudged(table, studied, "word") if name in JUDGED else table for name, table in tables.items()}
+    word = {
+        name: rejudged(table, studied, "word", rules["one_character"]) if name in JUDGED else table
+        for name, table in tables.items()
+    }
     write_csv(summarized(word), snakemake.output.stages_word)
 
 

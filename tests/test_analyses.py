@@ -21,7 +21,8 @@ from multihop.report.stages import case_stages, studied_for
 
 SETTINGS = {"max_new_tokens": 4, "patchscopes_seeds": [0], "knockout_window": 1, "seed": 0}
 SETTINGS |= {"match": "substring", "sampling": {"temperature": None, "top_k": None, "top_p": None}}
-SETTINGS |= {"projection_tokens": "first", "knockout_relation": "noun"}
+SETTINGS |= {"projection_tokens": "first", "knockout_relation": "noun", "projection_space": "tokenizer"}
+SETTINGS |= {"patchscopes_reading": "patterns", "one_character": "alias"}
 PREFIX = "the capital of Japan is Tokyo. "
 
 

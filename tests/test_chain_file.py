@@ -93,3 +93,12 @@ def test_a_missing_or_unknown_file_is_a_plain_error(tmp_path):
     (tmp_path / "chains.json").write_text("{}")
     with pytest.raises(UserError, match="use a .csv or .parquet"):
         read_chain_file(tmp_path / "chains.json")
+
+
+def test_a_missing_chain_file_is_named_and_the_studys_says_where_to_get_it():
+    from multihop.dataset.chain_file import STUDY_FILE, STUDY_URL, missing_chain_file
+
+    assert missing_chain_file("mine.csv") == (
+        "config: dataset.file mine.csv does not exist; give the path of a CSV or Parquet of chains"
+    )
+    assert missing_chain_file(STUDY_FILE).endswith(f"download {STUDY_URL} to {STUDY_FILE}")

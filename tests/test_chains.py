@@ -6,12 +6,14 @@ import pytest
 from multihop.dataset.chains import (
     build_chains,
     chain_id,
+    dataset_rules,
     dataset_stats,
     e1_offset,
     prompts,
     relation_phrase,
     require_chains,
     select_bridges,
+    with_aliases,
 )
 from multihop.dataset.wikidata import extract_from_dump
 from multihop.errors import UserError
@@ -96,3 +98,66 @@ def test_facts_that_make_no_chain_are_a_plain_error(tiny_dump, config):
     with pytest.raises(UserError, match="make no two-hop chain: no object of one fact is the subject of another"):
         require_chains(chains, entities, facts)
     assert require_chains(build_chains(entities, facts, config["relations"]), entities, facts).shape[0] == 6
+
+
+def test_bridges_rank_among_all_members_of_their_class(tiny_dump, config):
+    """The study's pool: a human with more statements than John Lennon that bridges no chain
+    still takes the first of the humans' places (create_dataset.py ranks every member)."""
+    q = "<http://www.wikidata.org/entity/Q9>"
+    wdt = "<http://www.wikidata.org/prop/direct/"
+    lines = [f"{q} {wdt}P31> <http://www.wikidata.org/entity/Q5> ."]
+    lines += [f"{q} {wdt}P{n}> <http://www.wikidata.org/entity/Q{100 + n}> ." for n in range(1, 6)]
+    with tiny_dump.open("a") as dump:
+        dump.write("\n".join(lines) + "\n")
+    entities, facts = extract_from_dump(tiny_dump, config["entity_types"], list(config["relations"]))
+    assert "Q9" not in set(entities["qid"])  # in no fact, so not in the table; its rank still counts
+    ranks = entities.set_index("label")["class_ranks"]
+    assert ranks["John Lennon"] == "Q5:2" and ranks["Yoko Ono"] == "Q5:3"
+    assert ranks["Japan"] == "Q6256:1" and ranks["United Kingdom"] == "Q6256:2"  # a tie: lower QID first
+    chains = build_chains(entities, facts, config["relations"])
+    top = select_bridges(chains, entities, per_type=1, per_bridge=100, seed=0)
+    assert set(top["e2"]) == {"Q17"}  # no human is among the first one of its class; Japan is
+    assert set(select_bridges(chains, entities, per_type=2, per_bridge=100, seed=0)["e2"]) == {"Q17", "Q145", "Q1203"}
+
+
+def test_each_class_has_its_own_quota():
+    """An item ranked third among cities but first among big cities is kept with one per class."""
+    entities = pd.DataFrame({"qid": ["Q1", "Q2"], "class_ranks": ["Q515:3|Q1549591:1", "Q515:2"]})
+    chains = pd.DataFrame({"id": ["a", "b"], "e2": ["Q1", "Q2"]})
+    assert list(select_bridges(chains, entities, per_type=1, per_bridge=100, seed=0)["e2"]) == ["Q1"]
+
+
+def test_the_studys_dataset_drops_chains_without_aliases_after_the_cap():
+    aliased, bare = '["x"]', "[]"
+    chains = pd.DataFrame(
+        {
+            "id": ["a", "b", "c", "d"],
+            "e2": ["Q1"] * 4,
+            "e1_aliases": [aliased, bare, aliased, aliased],
+            "e2_aliases": [aliased] * 4,
+            "e3_aliases": [aliased, aliased, aliased, bare],
+        }
+    )
+    assert list(with_aliases(chains)["id"]) == ["a", "c"]
+    entities = pd.DataFrame({"qid": ["Q1"], "class_ranks": ["Q5:1"]})
+    rules = {"selection": "study", "bridges_per_type": 1, "chains_per_bridge": 2, "seed": 0, "aliases": "required"}
+    kept, funnel = dataset_rules(chains, entities, rules)
+    # the cap takes 2 of the 4 first, as the authors' LIMIT precedes their dropna; then the aliases
+    assert [step for step, _ in funnel][1:] == [
+        "with a top bridge entity, capped per bridge (study)",
+        "with an alias for e1, e2 and e3 (study)",
+    ]
+    assert [n for _, n in funnel][:2] == [4, 2] and funnel[2][1] == len(kept) <= 2
+    capped = select_bridges(chains, entities, 1, 2, 0)
+    assert list(kept["id"]) == list(with_aliases(capped)["id"])
+    every, steps = dataset_rules(chains, entities, {**rules, "selection": "all", "aliases": "optional"})
+    assert every.equals(chains) and steps == [("chains from the facts", 4)]
+
+
+def test_rules_that_keep_no_chain_are_a_plain_error(tiny_dump, config):
+    entities, facts = extract_from_dump(tiny_dump, config["entity_types"], list(config["relations"]))
+    chains = build_chains(entities, facts, config["relations"])
+    kept, funnel = dataset_rules(chains, entities, {**config["dataset"], "selection": "all"})
+    assert kept.empty  # each tiny chain has an entity without an alias (Yoko Ono, London, Japan or Imagine)
+    with pytest.raises(UserError, match=r"the dataset's rules keep no chain \(with an alias for e1, e2 and e3"):
+        require_chains(kept, entities, facts, after=funnel[1:])

@@ -2,6 +2,7 @@
 
 import copy
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -72,20 +73,33 @@ def test_each_model_config_validates_and_plans_the_whole_study(path, config, tmp
     validate(ours, str(SCHEMA))
     model = ours["models"][0]
     assert model["name"] == path.stem and model["source"].startswith("meta-llama/")
-    assert model["dtype"] == "bfloat16" and model.get("prompt_prefix", "") == ""
-    (tmp_path / "data").symlink_to(ROOT / "data")  # the default Wikidata excerpt, where config.yaml says
+    # as the authors loaded them: 7B, 8B and 13B in float32, the 70B as its checkpoint (bfloat16)
+    assert model["dtype"] == ("auto" if "70b" in path.stem else "float32") and model.get("prompt_prefix", "") == ""
+    assert ours["dataset"] == {**config["dataset"], "source": "file", "file": "resources/study/two_hop.csv"}
     command = [SNAKEMAKE, "-s", ROOT / "Snakefile", "-d", tmp_path, "--configfile", path, "--dry-run"]
+    missing = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert missing.returncode != 0
+    said = missing.stdout + missing.stderr
+    assert "dataset.file resources/study/two_hop.csv does not exist; it is the study's released chains: " in said
+    assert "https://raw.githubusercontent.com/edenbiran/HoppingTooLate/main/datasets/two_hop.csv" in said
+    released = tmp_path / "resources" / "study" / "two_hop.csv"
+    released.parent.mkdir(parents=True)
+    shutil.copy(ROOT / "tests" / "data" / "study_two_hop.csv", released)  # the released format, 34 rows
     run = subprocess.run(command, capture_output=True, text=True, timeout=300)  # plans; loads no model
     assert run.returncode == 0, run.stderr[-2000:]
+    assert "rule import_dataset:" in run.stdout and "rule extract_wikidata:" not in run.stdout
     assert f"results/{path.stem}/tables/findings.csv" in run.stdout
 
 
 def test_our_rules_differ_from_the_study_in_each_choice_and_validate(config):
-    from multihop.report.choices import STUDY, choices
+    from multihop.report.choices import STUDY, choices, chosen
 
     ours = merged(config, yaml.safe_load((ROOT / "configs" / "our-rules.yaml").read_text()))
     validate(ours, str(SCHEMA))
-    assert not choices(ours)["follows_study"].any() and len(STUDY) == 5
+    ours["models"][0]["prompt_prefix"] = ""  # (a model's own setting: not in our-rules.yaml)
+    table = choices(chosen(ours, ours["models"][0]["name"])).set_index("setting")
+    differing = list(table.index[~table["follows_study"]])
+    assert differing == [key for key in STUDY if key not in ("splits.max_per_e2_type", "model.prompt_prefix")]
     assert ours["dataset"]["selection"] == "all" != config["dataset"]["selection"]
 
 
@@ -95,7 +109,9 @@ def test_the_four_models_together_ask_each_for_its_own_resources(config, tmp_pat
     together = yaml.safe_load((ROOT / "configs" / "study.yaml").read_text())
     alone = {path.stem: yaml.safe_load(path.read_text())["models"][0] for path in CONFIGS}
     assert {m["name"]: m for m in together["models"]} == alone
-    (tmp_path / "data").symlink_to(ROOT / "data")
+    released = tmp_path / "resources" / "study" / "two_hop.csv"
+    released.parent.mkdir(parents=True)
+    shutil.copy(ROOT / "tests" / "data" / "study_two_hop.csv", released)  # the released format, 34 rows
     command = [SNAKEMAKE, "-s", ROOT / "Snakefile", "-d", tmp_path, "--configfile", ROOT / "configs" / "study.yaml"]
     run = subprocess.run([*command, "--dry-run"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]

@@ -330,7 +330,10 @@ def test_the_chance_baseline_reads_the_generations_for_another_cases_names():
     rows = [("a", "t1", 0, "x: nothing"), ("a", "t1", 2, ": Paris is a city"), ("a", "t1", 3, ": Paris, again")]
     rows += [("a", "t2", 1, " France: a country"), ("b", "t1", 0, ": John Lennon"), ("b", "t2", 0, ": Paris")]
     patchscopes = pd.DataFrame(rows, columns=["id", "position", "source_layer", "generation"])
-    baseline = stages_module.chance_baseline(studied, patchscopes, seed=0).set_index("id")
+    # ": John Lennon" ends the text: the study's patterns want a space or ",.:" after the name
+    studys = stages_module.chance_baseline(studied, patchscopes, seed=0).set_index("id")
+    assert math.isnan(studys.loc["b", "baseline_first_hop_resolved"])
+    baseline = stages_module.chance_baseline(studied, patchscopes, seed=0, reading="regex").set_index("id")
     assert baseline.loc["a", "baseline_donor"] == "b" and baseline.loc["b", "baseline_donor"] == "a"
     assert baseline.loc["a", "baseline_first_hop_resolved"] == 2 and baseline.loc["a", "baseline_e3_decoded_t2"] == 1
     assert baseline.loc["b", "baseline_first_hop_resolved"] == 0 and math.isnan(
@@ -338,7 +341,7 @@ def test_the_chance_baseline_reads_the_generations_for_another_cases_names():
     )
     # in the findings: per case, own depth minus chance's
     table = stages_table([{"id": "a", "first_hop_resolved": 1}, {"id": "b", "first_hop_resolved": 5}])
-    table = stages_module.with_chance_baseline(table, studied, patchscopes, seed=0)
+    table = stages_module.with_chance_baseline(table, studied, patchscopes, seed=0, reading="regex")
     chance = row(findings({"correct": table}, num_layers=21), "e2 is decoded from t1 earlier", "correct")
     assert chance.reached == 2 and chance.value == pytest.approx(((1 - 2) + (5 - 0)) / 2 / 20)
     assert chance.holds == "too few cases"  # two cases

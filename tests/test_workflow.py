@@ -35,7 +35,7 @@ def _test_settings() -> dict:
     config = merged(
         yaml.safe_load((ROOT / "config.yaml").read_text()), yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())
     )
-    return {**config["analyses"], "match": config["evaluation"]["match"]}
+    return {**config["analyses"], **{key: config["evaluation"][key] for key in ("match", "one_character")}}
 
 
 SETTINGS_OF_TEST = _test_settings()

@@ -101,12 +101,16 @@ def locate_all(tokenizer, cases: pd.DataFrame, prefix: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=POSITION_COLUMNS)
 
 
-def load_cases(tokenizer, located: pd.DataFrame, prefix: str) -> list[Case]:
-    """Cases ready for the analyses, from dataset rows merged with their positions (skipped ones left out)."""
+def load_cases(tokenizer, located: pd.DataFrame, prefix: str, one_character: str = "alias") -> list[Case]:
+    """Cases ready for the analyses, from dataset rows merged with their positions (skipped ones left
+    out); their names as `one_character` says (multihop.evaluation.judging)."""
     out = []
     for row in located[located["skipped"].fillna("") == ""].to_dict("records"):
         text = prefix + row["source_prompt"]
-        names = {slot: entity_names(row[f"{slot}_label"], row[f"{slot}_aliases"]) for slot in ("e1", "e2", "e3")}
+        names = {
+            slot: entity_names(row[f"{slot}_label"], row[f"{slot}_aliases"], one_character)
+            for slot in ("e1", "e2", "e3")
+        }
         out.append(
             Case(
                 row["id"],

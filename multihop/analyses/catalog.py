@@ -35,6 +35,7 @@ class Product:
     uses: tuple[str, ...] = ()  # the analyses whose tables it reads (empty: its own analysis's)
     stages: bool = False  # it also reads each split's stages.csv
     groups: bool = False  # it also reads each split's studied.csv (which cases share an answer)
+    reads: tuple[str, ...] = ()  # settings it reads beyond its analysis's (changing them reruns it alone)
 
     @property
     def module_file(self) -> str:
@@ -47,7 +48,8 @@ class Analysis:
     columns: tuple[str, ...]
     # its settings -> {part name: the column values of its rows}
     parts: Callable[[dict], dict[str, dict[str, Any]]]
-    # the settings it reads: keys of the config's `analyses` section, and `match` (from `evaluation`)
+    # the settings it reads: keys of the config's `analyses` section, and `match` (from
+    # `evaluation`); every analysis reads its cases' names (`evaluation.one_character`)
     reads: tuple[str, ...]
     stages: bool = False  # stages.csv summarizes it
     draws_on_others: bool = False  # its cases draw on other cases of the split (Context.pool)
@@ -102,15 +104,15 @@ CATALOG = {
             "patchscopes",
             ("id", "position", "seed", "source_layer", "target_layer", "generation", "classification"),
             _patchscopes_parts,
-            reads=("patchscopes_seeds", "sampling", "max_new_tokens"),
+            reads=("patchscopes_seeds", "sampling", "max_new_tokens", "patchscopes_reading"),
             stages=True,
-            figure=Product(f"{FIGURES}:patchscopes_figure", "patchscopes"),
+            figure=Product(f"{FIGURES}:patchscopes_figure", "patchscopes", reads=("patchscopes_dedupe",)),
         ),
         Analysis(
             "projection",
             ("id", "sublayer", "layer", "e2_rank", "e3_rank", "prediction_rank", "top_tokens"),
             _one_column("sublayer", SUBLAYERS),
-            reads=("projection_tokens",),
+            reads=("projection_tokens", "projection_space"),
             stages=True,
             figure=Product(f"{FIGURES}:projection_figure", "projection"),
             table=Product(f"{TABLES}:projection_table", "projection_table", "sublayer projection at t2"),
@@ -168,6 +170,11 @@ CATALOG = {
 }
 # the analyses that stages.csv summarizes (the controls are compared with back-patching instead)
 STAGE_ANALYSES = tuple(name for name, analysis in CATALOG.items() if analysis.stages)
+
+
+def product_settings(analysis: Analysis, product: Product, settings: dict) -> dict:
+    """The settings a product of `analysis` reads: its analysis's and its own."""
+    return {**analysis.settings(settings), **{key: settings[key] for key in product.reads}}
 
 
 def uses(analysis: Analysis, product: Product) -> tuple[str, ...]:

@@ -18,9 +18,9 @@ TARGET_PROMPT = (
 )
 
 
-def classify(generation: str, names: dict) -> str:
+def classify(generation: str, names: dict, reading: str = "patterns") -> str:
     """'e1', 'e2' or 'e3' for the first entity (in that order) named right after or before a colon."""
-    return named_at_colon(generation, names)
+    return named_at_colon(generation, names, reading)
 
 
 def run(context, case) -> pd.DataFrame:
@@ -46,5 +46,5 @@ def sweep(context, case, positions) -> pd.DataFrame:
     sample_seeds = [variant_seed(seed, f"{case.id}|{pos}|{s}|{t}") for pos, seed, s, t in keys]
     texts = context.generate(target_ids, variants, sample_seeds)
     for (position, seed, s, t), text in zip(keys, texts, strict=True):
-        rows.append((case.id, position, seed, s, t, text, classify(text, case.names)))
+        rows.append((case.id, position, seed, s, t, text, classify(text, case.names, settings["patchscopes_reading"])))
     return pd.DataFrame(rows, columns=CATALOG["patchscopes"].columns)

@@ -9,8 +9,9 @@ from multihop.engine.states import read_sublayers
 UNINFORMATIVE = {"the", "a", "an"}
 
 
-def first_token_ids(tokenizer, names, informative: bool = False) -> list[int]:
-    """First token of each name as it may start an answer: as is, lower case, with and without a space.
+def first_token_ids(tokenizer, names, informative: bool = False, spaced: bool = True) -> list[int]:
+    """First token of each name as it may start an answer: as is and lower case, each also with a
+    leading space where `spaced` (see `spaced_forms`).
 
     As the study, the very first token counts, "The" included. With `informative` (ours), a leading
     token that carries nothing of the name (whitespace, one character, an article) is passed over
@@ -19,12 +20,27 @@ def first_token_ids(tokenizer, names, informative: bool = False) -> list[int]:
     ids = set()
     for name in names:
         for form in {name, name.lower()}:
-            for text in (form, " " + form):
+            for text in (form, " " + form) if spaced else (form,):
                 tokens = tokenizer(text, add_special_tokens=False)["input_ids"]
                 kept = [t for t in tokens if _informative(tokenizer.decode([t]))] if informative else []
                 if kept or tokens:
                     ids.add((kept or tokens)[0])
     return sorted(ids)
+
+
+def spaced_forms(tokenizer, rule: str) -> bool:
+    """Whether names also count with a leading space. "tokenizer" (the study's): not for LLaMA 2,
+    whose tokenizer starts a spaced word with a bare "▁" that would stand for every name; the
+    authors leave them out for LLaMA 2 by its checkpoint's name (utils.py, get_prepend_space) and
+    keep them for their other models. Here: by the name too, or where " the" starts with a piece
+    that is a bare space (a local copy of LLaMA 2, or a tokenizer like it). "always" (ours before):
+    every name with and without a space."""
+    if rule == "always":
+        return True
+    if "llama-2" in str(getattr(tokenizer, "name_or_path", "")).lower():
+        return False
+    first = tokenizer(" the", add_special_tokens=False)["input_ids"][:1]
+    return bool(first) and tokenizer.decode(first).strip() != ""
 
 
 def _informative(piece: str) -> bool:
@@ -46,8 +62,9 @@ def run(context, case, top_k=5) -> pd.DataFrame:
         final = adapter.model(torch.tensor([case.ids], device=adapter.model.device)).logits[0, -1]
     prediction = int(final.argmax())
     informative = context.settings["projection_tokens"] == "informative"
-    e2_ids = first_token_ids(tokenizer, case.names["e2"], informative)
-    e3_ids = first_token_ids(tokenizer, case.names["e3"], informative)
+    spaced = spaced_forms(tokenizer, context.settings["projection_space"])
+    e2_ids = first_token_ids(tokenizer, case.names["e2"], informative, spaced)
+    e3_ids = first_token_ids(tokenizer, case.names["e3"], informative, spaced)
     frames = []
     for sublayer, vectors in zip(SUBLAYERS, (attention, mlp), strict=True):
         with torch.inference_mode():

@@ -22,6 +22,17 @@ KEY = ["e1", "r1", "e2", "r2", "e3"]
 SLOTS = ("e1", "e2", "e3")
 REQUIRED = [*KEY, *(f"{s}_label" for s in SLOTS), *(f"{s}_aliases" for s in SLOTS), "r1_template", "r2_template"]
 STUDY_NAMES = {"r1_type": "r1_label", "r2_type": "r2_label"}  # the study's column -> this project's
+# where the study's configs (configs/llama*.yaml) expect the study's released chains, and their address
+STUDY_FILE = "resources/study/two_hop.csv"
+STUDY_URL = "https://raw.githubusercontent.com/edenbiran/HoppingTooLate/main/datasets/two_hop.csv"
+
+
+def missing_chain_file(path: str) -> str:
+    """The message for a dataset.file that does not exist (for the study's, where to get it)."""
+    message = f"config: dataset.file {path} does not exist"
+    if Path(path) == Path(STUDY_FILE):
+        return f"{message}; it is the study's released chains: download {STUDY_URL} to {STUDY_FILE}"
+    return f"{message}; give the path of a CSV or Parquet of chains"
 
 
 def read_chain_file(path) -> pd.DataFrame:

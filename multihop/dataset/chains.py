@@ -59,8 +59,14 @@ def e1_offset(r1_template: str, r2_template: str) -> int:
     return r2_template.index("{}") + r1_template.index("{}")
 
 
-def require_chains(chains: pd.DataFrame, entities: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:
-    """`chains`, or a plain error when the facts make none (no bridge entity links two of them)."""
+def require_chains(chains: pd.DataFrame, entities: pd.DataFrame, facts: pd.DataFrame, after=()) -> pd.DataFrame:
+    """`chains`, or a plain error when the facts make none (no bridge entity links two of them),
+    or when the dataset's rules (`after`: the (step, chains left) of each) keep none."""
+    if chains.empty and after:
+        steps = "; ".join(f"{step}: {count}" for step, count in after)
+        raise UserError(
+            f"the dataset's rules keep no chain ({steps}); see dataset.selection and dataset.aliases in config"
+        )
     if chains.empty:
         raise UserError(
             f"the Wikidata facts ({len(facts)} facts between {len(entities)} items) make no two-hop chain: no "
@@ -98,13 +104,15 @@ def build_chains(entities: pd.DataFrame, facts: pd.DataFrame, relations: dict, c
     return chains[DATASET_COLUMNS].sort_values("id").reset_index(drop=True)
 
 
-def dataset_stats(entities: pd.DataFrame, facts: pd.DataFrame, chains: pd.DataFrame) -> pd.DataFrame:
-    """Counts a person checks first: sizes, then chains by relation pair and by entity type."""
+def dataset_stats(entities: pd.DataFrame, facts: pd.DataFrame, chains: pd.DataFrame, funnel=()) -> pd.DataFrame:
+    """Counts a person checks first: sizes, the chains each of the dataset's rules keeps (`funnel`:
+    (step, chains left)), then chains by relation pair and by entity type."""
     rows = [
         ("total", "entities", len(entities)),
         ("total", "facts", len(facts)),
         ("total", "chains", len(chains)),
     ]
+    rows += [("funnel", step, count) for step, count in funnel]
     pairs = chains.groupby(["r1_label", "r2_label"]).size().sort_values(ascending=False)
     rows += [("relation pair", f"{r1} -> {r2}", n) for (r1, r2), n in pairs.items()]
     for slot in ("e1", "e2", "e3"):
@@ -114,15 +122,43 @@ def dataset_stats(entities: pd.DataFrame, facts: pd.DataFrame, chains: pd.DataFr
 
 
 def select_bridges(chains: pd.DataFrame, entities: pd.DataFrame, per_type: int, per_bridge: int, seed: int):
-    """The study's selection: as bridge entities e2 only the `per_type` items of each type with the
-    most statements (ties: lower QID first), and at most `per_bridge` chains each (a seeded sample)."""
-    statements = entities.set_index("qid")["statements"]
-    bridges = chains[["e2", "e2_type"]].drop_duplicates().assign(statements=lambda t: t["e2"].map(statements))
-    bridges = bridges.assign(number=bridges["e2"].str.slice(1).astype(int))
-    bridges = bridges.sort_values(["statements", "number"], ascending=[False, True])
-    kept = set(bridges.groupby("e2_type", sort=False).head(per_type)["e2"])
+    """The study's selection (create_dataset.py, main): as bridge entities e2 only items among the
+    `per_type` members of some class of the study with the most statements (each class ranked on
+    its own, among all its members: `class_ranks`), and at most `per_bridge` chains each.
+
+    The authors' cap is a LIMIT on their query's rows, in the endpoint's order, before the other
+    filters; a seeded sample of the chains is the reproducible stand-in."""
+    ranks = entities.set_index("qid")["class_ranks"].fillna("")
+    kept = {qid for qid, text in ranks.items() if any(_rank(part) <= per_type for part in text.split("|") if part)}
     chosen = chains[chains["e2"].isin(kept)]
     sampled = [group.sample(n=min(len(group), per_bridge), random_state=seed) for _, group in chosen.groupby("e2")]
     if not sampled:
         return chains.iloc[0:0]
     return pd.concat(sampled).sort_values("id").reset_index(drop=True)
+
+
+def _rank(part: str) -> int:
+    return int(part.split(":")[1])
+
+
+def with_aliases(chains: pd.DataFrame) -> pd.DataFrame:
+    """The chains whose e1, e2 and e3 each have an English alias: the study's dataset drops the
+    others (create_dataset.py, main: aliases merged with a left join, then `dataset.dropna()`)."""
+    has = [
+        chains[f"{slot}_aliases"].fillna("[]").map(lambda text: bool(json.loads(text))) for slot in ("e1", "e2", "e3")
+    ]
+    return chains[has[0] & has[1] & has[2]].reset_index(drop=True)
+
+
+def dataset_rules(chains: pd.DataFrame, entities: pd.DataFrame, rules: dict):
+    """(the chains the dataset's rules keep, [(step, chains left)] from all of them), in the
+    authors' order: the selection of bridge entities and its cap first, then the alias filter.
+    `rules`: the config's `dataset` section."""
+    funnel = [("chains from the facts", len(chains))]
+    if rules["selection"] == "study":
+        chains = select_bridges(chains, entities, rules["bridges_per_type"], rules["chains_per_bridge"], rules["seed"])
+        funnel.append(("with a top bridge entity, capped per bridge (study)", len(chains)))
+    if rules["aliases"] == "required":
+        chains = with_aliases(chains)
+        funnel.append(("with an alias for e1, e2 and e3 (study)", len(chains)))
+    return chains, funnel

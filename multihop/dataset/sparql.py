@@ -12,7 +12,17 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from multihop.dataset.wikidata import ABOUT, ALIAS, DIRECT, ENTITY, LABEL, SITELINKS, WikidataError, normalize
+from multihop.dataset.wikidata import (
+    ABOUT,
+    ALIAS,
+    DIRECT,
+    ENTITY,
+    LABEL,
+    SITELINKS,
+    WikidataError,
+    class_ranks,
+    normalize,
+)
 from multihop.files import write_json
 
 PREFIXES = f"""PREFIX wd: <{ENTITY}>
@@ -127,6 +137,17 @@ def fact_query(pid, classes, limit, offset) -> str:
     )
 
 
+def member_query(cls, limit, offset) -> str:
+    """Every member of a class with its number of direct (truthy) statements, a page of them."""
+    return (
+        PREFIXES
+        + f"""SELECT ?item (COUNT(*) AS ?n) WHERE {{
+  ?item wdt:P31 wd:{cls} .
+  ?item ?p ?o FILTER(STRSTARTS(STR(?p), "{DIRECT}"))
+}} GROUP BY ?item ORDER BY ?item LIMIT {limit} OFFSET {offset}"""
+    )
+
+
 def entity_queries(qids, classes) -> dict[str, str]:
     items = _values("item", qids)
     return {
@@ -188,8 +209,34 @@ def extract_from_endpoint(client: SparqlClient, classes, relations, page_size=10
         if progress is not None:
             progress(f"entities: {min(start + batch_size, len(qids))}/{len(qids)}")
 
-    entities = [(q, e["label"], e["aliases"], e["classes"], _popularity(e), e["statements"]) for q, e in found.items()]
+    ranks = class_ranks(*_members(client, class_ids, page_size, progress))
+    entities = [
+        (q, e["label"], e["aliases"], e["classes"], _popularity(e), e["statements"], ranks.get(q, {}))
+        for q, e in found.items()
+    ]
     return normalize(entities, facts, classes)
+
+
+def _members(client, class_ids, page_size, progress=None):
+    """(class -> member qids, qid -> statements) for every member of each class: the study ranks
+    its bridge entities among all of them. On the public endpoint the largest classes (humans:
+    millions of members) take many pages; the dump source reads them in one pass."""
+    members, statements = {}, {}
+    for cls in class_ids:
+        members[cls], offset = [], 0
+        while True:
+            rows = client.select(member_query(cls, page_size, offset))
+            for r in rows:
+                if r["item"].startswith(ENTITY + "Q"):
+                    qid = _qid(r["item"])
+                    members[cls].append(qid)
+                    statements[qid] = int(r["n"])
+            if len(rows) < page_size:
+                break
+            offset += page_size
+        if progress is not None:
+            progress(f"{cls}: {len(members[cls])} members ranked")
+    return members, statements
 
 
 def _popularity(item: dict) -> int:

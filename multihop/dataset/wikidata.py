@@ -19,7 +19,7 @@ SITELINKS = "http://wikiba.se/ontology#sitelinks"
 ABOUT = "http://schema.org/about"
 INSTANCE_OF = "P31"
 
-ENTITY_COLUMNS = ["qid", "label", "aliases", "type", "classes", "popularity", "statements"]
+ENTITY_COLUMNS = ["qid", "label", "aliases", "type", "classes", "popularity", "statements", "class_ranks"]
 FACT_COLUMNS = ["subject", "relation", "object"]
 
 
@@ -134,20 +134,41 @@ def extract_from_dump(path, classes, relations, max_bad_lines=0, on_bad_line=Non
             "is it the truthy dump (wdt: statements), and are the types right?"
         )
 
-    entities = [(i.qid, i.label, sorted(i.aliases), sorted(i.classes), i.popularity, len(i.statements)) for i in kept]
+    counts = {i.qid: len(i.statements) for i in kept}
+    members = {c: [i.qid for i in kept if c in i.classes] for c in classes}
+    ranks = class_ranks(members, counts)
+    entities = [
+        (i.qid, i.label, sorted(i.aliases), sorted(i.classes), i.popularity, counts[i.qid], ranks.get(i.qid, {}))
+        for i in kept
+    ]
     facts = [fact for item in kept for fact in item.facts]
     return normalize(entities, facts, classes)
 
 
+def class_ranks(members: dict, statements: dict) -> dict:
+    """{qid: {class: rank}}: each item's 1-based place among all members of each class of the
+    study it belongs to (members: class -> qids), most statements first, ties lower QID first.
+
+    The study's pool: its bridge entities were the most-stated members of each class, whether or
+    not they bridge a chain (create_dataset.py, get_popular_entities_per_type)."""
+    out = {}
+    for cls, qids in members.items():
+        ordered = sorted(qids, key=lambda q: (-statements[q], int(q[1:])))
+        for rank, qid in enumerate(ordered, start=1):
+            out.setdefault(qid, {})[cls] = rank
+    return out
+
+
 def normalize(entities, facts, classes):
-    """Turn raw (qid, label, aliases, classes, popularity, statements) rows and (s, pid, o) facts into tables.
+    """Turn raw (qid, label, aliases, classes, popularity, statements, class ranks) rows and (s, pid, o)
+    facts into tables.
 
     `classes` maps class QID -> type name; its order decides an item's type when it has several.
     Keeps labelled, typed items and the facts between them, and only items that occur in a fact.
     """
     order = list(classes)
     rows = []
-    for qid, label, aliases, item_classes, popularity, statements in entities:
+    for qid, label, aliases, item_classes, popularity, statements, ranks in entities:
         matching = [c for c in order if c in set(item_classes)]
         if not label or not matching:
             continue
@@ -160,6 +181,7 @@ def normalize(entities, facts, classes):
                 "classes": "|".join(matching),
                 "popularity": int(popularity),
                 "statements": int(statements),
+                "class_ranks": "|".join(f"{c}:{ranks[c]}" for c in order if c in ranks),
             }
         )
     entity_table = pd.DataFrame(rows, columns=ENTITY_COLUMNS).drop_duplicates("qid")

@@ -34,25 +34,30 @@ def check_prefix(prefix: str, dataset: pd.DataFrame) -> None:
 HOPS = ["first_hop", "second_hop"]
 
 
-def evaluate(dataset: pd.DataFrame, generate, prefix: str = "", staged: bool = True, match="substring") -> pd.DataFrame:
+def evaluate(
+    dataset: pd.DataFrame, generate, prefix: str = "", staged: bool = True, match="substring", one_character="alias"
+) -> pd.DataFrame:
     """One row per case: `{kind}_generation` and `{kind}_correct` for the five prompt kinds.
 
     `generate(texts) -> continuations`; each distinct text is generated once (many cases share
     their hop prompts). The model sees `prefix + prompt`, nothing else. When `staged`, the
     composition and shortcut prompts are asked only of cases whose two hops are both correct (the
     only ones the study keeps); for the others they stay empty with `{kind}_correct` missing (NA).
-    `match`: what counts as naming the answer (multihop.evaluation.judging).
+    `match`, `one_character`: what counts as naming the answer (multihop.evaluation.judging).
     """
     table = pd.DataFrame({"id": dataset["id"]}, index=dataset.index)
-    _ask(table, dataset, HOPS, generate, prefix, match)
+    judge = (match, one_character)
+    _ask(table, dataset, HOPS, generate, prefix, judge)
     others = [kind for kind in PROMPT_KINDS if kind not in HOPS]
     asked = table["first_hop_correct"] & table["second_hop_correct"] if staged else table["id"].notna()
-    _ask(table, dataset, others, generate, prefix, match, rows=asked)
+    _ask(table, dataset, others, generate, prefix, judge, rows=asked)
     return table.reset_index(drop=True)
 
 
-def _ask(table, dataset, kinds, generate, prefix, match, rows=None):
-    """Fill the generation and correct columns of `kinds` for `rows` (a mask; all rows by default)."""
+def _ask(table, dataset, kinds, generate, prefix, judge, rows=None):
+    """Fill the generation and correct columns of `kinds` for `rows` (a mask; all rows by default);
+    `judge`: (match, one_character)."""
+    match, one_character = judge
     rows = dataset.index if rows is None else dataset.index[rows.to_numpy(dtype=bool)]
     texts = sorted({prefix + p for kind in kinds for p in dataset.loc[rows, PROMPT_COLUMNS[kind]]})
     continuation = dict(zip(texts, generate(texts) if texts else [], strict=True))
@@ -62,7 +67,7 @@ def _ask(table, dataset, kinds, generate, prefix, match, rows=None):
         correct = pd.Series(pd.NA, index=dataset.index, dtype="boolean")
         for i in rows:
             generations[i] = continuation[prefix + dataset.at[i, PROMPT_COLUMNS[kind]]]
-            names = entity_names(dataset.at[i, f"{slot}_label"], dataset.at[i, f"{slot}_aliases"])
+            names = entity_names(dataset.at[i, f"{slot}_label"], dataset.at[i, f"{slot}_aliases"], one_character)
             correct[i] = mentions(generations[i], names, match)
         table[f"{kind}_generation"] = generations
         table[f"{kind}_correct"] = correct

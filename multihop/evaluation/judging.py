@@ -1,24 +1,30 @@
-"""Whether a generation names an entity: its label or an alias (longer than one character) occurs
-in it, ignoring case.
+"""Whether a generation names an entity: its label or an alias occurs in it, ignoring case.
 
-`match` says what "occurs" means: "substring", the study's rule (any case-insensitive substring),
-or "word", ours (whole words only, so that "US" is not found in "Russia", nor "Xi" in "Mexico").
+`match` says what "occurs" means: "substring", the study's rule (any substring, both texts
+lower-cased as the authors' check_answer_in_pred does), or "word", ours (whole words only, so
+that "US" is not found in "Russia", nor "Xi" in "Mexico").
+
+`one_character` says which names of one character are left out: "alias", the study's (the
+authors' get_answers drops aliases of one character and keeps the label, so Q918's label "X"
+counts), or "any", ours (no name of one character, the label included).
 """
 
 import json
 import re
 
 
-def entity_names(label: str, aliases) -> list[str]:
-    """The label and aliases longer than one character (`aliases`: a list or its JSON text)."""
+def entity_names(label: str, aliases, one_character: str = "alias") -> list[str]:
+    """The label and aliases an answer may name (`aliases`: a list or its JSON text)."""
     if isinstance(aliases, str):
         aliases = json.loads(aliases) if aliases else []
+    if one_character == "alias":
+        return [label, *(alias for alias in aliases if len(alias) > 1)]
     return [name for name in [label, *aliases] if len(name.strip()) > 1]
 
 
 def mentions(generation: str, names, match: str = "substring") -> bool:
     """Whether any name occurs in the generation, ignoring case (see `match` above)."""
     if match == "substring":
-        text = generation.casefold()
-        return any(name.casefold() in text for name in names)
+        text = generation.lower()
+        return any(name.lower() in text for name in names)
     return any(re.search(rf"(?<!\w){re.escape(name)}(?!\w)", generation, re.IGNORECASE) for name in names)

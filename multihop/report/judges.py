@@ -16,11 +16,11 @@ from multihop.evaluation.judging import entity_names, mentions
 JUDGED = ("knockout", "backpatching", "forwardpatching", "controls")  # the analyses whose `correct` a judge decides
 
 
-def rejudged(table: pd.DataFrame, studied: pd.DataFrame, match: str) -> pd.DataFrame:
+def rejudged(table: pd.DataFrame, studied: pd.DataFrame, match: str, one_character: str = "alias") -> pd.DataFrame:
     """`table` (an analysis's rows, with `generation` and `correct`) with `correct` judged by
-    `match` against each case's e3 (its label and aliases in `studied`)."""
+    `match` against each case's e3 (its label and aliases in `studied`, as `one_character` says)."""
     names = {
-        case: entity_names(label, aliases)
+        case: entity_names(label, aliases, one_character)
         for case, label, aliases in studied[["id", "e3_label", "e3_aliases"]].itertuples(index=False)
     }
     out = table.copy()

@@ -28,7 +28,8 @@ def make(function: str, inputs: Inputs):
 
 
 def patchscopes_figure(inputs: Inputs):
-    panels = tables.patchscopes_panels(inputs.tables["patchscopes"], inputs.layers)
+    dedupe = inputs.settings.get("patchscopes_dedupe", True)
+    panels = tables.patchscopes_panels(inputs.tables["patchscopes"], inputs.layers, dedupe)
     title = f"{inputs.model}: Patchscopes, share of generations naming the entity"
     return figures.heatmaps(panels, inputs.layers, title, "share")
 

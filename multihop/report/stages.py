@@ -58,7 +58,17 @@ def _first(table: pd.DataFrame, mask, column: str) -> pd.Series:
     return table[mask].groupby("id")[column].min()
 
 
-def case_stages(studied, counts, patchscopes, projection, knockout, backpatching, propagation="any") -> pd.DataFrame:
+def case_stages(
+    studied,
+    counts,
+    patchscopes,
+    projection,
+    knockout,
+    backpatching,
+    propagation="any",
+    knockout_count="changed",
+    clean_correct=True,
+) -> pd.DataFrame:
     """The stage layers the study defines (Biran et al. 2024, arXiv 2406.12775), per case; NaN where the
     event never happens. `studied`: the studied cases (id, order); `counts`: how many of them
     each analysis studies (the first in order; `studied_by_{analysis}` says which), NaN where an
@@ -67,7 +77,10 @@ def case_stages(studied, counts, patchscopes, projection, knockout, backpatching
     - first_hop_resolved: first source layer whose t1 state decodes to e2 (any target layer, seed);
     - e2_decoded_t2 / e3_decoded_t2 (second hop resolved): the same from t2;
     - e2_in_attention: first layer whose attention output at t2 ranks e2 first;
-    - knockout_matters: first layer whose e1 knockout changes the output and leaves it incorrect;
+    - knockout_matters: first layer whose e1 knockout matters: with `knockout_count` "changed" (the
+      study's, classify_results.py classify_by_vanilla) the output changes and the clean and
+      knocked-out runs are not both correct, so on the incorrect split (`clean_correct` false) any
+      change counts, to the right answer too; with "broken" (ours) it changes to a wrong answer;
     - information_propagation: mean of the three layers above; with `propagation` "any" (the
       study's) of those that exist, NaN only when none does; with "all" (ours) NaN unless all three do;
     - prediction_extracted: first layer whose MLP output ranks the final prediction first;
@@ -87,7 +100,8 @@ def case_stages(studied, counts, patchscopes, projection, knockout, backpatching
     out["e2_in_attention"] = _first(pr, (pr["sublayer"] == "attention") & (pr["e2_rank"] == 1), "layer")
     out["prediction_extracted"] = _first(pr, (pr["sublayer"] == "mlp") & (pr["prediction_rank"] == 1), "layer")
     ko = knockout
-    out["knockout_matters"] = _first(ko, (ko["target"] == "e1") & ko["changed"] & ~ko["correct"], "layer")
+    kept = ~(ko["correct"] & clean_correct) if knockout_count == "changed" else ~ko["correct"]
+    out["knockout_matters"] = _first(ko, (ko["target"] == "e1") & ko["changed"] & kept, "layer")
     parts = ["knockout_matters", "e2_in_attention", "e2_decoded_t2"]
     out["information_propagation"] = out[parts].mean(axis=1, skipna=propagation == "any")
     fixed = fixable(backpatching).reindex(out.index, fill_value=False)
@@ -111,17 +125,22 @@ def with_donor(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["baseline_donor"].fillna("").astype(str) != ""]
 
 
-def _names(row) -> dict:
-    return {slot: entity_names(row[f"{slot}_label"], row[f"{slot}_aliases"]) for slot in ("e1", "e2", "e3")}
+def _names(row, one_character) -> dict:
+    return {
+        slot: entity_names(row[f"{slot}_label"], row[f"{slot}_aliases"], one_character) for slot in ("e1", "e2", "e3")
+    }
 
 
-def chance_baseline(studied: pd.DataFrame, patchscopes: pd.DataFrame, seed: int) -> pd.DataFrame:
+def chance_baseline(
+    studied: pd.DataFrame, patchscopes: pd.DataFrame, seed: int, reading="patterns", one_character="alias"
+) -> pd.DataFrame:
     """How often, and how early, Patchscopes "decodes" a name that is not the case's own: each
     case's stored generations classified against the names of another studied case of the split
     (seeded, with another e2 and another e3), as its own names are; [id, baseline_donor,
     baseline_first_hop_resolved, baseline_e3_decoded_t2], NaN where never (or without a donor).
 
-    `studied`: the split's studied cases with their names (studied.csv); `patchscopes`: its rows.
+    `studied`: the split's studied cases with their names (studied.csv); `patchscopes`: its rows;
+    `reading`, `one_character`: as the analysis read its own names (multihop.analyses.naming).
     """
     pool = studied.sort_values("id")  # donors: any studied case of the split
     rows = []
@@ -131,9 +150,9 @@ def chance_baseline(studied: pd.DataFrame, patchscopes: pd.DataFrame, seed: int)
             rows.append((case.id, "", float("nan"), float("nan")))
             continue
         donor = others.iloc[random.Random(f"{seed}|baseline|{case.id}").randrange(len(others))]
-        names = _names(donor)
+        names = _names(donor, one_character)
         own = patchscopes[patchscopes["id"] == case.id]
-        classified = own["generation"].map(lambda text, names=names: named_at_colon(text, names))
+        classified = own["generation"].map(lambda text, names=names: named_at_colon(text, names, reading))
         t1, t2 = own["position"] == "t1", own["position"] == "t2"
         first = own.loc[t1 & (classified == "e2"), "source_layer"].min()
         second = own.loc[t2 & (classified == "e3"), "source_layer"].min()
@@ -141,9 +160,10 @@ def chance_baseline(studied: pd.DataFrame, patchscopes: pd.DataFrame, seed: int)
     return pd.DataFrame(rows, columns=["id", *BASELINE])
 
 
-def with_chance_baseline(stages: pd.DataFrame, studied: pd.DataFrame, patchscopes: pd.DataFrame, seed: int):
-    """`stages` with the chance baseline's columns (BASELINE), empty for cases Patchscopes did not study."""
-    baseline = chance_baseline(studied, patchscopes, seed).set_index("id")
+def with_chance_baseline(stages: pd.DataFrame, studied: pd.DataFrame, patchscopes: pd.DataFrame, seed: int, **reading):
+    """`stages` with the chance baseline's columns (BASELINE), empty for cases Patchscopes did not
+    study; `reading`: `chance_baseline`'s reading and one_character."""
+    baseline = chance_baseline(studied, patchscopes, seed, **reading).set_index("id")
     out = stages.set_index("id").join(baseline)
     out["baseline_donor"] = out["baseline_donor"].fillna("")
     return out.reset_index()

@@ -173,11 +173,17 @@ def projection(projections: dict[str, pd.DataFrame]) -> pd.DataFrame:
 PATCHSCOPES_PANELS = [("t1", "e2"), ("t2", "e2"), ("t2", "e3")]  # (source position, entity decoded)
 
 
-def patchscopes_panels(tables: dict[str, pd.DataFrame], num_layers: int) -> dict[tuple[str, str], pd.DataFrame]:
+def patchscopes_panels(
+    tables: dict[str, pd.DataFrame], num_layers: int, dedupe: bool = True
+) -> dict[tuple[str, str], pd.DataFrame]:
     """Per split (or any label) and (position, entity): the share of Patchscopes generations
-    naming the entity, per (target, source) layer."""
+    naming the entity, per (target, source) layer. With `dedupe` (the study's, analyze_results.py
+    load_entity_description) a case's seeds count once per distinct reading of a cell, so three
+    seeds reading e2, e2, other give it 1 of 2 rows there, not 2 of 3."""
     panels = {}
     for split, table in tables.items():
+        if dedupe:
+            table = table.drop_duplicates(["id", "position", "source_layer", "target_layer", "classification"])
         for position, entity in PATCHSCOPES_PANELS:
             rows = table[table["position"] == position]
             panels[split, f"{position} → {entity}"] = rate_grid(rows, rows["classification"] == entity, num_layers)

@@ -1,0 +1,141 @@
+"""What each switch of the ledger (docs/fidelity.md) changes on a finished run, measured by
+recomputing from the run's stored tables with the switch flipped: no model is loaded.
+
+    .venv/bin/python docs/fidelity_effects.py [results] [model]
+
+Measured: the Patchscopes reading, the heatmap dedupe, the knockout count, information
+propagation, one-character names (evaluation judged again) and the split cap. Not here: the
+switches that change what the model is asked (sampling, projection tokens, the dataset rules),
+which need a rerun with the switch flipped.
+"""
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from multihop.analyses.catalog import STAGE_ANALYSES, case_counts
+from multihop.analyses.naming import named_at_colon
+from multihop.evaluation.evaluate import EXPECTED, read_evaluation
+from multihop.evaluation.judging import entity_names, mentions
+from multihop.evaluation.splits import SPLITS, split_cases
+from multihop.files import read_json, read_table
+from multihop.report.findings import findings
+from multihop.report.stages import case_stages, with_chance_baseline
+from multihop.report.tables import patchscopes_panels
+from multihop.scripting import groups_by_split
+
+SHOWN = ["claim", "split", "reached", "value", "ci_low", "ci_high", "holds"]
+
+
+def main(results: Path, model: str) -> None:
+    config = yaml.safe_load(Path("config.yaml").read_text())
+    analyses, evaluation = config["analyses"], config["evaluation"]
+    counts = case_counts(analyses["cases_per_split"])
+    layers = read_json(results / model / "model.json")["layers"]
+    studied = {split: read_table(results / model / split / "studied.csv") for split in SPLITS}
+    tables = {
+        split: {
+            name: pd.concat([pd.read_parquet(p) for p in sorted((results / model / split).glob(f"{name}_*.parquet"))])
+            for name in STAGE_ANALYSES
+        }
+        for split in SPLITS
+    }
+    groups = groups_by_split(studied)
+
+    def claims(**rules) -> pd.DataFrame:
+        """findings.csv's stage rows, with the run's settings but for `rules`."""
+        settings = {
+            "propagation": analyses["propagation"],
+            "knockout_count": analyses["knockout_count"],
+            "reading": analyses["patchscopes_reading"],
+            **rules,
+        }
+        stages = {}
+        for split in SPLITS:
+            own = dict(tables[split])
+            if settings["reading"] != analyses["patchscopes_reading"]:
+                own["patchscopes"] = reread(own["patchscopes"], studied[split], settings["reading"], evaluation)
+            table = case_stages(
+                studied[split],
+                counts,
+                **own,
+                propagation=settings["propagation"],
+                knockout_count=settings["knockout_count"],
+                clean_correct=split == "correct",
+            )
+            reading = {"reading": settings["reading"], "one_character": evaluation["one_character"]}
+            stages[split] = with_chance_baseline(table, studied[split], own["patchscopes"], analyses["seed"], **reading)
+        return findings(stages, layers, groups=groups)[SHOWN]
+
+    run = claims()
+    for name, flipped in {
+        "analyses.patchscopes_reading: regex": claims(reading="regex"),
+        "analyses.knockout_count: broken": claims(knockout_count="broken"),
+        "analyses.propagation: all": claims(propagation="all"),
+    }.items():
+        print(f"\n## {name}: the findings rows that change (the run's, then flipped)")
+        changed = (run.fillna(-1) != flipped.fillna(-1)).any(axis=1)
+        print(pd.concat([run[changed], flipped[changed]], keys=["run", "flipped"]).to_string())
+
+    print("\n## analyses.patchscopes_dedupe: false, the heatmap cells")
+    for split in SPLITS:
+        ps = {split: tables[split]["patchscopes"]}
+        deduped, every = patchscopes_panels(ps, layers, True), patchscopes_panels(ps, layers, False)
+        for panel in deduped:
+            diff = (deduped[panel] - every[panel]).abs()
+            print(f"{panel}: largest cell difference {diff.max().max():.3f}, mean {diff.stack().mean():.3f}")
+
+    print("\n## evaluation.one_character: any, the evaluation judged again")
+    dataset = read_table(results / "dataset" / "two_hop.csv")
+    table = read_evaluation(results / model / "evaluation.csv")
+    for slot in ("e1", "e2", "e3"):
+        short = dataset[dataset[f"{slot}_label"].str.strip().str.len() <= 1]
+        print(f"{slot}: {len(short)} chains with a one-character label {sorted(set(short[f'{slot}_label']))}")
+    rejudged, rows = table.copy(), dataset.set_index("id")
+    flips = 0
+    for kind, slot in EXPECTED.items():  # (among the prompts the run asked)
+        asked = table[f"{kind}_correct"].notna()
+        for i in table.index[asked]:
+            row = rows.loc[table.at[i, "id"]]
+            names = entity_names(row[f"{slot}_label"], row[f"{slot}_aliases"], "any")
+            again = mentions(table.at[i, f"{kind}_generation"], names, evaluation["match"])
+            flips += again != bool(table.at[i, f"{kind}_correct"])
+            rejudged.at[i, f"{kind}_correct"] = again
+    print(f"{flips} judgments change")
+    cap, seed = config["splits"]["max_per_e2_type"], config["splits"]["seed"]
+    for name, judged in {"run": table, "one_character: any": rejudged}.items():
+        correct, incorrect, _ = split_cases(dataset, judged, cap, seed)
+        print(f"{name}: {len(correct)} correct, {len(incorrect)} incorrect cases")
+
+    print("\n## splits.max_per_e2_type")
+    for cap in (60, 100):
+        correct, incorrect, _ = split_cases(dataset, table, cap, seed)
+        print(f"{cap} per e2 type: {len(correct)} correct, {len(incorrect)} incorrect cases")
+
+    print("\n## back-patching's drift: incorrect cases whose unedited prompt answers correctly in the batch")
+    bp = tables["incorrect"]["backpatching"]
+    drift = bp.groupby("id")["unedited_correct"].any()
+    print(f"{int(drift.sum())} of {len(drift)} back-patched incorrect cases")
+
+
+def reread(patchscopes: pd.DataFrame, studied: pd.DataFrame, reading: str, evaluation: dict) -> pd.DataFrame:
+    """Patchscopes' rows with `classification` read again by `reading`."""
+    names = {
+        row["id"]: {
+            slot: entity_names(row[f"{slot}_label"], row[f"{slot}_aliases"], evaluation["one_character"])
+            for slot in ("e1", "e2", "e3")
+        }
+        for row in studied.to_dict("records")
+    }
+    out = patchscopes.copy()
+    out["classification"] = [
+        named_at_colon(text, names[case], reading) for case, text in zip(out["id"], out["generation"], strict=True)
+    ]
+    return out
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    main(Path(args[0]) if args else Path("results"), args[1] if len(args) > 1 else "gemma3-270m")
