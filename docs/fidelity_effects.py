@@ -18,11 +18,11 @@ import yaml
 from multihop.analyses.catalog import STAGE_ANALYSES, case_counts
 from multihop.analyses.naming import named_at_colon
 from multihop.evaluation.evaluate import EXPECTED, read_evaluation
-from multihop.evaluation.judging import entity_names, mentions
+from multihop.evaluation.judging import case_names, entity_names, mentions
 from multihop.evaluation.splits import SPLITS, split_cases
 from multihop.files import read_json, read_table
 from multihop.report.findings import findings
-from multihop.report.stages import case_stages, with_chance_baseline
+from multihop.report.stages import split_stages
 from multihop.report.tables import patchscopes_panels
 from multihop.scripting import groups_by_split
 
@@ -46,32 +46,20 @@ def main(results: Path, model: str) -> None:
 
     def claims(**rules) -> pd.DataFrame:
         """findings.csv's stage rows, with the run's settings but for `rules`."""
-        settings = {
-            "propagation": analyses["propagation"],
-            "knockout_count": analyses["knockout_count"],
-            "reading": analyses["patchscopes_reading"],
-            **rules,
-        }
+        settings = {key: analyses[key] for key in ("propagation", "knockout_count", "patchscopes_reading")}
+        settings |= {"one_character": evaluation["one_character"], **rules}
         stages = {}
         for split in SPLITS:
             own = dict(tables[split])
-            if settings["reading"] != analyses["patchscopes_reading"]:
-                own["patchscopes"] = reread(own["patchscopes"], studied[split], settings["reading"], evaluation)
-            table = case_stages(
-                studied[split],
-                counts,
-                **own,
-                propagation=settings["propagation"],
-                knockout_count=settings["knockout_count"],
-                clean_correct=split == "correct",
-            )
-            reading = {"reading": settings["reading"], "one_character": evaluation["one_character"]}
-            stages[split] = with_chance_baseline(table, studied[split], own["patchscopes"], analyses["seed"], **reading)
+            if settings["patchscopes_reading"] != analyses["patchscopes_reading"]:
+                reading = settings["patchscopes_reading"]
+                own["patchscopes"] = reread(own["patchscopes"], studied[split], reading, evaluation)
+            stages[split] = split_stages(studied[split], counts, own, settings, analyses["seed"])
         return findings(stages, layers, groups=groups)[SHOWN]
 
     run = claims()
     for name, flipped in {
-        "analyses.patchscopes_reading: regex": claims(reading="regex"),
+        "analyses.patchscopes_reading: regex": claims(patchscopes_reading="regex"),
         "analyses.knockout_count: broken": claims(knockout_count="broken"),
         "analyses.propagation: all": claims(propagation="all"),
     }.items():
@@ -122,13 +110,7 @@ def main(results: Path, model: str) -> None:
 
 def reread(patchscopes: pd.DataFrame, studied: pd.DataFrame, reading: str, evaluation: dict) -> pd.DataFrame:
     """Patchscopes' rows with `classification` read again by `reading`."""
-    names = {
-        row["id"]: {
-            slot: entity_names(row[f"{slot}_label"], row[f"{slot}_aliases"], evaluation["one_character"])
-            for slot in ("e1", "e2", "e3")
-        }
-        for row in studied.to_dict("records")
-    }
+    names = {row["id"]: case_names(row, evaluation["one_character"]) for row in studied.to_dict("records")}
     out = patchscopes.copy()
     out["classification"] = [
         named_at_colon(text, names[case], reading) for case, text in zip(out["id"], out["generation"], strict=True)

@@ -40,9 +40,10 @@ class Model:
 
 
 def analysis_settings(**changes) -> dict:
-    """The analyses' settings of the project's config.yaml (and its `evaluation.match`), changed by `changes`."""
+    """The analyses' settings of the project's config.yaml (and its `evaluation.match` and
+    `evaluation.one_character`), changed by `changes`."""
     config = yaml.safe_load(CONFIG.read_text())
-    unknown = set(changes) - set(config["analyses"]) - {"match"}
+    unknown = set(changes) - set(config["analyses"]) - {"match", "one_character"}
     if unknown:
         raise UserError(f"no analysis setting named {', '.join(sorted(unknown))} (see config.yaml, analyses:)")
     judging = {key: config["evaluation"][key] for key in ("match", "one_character")}

@@ -43,6 +43,13 @@ else:
             wikidata=config["wikidata"],
             entity_types=config["entity_types"],
             relations=config["relations"],
+            # SPARQL ranks only each class's most-stated members that the dataset may use (a dump
+            # ranks all of them in its one pass, so a new value does not reread it)
+            ranked=(
+                config["dataset"]["bridges_per_type"]
+                if config["wikidata"]["source"] == "sparql"
+                else None
+            ),
         script:
             "../scripts/extract_wikidata.py"
 

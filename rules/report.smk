@@ -98,6 +98,7 @@ rule make_findings:
         ),
         model="results/{model}/model.json",
         runtime="results/{model}/runtime.json",
+        cases=expand("results/{{model}}/cases/{split}.csv", split=SPLITS),
     output:
         findings="results/{model}/tables/findings.csv",
         findings_html=reported_table("findings"),

@@ -26,7 +26,13 @@ def main(snakemake):
             source["endpoint"], source["cache"], retries=source["retries"], timeout_s=source["timeout_s"]
         )
         entities, facts = sparql.extract_from_endpoint(
-            client, classes, relations, source["page_size"], source["batch_size"], progress=logging.info
+            client,
+            classes,
+            relations,
+            source["page_size"],
+            source["batch_size"],
+            ranked=snakemake.params.ranked,
+            progress=logging.info,
         )
         logging.info("%d SPARQL requests sent (the rest came from %s)", client.requests_sent, source["cache"])
     if facts.empty:

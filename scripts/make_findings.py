@@ -5,6 +5,7 @@ import logging
 
 import pandas as pd
 
+from multihop.evaluation.splits import SPLITS
 from multihop.files import read_json, read_table, write_csv
 from multihop.report.choices import choices, summary
 from multihop.report.findings import findings
@@ -16,8 +17,9 @@ from multihop.scripting import by_split, groups_by_split, run
 
 def main(snakemake):
     model = read_json(snakemake.input.model)
-    used = choices(snakemake.params.config)
     ran = read_json(snakemake.input.runtime)  # the precision the run used: bf16 changes answers
+    sizes = {split: len(read_table(path)) for split, path in zip(SPLITS, snakemake.input.cases, strict=True)}
+    used = choices(snakemake.params.config, ran["dtype"], sizes)
     # cases that share an answer (e3) are resampled together
     studied = by_split(snakemake.input, "studied", read_table)
     groups = groups_by_split(studied)

@@ -60,6 +60,7 @@ def run_shard(snakemake, located, count, gpus):
         weights=weights_stamp(spec["source"], model),
         runtime=ran,
         settings=snakemake.params.settings,
+        one_character=one_character,  # which names the cases' entities have
         cases=located.to_csv(index=False),
         pool=everyone.to_csv(index=False) if draws else None,
         code=snakemake.params.code,

@@ -8,7 +8,7 @@ import pandas as pd
 from multihop.analyses.catalog import STAGE_ANALYSES
 from multihop.files import read_table, write_csv
 from multihop.report.judges import JUDGED, rejudged
-from multihop.report.stages import case_stages, with_chance_baseline
+from multihop.report.stages import split_stages
 from multihop.scripting import run
 
 
@@ -19,22 +19,11 @@ def main(snakemake):
     }
     studied = read_table(snakemake.input.studied)
     counts, params = snakemake.params.cases, snakemake.params
-
     rules = params.rules
-    clean_correct = snakemake.wildcards.split == "correct"  # the unedited prompt's answer, by the split
 
     def summarized(tables):
-        stages = case_stages(
-            studied,
-            counts,
-            **tables,
-            propagation=rules["propagation"],
-            knockout_count=rules["knockout_count"],
-            clean_correct=clean_correct,
-        )
         # beside each case's stages: how early Patchscopes "decodes" another case's names
-        reading = {"reading": rules["patchscopes_reading"], "one_character": rules["one_character"]}
-        return with_chance_baseline(stages, studied, tables["patchscopes"], params.seed, **reading)
+        return split_stages(studied, counts, tables, rules, params.seed)
 
     stages = summarized(tables)
     logging.info("%d studied cases (%s)", len(stages), ", ".join(f"{n} {name}" for name, n in counts.items()))

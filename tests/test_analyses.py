@@ -148,7 +148,7 @@ def test_case_stages_from_hand_made_tables():
     ko = pd.DataFrame(
         [("a", "e1", 3, "", False, False), ("a", "e1", 6, "", False, True), ("a", "r1", 1, "", False, True)],
         columns=["id", "target", "layer", "generation", "correct", "changed"],
-    )
+    ).assign(clean_generation="", clean_correct=True)
     bp = pd.DataFrame(
         [("a", "t1", 5, 2, "", True, False), ("a", "t2", 5, 2, "", False, False), ("b", "t2", 3, 1, "", True, True),
          ("b", "t1", 3, 1, "", False, True)],
@@ -180,7 +180,7 @@ def test_stages_count_only_where_their_analyses_studied_the_case():
         [(i, "attention", 2, 1, 9, 5, "") for i in "ab"],
         columns=["id", "sublayer", "layer", "e2_rank", "e3_rank", "prediction_rank", "top_tokens"],
     )
-    ko = pd.DataFrame([(i, "e1", 3, "", False, True) for i in "ab"], columns=CATALOG["knockout"].columns)
+    ko = pd.DataFrame([(i, "e1", 3, "", False, True, "", False) for i in "ab"], columns=CATALOG["knockout"].columns)
     bp = pd.DataFrame([(i, "t1", 5, 2, "", True, False) for i in "ab"], columns=CATALOG["backpatching"].columns)
     counts = {**case_counts(2), "patchscopes": 1}
     got = case_stages(pd.DataFrame({"id": ["a", "b"], "order": [1, 0]}), counts, ps, pr, ko, bp).set_index("id")

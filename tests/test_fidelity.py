@@ -11,7 +11,7 @@ import yaml
 from multihop.analyses.catalog import case_counts
 from multihop.analyses.naming import named_at_colon
 from multihop.analyses.projection import first_token_ids, spaced_forms
-from multihop.evaluation.judging import entity_names, mentions
+from multihop.evaluation.judging import as_decoded, entity_names, mentions
 from multihop.models import tiny
 from multihop.report.choices import STUDY
 from multihop.report.stages import case_stages
@@ -27,6 +27,13 @@ def test_one_character_names_the_studys_way_and_ours():
     assert mentions("the company is xAI", entity_names("X", "[]"))  # found in any word with an x
     assert entity_names("X", '["Twitter", "x"]', "any") == ["Twitter"]
     assert not mentions("the company is xAI", entity_names("X", "[]", "any"))
+
+
+def test_generations_are_judged_and_compared_as_the_authors_decode_them():
+    """Stripped, each newline a space (decode_generated): a name across a line break counts, and
+    a knockout that only adds a trailing newline changes nothing."""
+    assert mentions("New\nYork, of course", ["New York"]) and mentions("New\nYork", ["new york"], "word")
+    assert as_decoded(" Paris\n") == as_decoded("Paris") == "Paris"
 
 
 def test_substring_judging_lower_cases_as_the_authors():
@@ -54,7 +61,7 @@ def test_patchscopes_reads_a_name_by_the_authors_five_patterns_or_our_regex(gene
     assert named_at_colon(generation, names, "regex") == regex
 
 
-def _knockout_case():
+def _knockout_case(clean_correct: bool):
     ps = pd.DataFrame(
         columns=["id", "position", "seed", "source_layer", "target_layer", "generation", "classification"]
     )
@@ -62,23 +69,22 @@ def _knockout_case():
     bp = pd.DataFrame(
         columns=["id", "position", "source_layer", "target_layer", "generation", "correct", "unedited_correct"]
     )
-    # layer 2: the knockout turns the wrong answer right; layer 5: into another wrong one
+    # layer 2: the knockout's answer is right; layer 5: wrong (both differ from the clean run's)
     ko = pd.DataFrame(
-        [("a", "e1", 2, "", True, True), ("a", "e1", 5, "", False, True)],
-        columns=["id", "target", "layer", "generation", "correct", "changed"],
+        [("a", "e1", 2, "", True, True, "", clean_correct), ("a", "e1", 5, "", False, True, "", clean_correct)],
+        columns=["id", "target", "layer", "generation", "correct", "changed", "clean_generation", "clean_correct"],
     )
     return pd.DataFrame({"id": ["a"], "order": [0]}), case_counts(1), ps, pr, ko, bp
 
 
-def test_knockout_counts_a_change_to_the_right_answer_on_the_incorrect_split_as_the_authors():
-    studied, counts, *tables = _knockout_case()
-    study = case_stages(studied, counts, *tables, clean_correct=False).set_index("id")
-    assert study.loc["a", "knockout_matters"] == 2
-    ours = case_stages(studied, counts, *tables, knockout_count="broken", clean_correct=False).set_index("id")
+def test_knockout_counts_a_change_to_the_right_answer_where_the_clean_run_is_wrong_as_the_authors():
+    studied, counts, *tables = _knockout_case(clean_correct=False)
+    assert case_stages(studied, counts, *tables).set_index("id").loc["a", "knockout_matters"] == 2
+    ours = case_stages(studied, counts, *tables, knockout_count="broken").set_index("id")
     assert ours.loc["a", "knockout_matters"] == 5
-    # on the correct split both runs right means unchanged in meaning: the rules agree
-    correct = case_stages(studied, counts, *tables, clean_correct=True).set_index("id")
-    assert correct.loc["a", "knockout_matters"] == 5
+    # where the clean run is right, both runs right means unchanged in meaning: the rules agree
+    studied, counts, *tables = _knockout_case(clean_correct=True)
+    assert case_stages(studied, counts, *tables).set_index("id").loc["a", "knockout_matters"] == 5
 
 
 def test_projection_leaves_out_spaced_names_for_llama_2():
@@ -162,21 +168,41 @@ def test_every_config_key_that_changes_results_has_a_ledger_row(config):
     assert set(NO_EFFECT) <= _keys(config)  # (a key renamed away is not silently exempt)
 
 
+# switches of the ledger that say what a study runs on, not how: the run names its data and model
+# elsewhere (the report's funnel and model pages), and the authors' order is unseeded
+INPUTS = {
+    "wikidata.source",
+    "wikidata.dump",
+    "dataset.source",
+    "dataset.file",
+    "model.source",
+    "dataset.seed",
+    "splits.seed",
+    "analyses.seed",
+}
+# settings with the study's value and no rule of ours to switch to (a user may still change them,
+# and the choices table then names them)
+STUDY_ONLY = {
+    "dataset.bridges_per_type",
+    "dataset.chains_per_bridge",
+    "prompts.capitalize",
+    "evaluation.max_new_tokens",
+    "evaluation.staged",
+    "splits.max_per_e2_type",
+    "analyses.cases_per_split",
+    "analyses.max_new_tokens",
+    "analyses.patchscopes_seeds",
+    "analyses.knockout_window",
+    "model.prompt_prefix",
+    "model.dtype",
+}
+
+
 def test_every_switch_of_the_ledger_is_a_row_of_the_choices_table():
-    switches = {key for key in _ledger_switches() if key in STUDY or key.startswith(("analyses.", "evaluation."))}
-    assert set(STUDY) <= _ledger_switches()
-    assert switches <= set(STUDY) | {
-        "analyses.cases_per_split",
-        "analyses.knockout_window",
-        "analyses.max_new_tokens",
-        "analyses.patchscopes_seeds",
-        "analyses.seed",
-        "evaluation.max_new_tokens",
-        "evaluation.staged",
-    }  # (settings where the study and the project agree are in the ledger, not in the choices table)
+    assert _ledger_switches() - INPUTS == set(STUDY)
 
 
 def test_our_rules_name_every_switch_where_we_differ():
     ours = yaml.safe_load((ROOT / "configs" / "our-rules.yaml").read_text())
     named = {f"{section}.{key}" for section, values in ours.items() for key in values}
-    assert named == set(STUDY) - {"splits.max_per_e2_type", "model.prompt_prefix"}
+    assert named == set(STUDY) - STUDY_ONLY

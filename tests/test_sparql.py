@@ -66,6 +66,28 @@ def test_sparql_and_dump_give_identical_tables(endpoint, excerpt, config, tmp_pa
     assert client.requests_sent > 0 and again.requests_sent == 0
 
 
+def _top(entities: pd.DataFrame, ranked: int) -> list:
+    """[(class, rank, qid)] for ranks up to `ranked`, from an entity table's class_ranks."""
+    parts = [
+        (*part.split(":"), qid)
+        for qid, text in zip(entities["qid"], entities["class_ranks"], strict=True)
+        for part in text.split("|")
+        if part
+    ]
+    return sorted((cls, int(rank), qid) for cls, rank, qid in parts if int(rank) <= ranked)
+
+
+def test_sparql_ranks_only_the_most_stated_members_of_each_class_as_the_dump_does(endpoint, excerpt, config, tmp_path):
+    """Asked for each class's 3 most-stated members (and any tied with the third), the endpoint
+    gives the dump's first three places of every class: ties broken by QID in both."""
+    classes, relations = config["entity_types"], list(config["relations"])
+    client = SparqlClient(endpoint, tmp_path / "cache")
+    entities, _ = extract_from_endpoint(client, classes, relations, page_size=500, batch_size=100, ranked=3)
+    from_dump, _ = extract_from_dump(excerpt, classes, relations)
+    top = _top(entities, 3)
+    assert top == _top(from_dump, 3) and len(top) >= 3 * 10  # most of the 19 classes have 3 members here
+
+
 def test_unreachable_endpoint_is_a_plain_error_after_retries(tmp_path):
     client = SparqlClient(f"http://127.0.0.1:{free_port()}/query", tmp_path, retries=3, backoff_s=0.01, timeout_s=2)
     with pytest.raises(WikidataError, match="unreachable after 3 tries"):

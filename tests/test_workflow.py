@@ -197,7 +197,11 @@ def test_reruns_follow_what_code_means(workdir, tmp_path):
     assert nothing.returncode == 0 and "Nothing to be done" in nothing.stdout + nothing.stderr, nothing.stdout[-2000:]
 
     module = project / CATALOG["patchscopes"].module_file
-    module.write_text(module.read_text().replace("return slot\n", "return slot  # edited\n"))
+    edited = module.read_text().replace(
+        "    return sweep(context, case, POSITIONS)\n", "    return sweep(context, case, POSITIONS)  # edited\n"
+    )
+    assert edited != module.read_text()
+    module.write_text(edited)
     assert planned_jobs(run, project=project) == {}  # a comment again
     module.write_text(module.read_text() + "\nEDITED = True\n")
     jobs = planned_jobs(run, project=project)

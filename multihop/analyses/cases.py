@@ -9,7 +9,7 @@ import pandas as pd
 
 from multihop.dataset.chains import e1_offset
 from multihop.errors import UserError
-from multihop.evaluation.judging import entity_names
+from multihop.evaluation.judging import case_names
 
 
 class LocateError(ValueError):
@@ -107,10 +107,7 @@ def load_cases(tokenizer, located: pd.DataFrame, prefix: str, one_character: str
     out = []
     for row in located[located["skipped"].fillna("") == ""].to_dict("records"):
         text = prefix + row["source_prompt"]
-        names = {
-            slot: entity_names(row[f"{slot}_label"], row[f"{slot}_aliases"], one_character)
-            for slot in ("e1", "e2", "e3")
-        }
+        names = case_names(row, one_character)
         out.append(
             Case(
                 row["id"],

@@ -119,7 +119,7 @@ CATALOG = {
         ),
         Analysis(
             "knockout",
-            ("id", "target", "layer", "generation", "correct", "changed"),
+            ("id", "target", "layer", "generation", "correct", "changed", "clean_generation", "clean_correct"),
             _one_column("target", KNOCKOUT_TARGETS),
             reads=("knockout_window", "knockout_relation", "max_new_tokens", "match"),
             stages=True,

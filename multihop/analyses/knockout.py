@@ -4,6 +4,7 @@ import pandas as pd
 
 from multihop.analyses.catalog import CATALOG, KNOCKOUT_TARGETS
 from multihop.engine.edits import Knockout
+from multihop.evaluation.judging import as_decoded
 
 
 def window(layer: int, k: int, num_layers: int) -> tuple[int, ...]:
@@ -19,7 +20,8 @@ def blocked_position(case, target: str, relation_token: str) -> int:
 
 
 def run(context, case) -> pd.DataFrame:
-    """Rows for each target (e1, r1, r2; see `blocked_position`) and each layer l (window [l-k, l+k])."""
+    """Rows for each target (e1, r1, r2; see `blocked_position`) and each layer l (window [l-k, l+k]),
+    each with the clean run's generation and judgment (the knockout stage compares with them)."""
     adapter, settings = context.adapter, context.settings
     # the clean run (no edit) goes in the same batch as the knockouts, so that a
     # "change" can only come from the knockout, not from a different numerical path
@@ -34,8 +36,11 @@ def run(context, case) -> pd.DataFrame:
             variants.append((Knockout(layers, case.t2, (key,)),))
     texts = context.generate(case.ids, variants)
     clean = texts[0]
+    clean_correct = context.judge(clean, case.names["e3"])
+    # "changed" compares the texts as the authors decode them (classify_by_vanilla)
     rows = [
-        (case.id, target, layer, text, context.judge(text, case.names["e3"]), text != clean)
+        (case.id, target, layer, text, context.judge(text, case.names["e3"]), as_decoded(text) != as_decoded(clean))
+        + (clean, clean_correct)
         for (target, layer), text in zip(keys[1:], texts[1:], strict=True)
     ]
     return pd.DataFrame(rows, columns=CATALOG["knockout"].columns)

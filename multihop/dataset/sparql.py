@@ -137,15 +137,21 @@ def fact_query(pid, classes, limit, offset) -> str:
     )
 
 
-def member_query(cls, limit, offset) -> str:
-    """Every member of a class with its number of direct (truthy) statements, a page of them."""
-    return (
-        PREFIXES
-        + f"""SELECT ?item (COUNT(*) AS ?n) WHERE {{
-  ?item wdt:P31 wd:{cls} .
-  ?item ?p ?o FILTER(STRSTARTS(STR(?p), "{DIRECT}"))
-}} GROUP BY ?item ORDER BY ?item LIMIT {limit} OFFSET {offset}"""
-    )
+def member_query(cls, limit: int | None = None, at_least: int | None = None, counted: bool = False) -> str:
+    """The members of a class with the most statements, most first: the `limit` first, or every
+    one with at least `at_least`. As the authors ask (create_dataset.py 161-169), by
+    `wikibase:statements`; `counted`: by the number of direct (truthy) statements, for an endpoint
+    without `wikibase:statements` (a store loaded from a truthy dump)."""
+    if counted:
+        where = f'?item wdt:P31 wd:{cls} . ?item ?p ?o FILTER(STRSTARTS(STR(?p), "{DIRECT}"))'
+        head, tail = "SELECT ?item (COUNT(*) AS ?n)", " GROUP BY ?item"
+        tail += f" HAVING(COUNT(*) >= {at_least})" if at_least is not None else ""
+    else:
+        where = f"?item wdt:P31 wd:{cls} . ?item wikibase:statements ?n"
+        where += f" FILTER(?n >= {at_least})" if at_least is not None else ""
+        head, tail = "SELECT ?item ?n", ""
+    limit_clause = f" LIMIT {limit}" if limit is not None else ""
+    return PREFIXES + f"{head} WHERE {{ {where} }}{tail} ORDER BY DESC(?n) ?item{limit_clause}"
 
 
 def entity_queries(qids, classes) -> dict[str, str]:
@@ -165,8 +171,11 @@ def entity_queries(qids, classes) -> dict[str, str]:
     }
 
 
-def extract_from_endpoint(client: SparqlClient, classes, relations, page_size=10_000, batch_size=200, progress=None):
-    """Same tables as `wikidata.extract_from_dump`, asked of a SPARQL endpoint."""
+def extract_from_endpoint(
+    client: SparqlClient, classes, relations, page_size=10_000, batch_size=200, ranked=2000, progress=None
+):
+    """Same tables as `wikidata.extract_from_dump`, asked of a SPARQL endpoint; `class_ranks` for
+    the `ranked` most-stated members of each class (the dump ranks every member)."""
     class_ids = list(classes)
     facts = set()
     for pid in relations:
@@ -209,7 +218,7 @@ def extract_from_endpoint(client: SparqlClient, classes, relations, page_size=10
         if progress is not None:
             progress(f"entities: {min(start + batch_size, len(qids))}/{len(qids)}")
 
-    ranks = class_ranks(*_members(client, class_ids, page_size, progress))
+    ranks = class_ranks(*_members(client, class_ids, ranked, progress))
     entities = [
         (q, e["label"], e["aliases"], e["classes"], _popularity(e), e["statements"], ranks.get(q, {}))
         for q, e in found.items()
@@ -217,25 +226,28 @@ def extract_from_endpoint(client: SparqlClient, classes, relations, page_size=10
     return normalize(entities, facts, classes)
 
 
-def _members(client, class_ids, page_size, progress=None):
-    """(class -> member qids, qid -> statements) for every member of each class: the study ranks
-    its bridge entities among all of them. On the public endpoint the largest classes (humans:
-    millions of members) take many pages; the dump source reads them in one pass."""
+def _members(client, class_ids, ranked: int, progress=None):
+    """(class -> member qids, qid -> statements) for the `ranked` most-stated members of each class
+    and any tied with the last of them: enough to rank the study's bridge entities (each class's
+    `dataset.bridges_per_type` first) without reading millions of members, as the dump source does."""
     members, statements = {}, {}
     for cls in class_ids:
-        members[cls], offset = [], 0
-        while True:
-            rows = client.select(member_query(cls, page_size, offset))
-            for r in rows:
-                if r["item"].startswith(ENTITY + "Q"):
-                    qid = _qid(r["item"])
-                    members[cls].append(qid)
-                    statements[qid] = int(r["n"])
-            if len(rows) < page_size:
-                break
-            offset += page_size
+        counted = False
+        rows = client.select(member_query(cls, limit=ranked))
+        if not rows:  # no wikibase:statements on this endpoint: count the direct statements
+            counted = True
+            rows = client.select(member_query(cls, limit=ranked, counted=True))
+        if len(rows) == ranked:  # the members tied with the last one, whatever order the endpoint gives
+            last = min(int(r["n"]) for r in rows)
+            rows = client.select(member_query(cls, at_least=last, counted=counted))
+        members[cls] = []
+        for r in rows:
+            if r["item"].startswith(ENTITY + "Q"):
+                qid = _qid(r["item"])
+                members[cls].append(qid)
+                statements[qid] = int(r["n"])
         if progress is not None:
-            progress(f"{cls}: {len(members[cls])} members ranked")
+            progress(f"{cls}: {len(members[cls])} most-stated members ranked")
     return members, statements
 
 

@@ -20,7 +20,7 @@ def check_prefix(prefix: str, dataset: pd.DataFrame) -> None:
     """Refuse a demonstration prefix that names an entity of the dataset (it would leak answers)."""
     if not prefix:
         return
-    leaks = set()
+    leaks = set()  # (every name the study's one-character rule keeps: a superset of the other rule's)
     for slot in ("e1", "e2", "e3"):
         for label, aliases in dataset[[f"{slot}_label", f"{slot}_aliases"]].drop_duplicates().itertuples(index=False):
             leaks.update(name for name in entity_names(label, aliases) if mentions(prefix, [name], "word"))

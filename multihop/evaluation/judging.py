@@ -22,8 +22,22 @@ def entity_names(label: str, aliases, one_character: str = "alias") -> list[str]
     return [name for name in [label, *aliases] if len(name.strip()) > 1]
 
 
+def case_names(row, one_character: str = "alias") -> dict[str, list[str]]:
+    """{slot: names} for e1, e2 and e3 of a dataset row (anything indexed by `{slot}_label`, `{slot}_aliases`)."""
+    return {
+        slot: entity_names(row[f"{slot}_label"], row[f"{slot}_aliases"], one_character) for slot in ("e1", "e2", "e3")
+    }
+
+
+def as_decoded(generation: str) -> str:
+    """A generation as the authors' decode_generated leaves it (utils.py 93-96): stripped, each
+    newline a space. Tables store the text as generated; judging and comparing read this."""
+    return generation.strip().replace("\n", " ")
+
+
 def mentions(generation: str, names, match: str = "substring") -> bool:
     """Whether any name occurs in the generation, ignoring case (see `match` above)."""
+    generation = as_decoded(generation)
     if match == "substring":
         text = generation.lower()
         return any(name.lower() in text for name in names)

@@ -2,11 +2,11 @@
 in "Ukraine"; whole-word matching (`word`) does not. The analyses store every generation, so their
 tables are judged again under the other rule without running the model.
 
-What is judged again: `correct` (the answer names e3) of attention knockout, back-patching and its
-nulls (forward patching, the controls). Not judged again: back-patching's `unedited_correct` (the
-unedited run's text is not stored; the drift exclusion stays the run's), Patchscopes (its reading
-of a name at a colon does not depend on the rule) and which cases are studied (a rerun with
-`evaluation.match: word`).
+What is judged again: `correct` (the answer names e3) of attention knockout (and its clean
+run's `clean_correct`), back-patching and its nulls (forward patching, the controls). Not judged
+again: back-patching's `unedited_correct` (the unedited run's text is not stored; the drift
+exclusion stays the run's), Patchscopes (its reading of a name at a colon does not depend on the
+rule) and which cases are studied (a rerun with `evaluation.match: word`).
 """
 
 import pandas as pd
@@ -26,6 +26,11 @@ def rejudged(table: pd.DataFrame, studied: pd.DataFrame, match: str, one_charact
     out = table.copy()
     judged = [mentions(text, names[case], match) for case, text in zip(out["id"], out["generation"], strict=True)]
     out["correct"] = pd.Series(judged, index=out.index, dtype=bool)
+    if "clean_correct" in out:  # knockout: the clean run's answer, judged the same way
+        clean = [
+            mentions(text, names[case], match) for case, text in zip(out["id"], out["clean_generation"], strict=True)
+        ]
+        out["clean_correct"] = pd.Series(clean, index=out.index, dtype=bool)
     return out
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 
 from multihop.analyses.catalog import CATALOG, POSITIONS
 from multihop.analyses.naming import named_at_colon
-from multihop.evaluation.judging import entity_names
+from multihop.evaluation.judging import case_names
 
 COLUMNS = [
     "id",
@@ -67,7 +67,6 @@ def case_stages(
     backpatching,
     propagation="any",
     knockout_count="changed",
-    clean_correct=True,
 ) -> pd.DataFrame:
     """The stage layers the study defines (Biran et al. 2024, arXiv 2406.12775), per case; NaN where the
     event never happens. `studied`: the studied cases (id, order); `counts`: how many of them
@@ -78,9 +77,10 @@ def case_stages(
     - e2_decoded_t2 / e3_decoded_t2 (second hop resolved): the same from t2;
     - e2_in_attention: first layer whose attention output at t2 ranks e2 first;
     - knockout_matters: first layer whose e1 knockout matters: with `knockout_count` "changed" (the
-      study's, classify_results.py classify_by_vanilla) the output changes and the clean and
-      knocked-out runs are not both correct, so on the incorrect split (`clean_correct` false) any
-      change counts, to the right answer too; with "broken" (ours) it changes to a wrong answer;
+      study's, classify_results.py 36-49, classify_by_vanilla) the output changes and the clean
+      and knocked-out runs are not both judged correct (the clean run as judged in the knockout's
+      own batch), so where the clean run is wrong a change to the right answer counts too; with
+      "broken" (ours) it changes to a wrong answer;
     - information_propagation: mean of the three layers above; with `propagation` "any" (the
       study's) of those that exist, NaN only when none does; with "all" (ours) NaN unless all three do;
     - prediction_extracted: first layer whose MLP output ranks the final prediction first;
@@ -100,7 +100,7 @@ def case_stages(
     out["e2_in_attention"] = _first(pr, (pr["sublayer"] == "attention") & (pr["e2_rank"] == 1), "layer")
     out["prediction_extracted"] = _first(pr, (pr["sublayer"] == "mlp") & (pr["prediction_rank"] == 1), "layer")
     ko = knockout
-    kept = ~(ko["correct"] & clean_correct) if knockout_count == "changed" else ~ko["correct"]
+    kept = ~(ko["correct"] & ko["clean_correct"]) if knockout_count == "changed" else ~ko["correct"]
     out["knockout_matters"] = _first(ko, (ko["target"] == "e1") & ko["changed"] & kept, "layer")
     parts = ["knockout_matters", "e2_in_attention", "e2_decoded_t2"]
     out["information_propagation"] = out[parts].mean(axis=1, skipna=propagation == "any")
@@ -125,12 +125,6 @@ def with_donor(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["baseline_donor"].fillna("").astype(str) != ""]
 
 
-def _names(row, one_character) -> dict:
-    return {
-        slot: entity_names(row[f"{slot}_label"], row[f"{slot}_aliases"], one_character) for slot in ("e1", "e2", "e3")
-    }
-
-
 def chance_baseline(
     studied: pd.DataFrame, patchscopes: pd.DataFrame, seed: int, reading="patterns", one_character="alias"
 ) -> pd.DataFrame:
@@ -150,7 +144,7 @@ def chance_baseline(
             rows.append((case.id, "", float("nan"), float("nan")))
             continue
         donor = others.iloc[random.Random(f"{seed}|baseline|{case.id}").randrange(len(others))]
-        names = _names(donor, one_character)
+        names = case_names(donor, one_character)
         own = patchscopes[patchscopes["id"] == case.id]
         classified = own["generation"].map(lambda text, names=names: named_at_colon(text, names, reading))
         t1, t2 = own["position"] == "t1", own["position"] == "t2"
@@ -167,3 +161,17 @@ def with_chance_baseline(stages: pd.DataFrame, studied: pd.DataFrame, patchscope
     out = stages.set_index("id").join(baseline)
     out["baseline_donor"] = out["baseline_donor"].fillna("")
     return out.reset_index()
+
+
+def split_stages(studied, counts, tables: dict, rules: dict, seed: int) -> pd.DataFrame:
+    """A split's stages.csv: `case_stages` under `rules` (propagation, knockout_count,
+    patchscopes_reading, one_character), with the chance baseline beside it."""
+    stages = case_stages(
+        studied,
+        counts,
+        **tables,
+        propagation=rules["propagation"],
+        knockout_count=rules["knockout_count"],
+    )
+    reading = {"reading": rules["patchscopes_reading"], "one_character": rules["one_character"]}
+    return with_chance_baseline(stages, studied, tables["patchscopes"], seed, **reading)

@@ -97,8 +97,10 @@ def first_layer_shares(stages: dict[str, pd.DataFrame], num_layers: int) -> pd.D
 def rate_grid(table: pd.DataFrame, hit: pd.Series, num_layers: int) -> pd.DataFrame:
     """Share of rows where `hit` holds, per (target layer, source layer); NaN where no row exists.
 
-    Rows are indexed by target layer and columns by source layer, both 0..num_layers-1. Every case
-    has the same rows per cell, so the share over rows is the mean of the cases' shares.
+    Rows are indexed by target layer and columns by source layer, both 0..num_layers-1. Where every
+    case has the same rows per cell (every generation), the share over rows is the mean of the
+    cases' shares; where a case's rows are its distinct readings (the authors' dedupe), a case
+    with more readings in a cell weighs more there.
     """
     if len(table) and max(table["source_layer"].max(), table["target_layer"].max()) >= num_layers:
         raise ValueError(f"a layer beyond the model's {num_layers} layers: is model.json from another model?")
