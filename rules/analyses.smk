@@ -33,7 +33,9 @@ rule analysis_shard:
         runtime="results/{model}/runtime.json",
         model=model_files,
     output:
-        "results/{model}/{split}/shards/{analysis}_{scatteritem}.parquet",
+        table="results/{model}/{split}/shards/{analysis}_{scatteritem}.parquet",
+        # what the engine's self-check compared in this job (multihop/engine/selfcheck.py)
+        check="results/{model}/{split}/shards/{analysis}_{scatteritem}.check.json",
     log:
         "results/logs/{model}/{split}/{analysis}_{scatteritem}.log",
     benchmark:

@@ -189,6 +189,17 @@ def product_inputs(analysis, product):
     }
 
 
+def engine_checks(wildcards):
+    """The self-check records of a model's jobs: its evaluation's and every analysis shard's."""
+    records = [f"results/{wildcards.model}/evaluate.check.json"]
+    for split in SPLITS:
+        for name in CATALOG:
+            records += gather.cases(
+                f"results/{wildcards.model}/{split}/shards/{name}_{{scatteritem}}.check.json"
+            )
+    return records
+
+
 def final_outputs():
     """Everything `snakemake` makes by default: the dataset, and per model its splits, stages, the
     stage figures, each analysis's figure and table (from the catalog), and the findings.
@@ -205,7 +216,7 @@ def final_outputs():
         ),
         *(
             f"tables/{table}.{kind}"
-            for table in ("findings", "choices")
+            for table in ("findings", "choices", "engine_check")
             for kind in ("csv", "html")
         ),
     ]

@@ -5,6 +5,8 @@ rule evaluate:
     output:
         evaluation="results/{model}/evaluation.csv",
         runtime="results/{model}/runtime.json",
+        # what the engine's self-check compared (multihop/engine/selfcheck.py)
+        check="results/{model}/evaluate.check.json",
     log:
         "results/logs/{model}/evaluate.log",
     benchmark:

@@ -115,6 +115,21 @@ rule make_findings:
         "../scripts/make_findings.py"
 
 
+rule gather_checks:
+    input:
+        engine_checks,
+    output:
+        table="results/{model}/tables/engine_check.csv",
+        html=reported_table("engine_check"),
+    log:
+        "results/logs/{model}/gather_checks.log",
+    localrule: True
+    params:
+        code=code_digest("scripts/gather_checks.py"),
+    script:
+        "../scripts/gather_checks.py"
+
+
 rule render_funnel:
     input:
         table="results/{model}/funnel.csv",

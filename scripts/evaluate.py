@@ -5,7 +5,8 @@ import time
 
 import torch
 
-from multihop.engine.decoding import generate_prompts
+from multihop.engine.decoding import generate_prompts, reference_prompt
+from multihop.engine.selfcheck import Sample, SelfCheck
 from multihop.evaluation.evaluate import check_prefix, evaluate
 from multihop.files import read_table, write_csv, write_json
 from multihop.models.adapter import Adapter
@@ -29,21 +30,28 @@ def evaluate_model(snakemake, gpus):
     ran = runtime(model)
     logging.info("loaded %s as %s on %s, %d threads", spec["source"], ran["dtype"], model.device, snakemake.threads)
 
+    # engine settings change how outputs are computed, not what they are: read, not params
+    engine, n = snakemake.config["engine"], snakemake.params.max_new_tokens
+    fast = engine["path"] == "fast"
+    check = SelfCheck(engine["self_check"] if fast else 0, "evaluate", model, engine["warn_below"])
+
     def generate(texts):
         logging.info("%d distinct prompts for %d cases", len(texts), len(dataset))
-        return generate_prompts(
-            adapter,
-            tokenizer,
-            texts,
-            snakemake.params.max_new_tokens,
-            batch_size(snakemake, spec["name"]),
-            desc=spec["name"],
-        )
+        size = batch_size(snakemake, spec["name"])
+        # the reference path: transformers' generate over padded batches (equal to one at a time, tested)
+        out = generate_prompts(adapter, tokenizer, texts, n, size, desc=spec["name"], share_prefix=fast)
+
+        def again(prompt):
+            return lambda: reference_prompt(adapter, tokenizer, prompt, n)
+
+        check.offer(Sample(f"prompt {prompt!r}", text, again(prompt)) for prompt, text in zip(texts, out, strict=True))
+        return out
 
     start = time.perf_counter()
     params = snakemake.params
     table = evaluate(dataset, generate, spec["prompt_prefix"], params.staged, params.match, params.one_character)
     logging.info("evaluated in %.0f s", time.perf_counter() - start)
+    write_json(check.record(start, engine["path"]), snakemake.output.check)
     for column in [c for c in table.columns if c.endswith("_correct")]:
         asked = table[column].notna()
         logging.info("%s: %d of %d asked", column, int(table[column].sum()), int(asked.sum()))

@@ -1,11 +1,12 @@
 """Rule analysis_shard: one analysis of the catalog on one shard of a split's studied cases."""
 
 import logging
+import time
 
 from multihop.analyses.cases import load_cases
 from multihop.analyses.catalog import CATALOG
 from multihop.analyses.finished import FinishedCases, fingerprint
-from multihop.files import read_json, read_table, write_parquet
+from multihop.files import read_json, read_table, write_json, write_parquet
 from multihop.models.gpus import job_gpus
 from multihop.scripting import batch_size, run
 
@@ -16,7 +17,8 @@ def main(snakemake):
     located = located[located["order"] < count]
     if located.empty:  # an analysis turned off (0 cases), or more shards than cases: no model needed
         logging.info("%s: no cases in this shard", analysis)
-        write_parquet(CATALOG[analysis].empty(), snakemake.output[0])
+        write_parquet(CATALOG[analysis].empty(), snakemake.output.table)
+        write_json({"checked": 0, "identical": 0, "reason": "no cases in this shard"}, snakemake.output.check)
         return
     with job_gpus(snakemake.params.model["device"], snakemake.resources.gpu) as gpus:
         run_shard(snakemake, located, count, gpus)
@@ -28,6 +30,7 @@ def run_shard(snakemake, located, count, gpus):
     import torch
 
     from multihop.analyses import runner
+    from multihop.engine.selfcheck import SelfCheck
     from multihop.models.adapter import Adapter
     from multihop.models.loading import check_runtime, load, weights_stamp
 
@@ -65,10 +68,18 @@ def run_shard(snakemake, located, count, gpus):
         pool=everyone.to_csv(index=False) if draws else None,
         code=snakemake.params.code,
     )
-    finished = FinishedCases(f"{snakemake.output[0]}.unfinished", digest)
+    finished = FinishedCases(f"{snakemake.output.table}.unfinished", digest)
     settings, batch = snakemake.params.settings, batch_size(snakemake)
-    table = runner.run(analysis, Adapter(model), tokenizer, cases, settings, batch, finished, pool)
-    write_parquet(table, snakemake.output[0])
+    # engine settings change how outputs are computed, not what they are: read, not params
+    engine = snakemake.config["engine"]
+    count = engine["self_check"] if engine["path"] == "fast" else 0
+    seed = f"{snakemake.config['analyses']['seed']}|{analysis}|{located['id'].iloc[0]}"
+    check = SelfCheck(count, seed, model, engine["warn_below"])
+    start = time.perf_counter()
+    adapter = Adapter(model)
+    table = runner.run(analysis, adapter, tokenizer, cases, settings, batch, finished, pool, engine["path"], check)
+    write_parquet(table, snakemake.output.table)
+    write_json(check.record(start, engine["path"]), snakemake.output.check)
     finished.remove()
 
 

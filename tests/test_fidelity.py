@@ -156,6 +156,9 @@ NO_EFFECT = {
     "model.resources": "what a job asks of a machine",
     "model.name": "where results go",
     "model.device": "where the model runs (the dtype it runs in is model.dtype)",
+    "engine.path": "how generations are computed; the same in float32 on a CPU (checked in every job)",
+    "engine.self_check": "how many generations each job checks",
+    "engine.warn_below": "when the self-check warns",
 }
 
 

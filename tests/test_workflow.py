@@ -64,7 +64,7 @@ def output_hashes(workdir) -> dict:
     """sha256 of every table (CSV, Parquet) and figure (PNG) a run wrote under results/, but the
     shards' files (how many there are is a setting; everything made from them must not differ)."""
     files = sorted(p for p in (workdir / "results").rglob("*") if p.suffix in (".csv", ".parquet", ".png"))
-    files = [p for p in files if "shards" not in p.parts]
+    files = [p for p in files if "shards" not in p.parts and p.name != "engine_check.csv"]  # (a row per job, timed)
     return {str(p.relative_to(workdir)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
@@ -460,7 +460,8 @@ def test_a_rerun_from_scratch_offline_in_other_batches_and_shards_writes_the_sam
     prompts in the evaluation and 5 variants in the analyses (8 and 512 in the first run), and
     each sweep in three shards (more than Patchscopes' one case: shards without cases): it
     succeeds, tries no connection, and writes byte-identical tables (CSV, Parquet) and figures
-    (PNG) to the first run's, and the same report but for the jobs' times."""
+    (PNG) to the first run's, and the same report but for the jobs' times and the engine's
+    self-check (a row per job, timed; every generation it checked identical in both runs)."""
     models = [{**yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())["models"][0], "batch_size": 3}]
     changes = {"models": models, "analyses": {"batch_size": 5, "shards": 3}}
     again, log = copy_test_run(tmp_path / "again", changes), tmp_path / "attempts.txt"
@@ -468,6 +469,9 @@ def test_a_rerun_from_scratch_offline_in_other_batches_and_shards_writes_the_sam
     assert run.returncode == 0, run.stderr[-3000:]
     assert not log.exists(), log.read_text()
     assert len(list((again / "results" / MODEL / "correct" / "shards").glob("patchscopes_*.parquet"))) == 3
+    for run_dir in (workdir, again):  # every job checked its generations against generate: all identical
+        checks = pd.read_csv(run_dir / "results" / MODEL / "tables" / "engine_check.csv")
+        assert checks["checked"].sum() >= 16 * 8 and (checks["identical"] == checks["checked"]).all()
     first, second = output_hashes(workdir), output_hashes(again)
     assert len(first) > 40 and any(name.endswith("stages.png") for name in first)
     assert first == second, [name for name in first if second.get(name) != first[name]]
@@ -482,7 +486,13 @@ def report_without_times(workdir) -> str:
     html = (workdir / "report.html").read_text()
     timed = re.compile(r"var ((runtimes|timeline|rulegraph)_spec|rules) = [^\n]*")
     assert len(timed.findall(html)) == 4 and "stages.png" in html
-    return timed.sub("", html)
+    html = timed.sub("", html)
+    # the engine's self-check: a row per job (the shards count), timed
+    results = re.search(r"(?m)^ *var results = (\{.*\});$", html)
+    entries = json.loads(results.group(1))
+    assert sum(name.endswith("/engine_check.html") for name in entries) == 1
+    kept = {name: entry for name, entry in entries.items() if not name.endswith("/engine_check.html")}
+    return html[: results.start(1)] + json.dumps(kept) + html[results.end(1) :]
 
 
 CLUSTER = ROOT / "tests" / "slurm" / "cluster.sh"

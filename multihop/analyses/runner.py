@@ -22,18 +22,38 @@ class Context:
     caches: Any  # multihop.engine.decoding.PrefixCaches, shared by all cases of the run
     batch_size: int = 512  # variants per forward pass: changes speed, never outputs
     pool: tuple = ()  # every case of the split this analysis studies, whichever shard runs (donors)
+    path: str = "fast"  # the engine, or "reference": transformers' generate per variant
+    self_check: Any = None  # a multihop.engine.selfcheck.SelfCheck, offered what the engine generates
+    case: str = ""  # the id of the case being run (names a generation the self-check finds different)
 
     def generate(self, ids, variants, seeds=None) -> list[str]:
         """Continuations of prompt `ids` under each variant, with the run's settings: greedy, or
         sampled with per-variant `seeds` as the config's `sampling` says."""
-        from multihop.engine.decoding import generate_variants
+        from multihop.engine.decoding import generate_variants, reference_generate
         from multihop.engine.sampling import sampling_settings
+        from multihop.engine.selfcheck import Sample
 
         n, batch = self.settings["max_new_tokens"], self.batch_size
         sampling = None
         if seeds is not None:  # only a sampling analysis reads (and declares) `sampling`
             sampling = sampling_settings(self.adapter.model.generation_config, self.settings["sampling"])
-        return generate_variants(self.adapter, self.tokenizer, ids, variants, n, seeds, batch, self.caches, sampling)
+        if self.path == "reference":
+            return reference_generate(self.adapter, self.tokenizer, ids, variants, n, seeds, sampling)
+        texts = generate_variants(self.adapter, self.tokenizer, ids, variants, n, seeds, batch, self.caches, sampling)
+        if self.self_check is not None and self.self_check.wanted:
+
+            def again(i):
+                seed = None if seeds is None else [seeds[i]]
+                return lambda: reference_generate(self.adapter, self.tokenizer, ids, [variants[i]], n, seed, sampling)[
+                    0
+                ]
+
+            label = "case {}, variant {} of a call{}".format
+            self.self_check.offer(
+                Sample(label(self.case, i, "" if seeds is None else f", seed {seeds[i]}"), text, again(i))
+                for i, text in enumerate(texts)
+            )
+        return texts
 
     def judge(self, generation: str, names) -> bool:
         """Whether the generation names the entity, by the run's rule (`evaluation.match`)."""
@@ -47,10 +67,23 @@ def case_runner(name: str):
     return importlib.import_module(CATALOG[name].module).run
 
 
-def run(name: str, adapter, tokenizer, cases, settings: dict, batch_size=512, finished=None, pool=None) -> pd.DataFrame:
+def run(
+    name: str,
+    adapter,
+    tokenizer,
+    cases,
+    settings: dict,
+    batch_size=512,
+    finished=None,
+    pool=None,
+    path="fast",
+    self_check=None,
+) -> pd.DataFrame:
     """The rows of analysis `name` for every case, in its catalog columns. `settings`: the
     analyses' settings (the analysis sees only those it reads). `pool`: every case of the split
-    that the analysis studies (default: `cases`), for analyses that draw on others.
+    that the analysis studies (default: `cases`), for analyses that draw on others. `path`: the
+    engine ("fast") or transformers' generate for every variant ("reference"); `self_check`: a
+    multihop.engine.selfcheck.SelfCheck, run as soon as the first cases give it enough variants.
 
     With `finished` (a multihop.analyses.finished.FinishedCases), each case's rows are stored as
     soon as it is done, cases stored by an earlier attempt are not run again, and the table is
@@ -63,17 +96,24 @@ def run(name: str, adapter, tokenizer, cases, settings: dict, batch_size=512, fi
     analysis = CATALOG[name]
     run_case = case_runner(name)
     own = analysis.settings(settings)
-    context = Context(
-        adapter, tokenizer, own, PrefixCaches(adapter), batch_size, tuple(cases if pool is None else pool)
-    )
+    everyone = tuple(cases if pool is None else pool)
+    context = Context(adapter, tokenizer, own, PrefixCaches(adapter), batch_size, everyone, path, self_check)
+
+    def run_checked(case):
+        context.case = case.id
+        rows = run_case(context, case)
+        if self_check is not None and self_check.ready():  # early: a wrong engine stops the job at once
+            self_check.check()
+        return rows
+
     if finished is None:
-        frames = [run_case(context, case) for case in tqdm(cases, desc=name, unit="case")]
+        frames = [run_checked(case) for case in tqdm(cases, desc=name, unit="case")]
     else:
         if kept := finished.count():
             logging.info("resuming: %d of %d cases were finished by an earlier attempt", kept, len(cases))
         for index, case in enumerate(tqdm(cases, desc=name, unit="case")):
             if not finished.has(index):
-                finished.put(index, run_case(context, case)[list(analysis.columns)])
+                finished.put(index, run_checked(case)[list(analysis.columns)])
         frames = [finished.get(index) for index in range(len(cases))]
     table = pd.concat(frames, ignore_index=True) if frames else analysis.empty()
     return table[list(analysis.columns)]

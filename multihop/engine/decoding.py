@@ -286,6 +286,12 @@ def reference_generate(adapter, tokenizer, ids, variants, max_new_tokens=10, see
 # ---------------------------------------------------------------- many prompts
 
 
+def reference_prompt(adapter, tokenizer, prompt: str, max_new_tokens=10) -> str:
+    """The greedy continuation of one prompt alone (no padding) through transformers' own `generate`."""
+    encoded = tokenizer([prompt], return_tensors="pt").to(adapter.model.device)
+    return _generate(adapter.model, tokenizer, encoded["input_ids"], encoded["attention_mask"], max_new_tokens)[0]
+
+
 def generate_prompts(
     adapter, tokenizer, prompts, max_new_tokens=10, batch_size=16, desc="generating", share_prefix=True
 ) -> list[str]:

@@ -1,0 +1,99 @@
+"""The engine's self-check: each model job recomputes a sample of its own generations through
+transformers' generate; in float32 on a CPU a difference stops the job with a plain message."""
+
+import re
+import time
+
+import pytest
+import torch
+
+from multihop.analyses import runner
+from multihop.analyses.cases import load_cases, locate_all
+from multihop.dataset.chains import build_chains
+from multihop.dataset.wikidata import extract_from_dump
+from multihop.engine import decoding
+from multihop.engine.decoding import generate_prompts, reference_prompt
+from multihop.engine.selfcheck import EngineMismatch, Sample, SelfCheck
+from multihop.models import tiny
+from multihop.models.adapter import Adapter
+from multihop.report.checks import check_line, check_table
+
+SETTINGS = {"max_new_tokens": 4, "patchscopes_seeds": [0, 1], "knockout_window": 1, "seed": 0}
+SETTINGS |= {"match": "substring", "sampling": {"temperature": None, "top_k": None, "top_p": None}}
+SETTINGS |= {"projection_tokens": "first", "knockout_relation": "noun", "projection_space": "tokenizer"}
+SETTINGS |= {"patchscopes_reading": "patterns", "one_character": "alias"}
+PREFIX = "the capital of Japan is Tokyo. "
+
+
+@pytest.fixture
+def setup(tiny_dump, config):
+    entities, facts = extract_from_dump(tiny_dump, config["entity_types"], list(config["relations"]))
+    dataset = build_chains(entities, facts, config["relations"])
+    tokenizer = tiny.tokenizer()
+    adapter = Adapter(tiny.model("gemma3", vocab_size=len(tokenizer)))
+    cases = load_cases(tokenizer, dataset.merge(locate_all(tokenizer, dataset, PREFIX), on="id"), PREFIX)
+    return adapter, tokenizer, cases[:2]
+
+
+@pytest.mark.parametrize("analysis", ["patchscopes", "knockout", "backpatching"])
+def test_each_analysis_job_checks_sixteen_of_its_generations_and_finds_them_identical(setup, analysis):
+    adapter, tokenizer, cases = setup
+    check = SelfCheck(16, "0|test", adapter.model)
+    runner.run(analysis, adapter, tokenizer, cases, SETTINGS, 64, self_check=check)
+    record = check.record(time.perf_counter())
+    assert record["checked"] == 16 and record["identical"] == 16 and record["promised"]
+    assert record["device"] == "cpu" and record["dtype"] == "float32" and record["seconds"] > 0
+
+
+def test_a_broken_engine_stops_the_job_naming_the_generation_and_the_way_out(setup, monkeypatch):
+    adapter, tokenizer, cases = setup
+    real = decoding.generate_variants
+
+    def broken(*args, **kwargs):  # the engine gets one generation in eight wrong
+        texts = real(*args, **kwargs)
+        return [text + " (wrong)" if i % 8 == 3 else text for i, text in enumerate(texts)]
+
+    monkeypatch.setattr(decoding, "generate_variants", broken)
+    check = SelfCheck(16, "0|test", adapter.model)
+    with pytest.raises(EngineMismatch, match=r"case .*differs.*\(wrong\).*engine: \{path: reference\}"):
+        runner.run("knockout", adapter, tokenizer, cases, SETTINGS, 64, self_check=check)
+    # on the reference path the same job gives the engine's table, with nothing to check
+    monkeypatch.setattr(decoding, "generate_variants", real)
+    fast = runner.run("knockout", adapter, tokenizer, cases, SETTINGS, 64)
+    reference = runner.run("knockout", adapter, tokenizer, cases, SETTINGS, 64, path="reference")
+    assert fast.equals(reference)
+
+
+def test_where_identity_is_not_promised_a_difference_is_recorded_not_fatal(setup, caplog):
+    adapter, tokenizer, cases = setup
+    samples = [Sample(f"prompt {i}", "same" if i % 4 else "other", lambda: "same") for i in range(16)]
+    check = SelfCheck(16, "0|test", adapter.model.to(dtype=torch.bfloat16), warn_below=0.9)
+    check.offer(samples)
+    record = check.record(time.perf_counter())
+    assert (record["checked"], record["identical"], record["promised"]) == (16, 12, False)
+    assert re.match(r"prompt (0|4|8|12): engine 'other', reference 'same'", record["first_difference"])
+    assert "only 12 of 16" in caplog.text
+
+
+def test_the_evaluation_checks_its_prompts_one_at_a_time(setup):
+    adapter, tokenizer, _ = setup
+    prompts = [PREFIX + f"the capital of country {i} is" for i in range(20)]
+    texts = generate_prompts(adapter, tokenizer, prompts, 4, batch_size=8)
+    check = SelfCheck(16, "evaluate", adapter.model)
+    check.offer(
+        Sample(p, t, lambda p=p: reference_prompt(adapter, tokenizer, p, 4))
+        for p, t in zip(prompts, texts, strict=True)
+    )
+    assert check.record(time.perf_counter())["identical"] == 16
+
+
+def test_the_report_line_sums_the_jobs_and_leaves_out_those_without_cases():
+    record = {"checked": 16, "identical": 16, "promised": True, "device": "cpu", "dtype": "float32"}
+    records = {"evaluate": record | {"seconds": 1.0, "job_seconds": 50.0}, "correct/knockout_1-of-1": record}
+    records["correct/controls_1-of-1"] = {"checked": 0, "identical": 0, "reason": "no cases in this shard"}
+    table = check_table(records)
+    assert list(table["job"]) == ["evaluate", "correct/knockout_1-of-1"]
+    assert table.loc[0, "share_of_job"] == pytest.approx(0.02)
+    assert check_line("m", table) == (
+        "m: the engine agreed with transformers' generate on 32 of 32 sampled generations, in 2 jobs, on cpu (float32)"
+    )
