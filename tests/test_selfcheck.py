@@ -9,6 +9,7 @@ import torch
 
 from multihop.analyses import runner
 from multihop.analyses.cases import load_cases, locate_all
+from multihop.api import analysis_settings
 from multihop.dataset.chains import build_chains
 from multihop.dataset.wikidata import extract_from_dump
 from multihop.engine import decoding
@@ -18,10 +19,7 @@ from multihop.models import tiny
 from multihop.models.adapter import Adapter
 from multihop.report.checks import check_line, check_table
 
-SETTINGS = {"max_new_tokens": 4, "patchscopes_seeds": [0, 1], "knockout_window": 1, "seed": 0}
-SETTINGS |= {"match": "substring", "sampling": {"temperature": None, "top_k": None, "top_p": None}}
-SETTINGS |= {"projection_tokens": "first", "knockout_relation": "noun", "projection_space": "tokenizer"}
-SETTINGS |= {"patchscopes_reading": "patterns", "one_character": "alias"}
+SETTINGS = analysis_settings(max_new_tokens=4, patchscopes_seeds=[0, 1], knockout_window=1)
 PREFIX = "the capital of Japan is Tokyo. "
 
 

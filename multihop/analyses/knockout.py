@@ -39,8 +39,16 @@ def run(context, case) -> pd.DataFrame:
     clean_correct = context.judge(clean, case.names["e3"])
     # "changed" compares the texts as the authors decode them (classify_by_vanilla)
     rows = [
-        (case.id, target, layer, text, context.judge(text, case.names["e3"]), as_decoded(text) != as_decoded(clean))
-        + (clean, clean_correct)
+        (
+            case.id,
+            target,
+            layer,
+            text,
+            context.judge(text, case.names["e3"]),
+            as_decoded(text) != as_decoded(clean),
+            clean,
+            clean_correct,
+        )
         for (target, layer), text in zip(keys[1:], texts[1:], strict=True)
     ]
     return pd.DataFrame(rows, columns=CATALOG["knockout"].columns)

@@ -31,7 +31,6 @@ class Context:
         sampled with per-variant `seeds` as the config's `sampling` says."""
         from multihop.engine.decoding import generate_variants, reference_generate
         from multihop.engine.sampling import sampling_settings
-        from multihop.engine.selfcheck import Sample
 
         n, batch = self.settings["max_new_tokens"], self.batch_size
         sampling = None
@@ -41,19 +40,20 @@ class Context:
             return reference_generate(self.adapter, self.tokenizer, ids, variants, n, seeds, sampling)
         texts = generate_variants(self.adapter, self.tokenizer, ids, variants, n, seeds, batch, self.caches, sampling)
         if self.self_check is not None and self.self_check.wanted:
-
-            def again(i):
-                seed = None if seeds is None else [seeds[i]]
-                return lambda: reference_generate(self.adapter, self.tokenizer, ids, [variants[i]], n, seed, sampling)[
-                    0
-                ]
-
-            label = "case {}, variant {} of a call{}".format
-            self.self_check.offer(
-                Sample(label(self.case, i, "" if seeds is None else f", seed {seeds[i]}"), text, again(i))
-                for i, text in enumerate(texts)
-            )
+            self.self_check.offer(self._samples(ids, variants, seeds, sampling, texts))
         return texts
+
+    def _samples(self, ids, variants, seeds, sampling, texts):
+        """What the self-check may recompute: each variant's text and its reference path, one variant alone."""
+        from multihop.engine.decoding import reference_generate
+        from multihop.engine.selfcheck import Sample
+
+        n = self.settings["max_new_tokens"]
+        for i, text in enumerate(texts):
+            seed = None if seeds is None else [seeds[i]]
+            label = f"case {self.case}, variant {i} of a call" + ("" if seed is None else f", seed {seed[0]}")
+            args = (self.adapter, self.tokenizer, ids, [variants[i]], n, seed, sampling)
+            yield Sample(label, text, lambda args=args: reference_generate(*args)[0])
 
     def judge(self, generation: str, names) -> bool:
         """Whether the generation names the entity, by the run's rule (`evaluation.match`)."""

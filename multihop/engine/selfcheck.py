@@ -48,7 +48,7 @@ class SelfCheck:
     """Collects a job's generations, samples `count` of them (seeded), recomputes and compares them."""
 
     count: int
-    seed: int
+    seed: int | str  # random.Random's seed: the job's own, so jobs sample differently
     model: object  # the loaded model: its device and dtype say whether identity is promised
     warn_below: float = 1.0
     offered: list = field(default_factory=list)
@@ -111,10 +111,15 @@ class SelfCheck:
         if self.wanted:
             self.check()
         job_seconds = time.perf_counter() - start
-        result = self.result or {"checked": 0, "identical": 0, "promised": promised(self.model), "seconds": 0.0}
+        none = {
+            "checked": 0,
+            "identical": 0,
+            "promised": promised(self.model),
+            "first_difference": None,
+            "seconds": 0.0,
+        }
         return {
-            **result,
-            "first_difference": result.get("first_difference"),
+            **(self.result or none),
             "path": path,
             "job_seconds": round(job_seconds, 3),
             "device": str(self.model.device),

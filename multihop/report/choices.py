@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from multihop.analyses.catalog import case_counts
+from multihop.analyses.catalog import STAGE_ANALYSES, case_counts
 
 
 class Setting(NamedTuple):
@@ -67,8 +67,6 @@ STUDY = {
 }
 # applied only when the dataset is built from Wikidata, not when it is read from dataset.file
 DATASET_RULES = ("dataset.selection", "dataset.bridges_per_type", "dataset.chains_per_bridge", "dataset.aliases")
-# the analyses of the study (forward patching and the controls are this project's nulls)
-STUDY_ANALYSES = ("patchscopes", "projection", "knockout", "backpatching")
 # checkpoints the authors loaded with torch_dtype="auto" (their own precision), not in float32
 OWN_PRECISION = ("meta-llama/Meta-Llama-3-70B",)
 
@@ -94,8 +92,8 @@ def _follows(key: str, value, config: dict, ran_dtype, split_sizes):
     if key == "analyses.cases_per_split":
         if split_sizes is None:
             return pd.NA
-        counts = case_counts(value)
-        return all(counts[name] >= size for name in STUDY_ANALYSES for size in split_sizes.values())
+        counts = case_counts(value)  # the study's four analyses: the stages' (not our nulls)
+        return all(counts[name] >= size for name in STAGE_ANALYSES for size in split_sizes.values())
     return value == STUDY[key].study or value in STUDY[key].same
 
 
