@@ -5,7 +5,7 @@ import time
 
 import torch
 
-from multihop.engine.decoding import generate_prompts, reference_prompt
+from multihop.engine.decoding import generate_prompts
 from multihop.engine.selfcheck import Sample, SelfCheck
 from multihop.evaluation.evaluate import check_prefix, evaluate
 from multihop.files import read_table, write_csv, write_json
@@ -41,10 +41,10 @@ def evaluate_model(snakemake, gpus):
         # the reference path: transformers' generate over padded batches (equal to one at a time, tested)
         out = generate_prompts(adapter, tokenizer, texts, n, size, desc=spec["name"], share_prefix=fast)
 
-        def again(prompt):
-            return lambda: reference_prompt(adapter, tokenizer, prompt, n)
+        def reference(prompts):  # left-padded, one batch through generate (equal to one at a time, tested)
+            return generate_prompts(adapter, tokenizer, prompts, n, len(prompts), "self-check", share_prefix=False)
 
-        check.offer(Sample(f"prompt {prompt!r}", text, again(prompt)) for prompt, text in zip(texts, out, strict=True))
+        check.offer(reference, (Sample(f"prompt {p!r}", text, p) for p, text in zip(texts, out, strict=True)))
         return out
 
     start = time.perf_counter()

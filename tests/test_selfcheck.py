@@ -13,7 +13,7 @@ from multihop.api import analysis_settings
 from multihop.dataset.chains import build_chains
 from multihop.dataset.wikidata import extract_from_dump
 from multihop.engine import decoding
-from multihop.engine.decoding import generate_prompts, reference_prompt
+from multihop.engine.decoding import generate_prompts
 from multihop.engine.selfcheck import EngineMismatch, Sample, SelfCheck
 from multihop.models import tiny
 from multihop.models.adapter import Adapter
@@ -64,25 +64,58 @@ def test_a_broken_engine_stops_the_job_naming_the_generation_and_the_way_out(set
 
 def test_where_identity_is_not_promised_a_difference_is_recorded_not_fatal(setup, caplog):
     adapter, tokenizer, cases = setup
-    samples = [Sample(f"prompt {i}", "same" if i % 4 else "other", lambda: "same") for i in range(16)]
+    samples = [Sample(f"prompt {i}", "same" if i % 4 else "other", i) for i in range(16)]
     check = SelfCheck(16, "0|test", adapter.model.to(dtype=torch.bfloat16), warn_below=0.9)
-    check.offer(samples)
+    check.offer(lambda items: ["same"] * len(items), samples)
     record = check.record(time.perf_counter())
     assert (record["checked"], record["identical"], record["promised"]) == (16, 12, False)
     assert re.match(r"prompt (0|4|8|12): engine 'other', reference 'same'", record["first_difference"])
     assert "only 12 of 16" in caplog.text
 
 
-def test_the_evaluation_checks_its_prompts_one_at_a_time(setup):
+def test_the_evaluation_checks_its_prompts_as_one_padded_batch_through_generate(setup, monkeypatch):
     adapter, tokenizer, _ = setup
     prompts = [PREFIX + f"the capital of country {i} is" for i in range(20)]
     texts = generate_prompts(adapter, tokenizer, prompts, 4, batch_size=8)
+    batches = []
+
+    def reference(chosen):
+        batches.append(chosen)
+        return generate_prompts(adapter, tokenizer, chosen, 4, len(chosen), share_prefix=False)
+
     check = SelfCheck(16, "evaluate", adapter.model)
-    check.offer(
-        Sample(p, t, lambda p=p: reference_prompt(adapter, tokenizer, p, 4))
-        for p, t in zip(prompts, texts, strict=True)
-    )
+    check.offer(reference, (Sample(p, t, p) for p, t in zip(prompts, texts, strict=True)))
     assert check.record(time.perf_counter())["identical"] == 16
+    assert len(batches) == 1 and len(set(batches[0])) == 16
+    # and a wrong text among those sampled stops it
+    check = SelfCheck(16, "evaluate", adapter.model)
+    check.offer(reference, (Sample(p, t + "!", p) for p, t in zip(prompts, texts, strict=True)))
+    with pytest.raises(EngineMismatch, match="differs"):
+        check.check()
+
+
+def test_the_sample_of_one_prompt_runs_as_one_batch_in_another_order_than_the_engines(setup, monkeypatch):
+    adapter, tokenizer, cases = setup
+    engine_calls, reference_calls = [], []
+    real_engine, real_reference = decoding.generate_variants, decoding.reference_generate
+
+    def engine(adapter, tokenizer, ids, variants, *args):
+        engine_calls.append(list(variants))
+        return real_engine(adapter, tokenizer, ids, variants, *args)
+
+    def reference(adapter, tokenizer, ids, variants, *args):
+        reference_calls.append(list(variants))
+        return real_reference(adapter, tokenizer, ids, variants, *args)
+
+    monkeypatch.setattr(decoding, "generate_variants", engine)
+    monkeypatch.setattr(decoding, "reference_generate", reference)
+    check = SelfCheck(8, "0|test", adapter.model)
+    runner.run("knockout", adapter, tokenizer, cases[:1], SETTINGS, 64, self_check=check)
+    assert check.record(time.perf_counter())["identical"] == 8
+    [batch] = reference_calls  # one case, one call of the engine: one batch
+    [asked] = engine_calls
+    places = [asked.index(variant) for variant in batch]
+    assert len(asked) > 8 and len(set(places)) == 8 and places != sorted(places)
 
 
 def test_the_report_line_sums_the_jobs_and_leaves_out_those_without_cases():

@@ -2,6 +2,7 @@
 with the model, its settings and the engine's shared caches (imports torch: call it only where
 the model runs)."""
 
+import functools
 import importlib
 import logging
 from dataclasses import dataclass
@@ -40,20 +41,26 @@ class Context:
             return reference_generate(self.adapter, self.tokenizer, ids, variants, n, seeds, sampling)
         texts = generate_variants(self.adapter, self.tokenizer, ids, variants, n, seeds, batch, self.caches, sampling)
         if self.self_check is not None and self.self_check.wanted:
-            self.self_check.offer(self._samples(ids, variants, seeds, sampling, texts))
+            self.self_check.offer(functools.partial(self._reference, ids, sampling), self._samples(variants, seeds, texts))
         return texts
 
-    def _samples(self, ids, variants, seeds, sampling, texts):
-        """What the self-check may recompute: each variant's text and its reference path, one variant alone."""
-        from multihop.engine.decoding import reference_generate
+    def _samples(self, variants, seeds, texts):
+        """What the self-check may recompute: each variant's text, its variant and its seed."""
         from multihop.engine.selfcheck import Sample
 
-        n = self.settings["max_new_tokens"]
         for i, text in enumerate(texts):
-            seed = None if seeds is None else [seeds[i]]
-            label = f"case {self.case}, variant {i} of a call" + ("" if seed is None else f", seed {seed[0]}")
-            args = (self.adapter, self.tokenizer, ids, [variants[i]], n, seed, sampling)
-            yield Sample(label, text, lambda args=args: reference_generate(*args)[0])
+            seed = None if seeds is None else seeds[i]
+            label = f"case {self.case}, variant {i} of a call" + ("" if seed is None else f", seed {seed}")
+            yield Sample(label, text, (variants[i], seed))
+
+    def _reference(self, ids, sampling, items) -> list[str]:
+        """The texts of (variant, seed) `items` of prompt `ids`, as one batch through transformers' generate."""
+        from multihop.engine.decoding import reference_generate
+
+        variants, seeds = [v for v, _ in items], [s for _, s in items]
+        seeds = None if seeds[0] is None else seeds
+        n = self.settings["max_new_tokens"]
+        return reference_generate(self.adapter, self.tokenizer, ids, variants, n, seeds, sampling, len(items))
 
     def judge(self, generation: str, names) -> bool:
         """Whether the generation names the entity, by the run's rule (`evaluation.match`)."""

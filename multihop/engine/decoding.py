@@ -264,32 +264,20 @@ def generate_variants(
     return texts
 
 
-def reference_generate(adapter, tokenizer, ids, variants, max_new_tokens=10, seeds=None, sampling=None):
-    """The same as `generate_variants`, one variant at a time, each a full forward over the prompt
-    and transformers' own `generate`."""
-    return [
-        _variant_rows(
-            adapter,
-            tokenizer,
-            ids,
-            [v],
-            max_new_tokens,
-            None if seeds is None else [seeds[i]],
-            None,
-            sampling,
-            _generate,
-        )[0]
-        for i, v in enumerate(variants)
-    ]
+def reference_generate(adapter, tokenizer, ids, variants, max_new_tokens=10, seeds=None, sampling=None, batch_size=1):
+    """The same as `generate_variants`, through transformers' own `generate` over a full forward
+    of the prompt: each variant alone, or `batch_size` variants a batch (one row each)."""
+    texts = []
+    for start in range(0, len(variants), batch_size):
+        chunk = slice(start, start + batch_size)
+        seeded = None if seeds is None else seeds[chunk]
+        texts += _variant_rows(
+            adapter, tokenizer, ids, variants[chunk], max_new_tokens, seeded, None, sampling, _generate
+        )
+    return texts
 
 
 # ---------------------------------------------------------------- many prompts
-
-
-def reference_prompt(adapter, tokenizer, prompt: str, max_new_tokens=10) -> str:
-    """The greedy continuation of one prompt alone (no padding) through transformers' own `generate`."""
-    encoded = tokenizer([prompt], return_tensors="pt").to(adapter.model.device)
-    return _generate(adapter.model, tokenizer, encoded["input_ids"], encoded["attention_mask"], max_new_tokens)[0]
 
 
 def generate_prompts(
