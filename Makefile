@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 CORES ?= all
 
-.PHONY: install lock reproduce try test test-fast lint benchmark clean
+.PHONY: install lock reproduce try test test-fast lint benchmark gpu-check clean
 
 # (Re)install whenever the lock changes: exactly the versions of requirements.lock, each checked
 # against its hashes, then this project itself (no dependencies of its own beyond the lock).
@@ -60,6 +60,13 @@ test-fast: install
 benchmark: install
 	$(BIN)/python benchmarks/extract_wikidata.py
 	$(BIN)/python benchmarks/engine_speed.py
+
+# The engine against transformers' generate on CUDA: every tiny family in float32 and bfloat16, on
+# one GPU and over two where there are two, then the engine benchmark on the GPU (minutes on one
+# GPU). Exits non-zero on an error or a difference where identity is promised. The test suite runs
+# the same check on the CPU (tests/test_devicecheck.py).
+gpu-check: install
+	$(BIN)/python -m multihop.engine.devicecheck --device cuda
 
 clean:
 	rm -rf results .snakemake

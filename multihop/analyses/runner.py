@@ -41,7 +41,8 @@ class Context:
             return reference_generate(self.adapter, self.tokenizer, ids, variants, n, seeds, sampling)
         texts = generate_variants(self.adapter, self.tokenizer, ids, variants, n, seeds, batch, self.caches, sampling)
         if self.self_check is not None and self.self_check.wanted:
-            self.self_check.offer(functools.partial(self._reference, ids, sampling), self._samples(variants, seeds, texts))
+            reference = functools.partial(self._reference, ids, sampling)
+            self.self_check.offer(reference, self._samples(variants, seeds, texts))
         return texts
 
     def _samples(self, variants, seeds, texts):

@@ -133,8 +133,9 @@ def _decode(
             out = decoder(
                 input_ids=step_ids, attention_mask=mask, position_ids=step_positions, cache=cache, use_cache=True
             )
-            cache, hidden = out.cache, out.last_hidden_state[:, -1]
-            token = _choose(head, hidden, sampler, row.to(hidden.device))
+            # over several GPUs the last layer, the head and the inputs may each sit on another
+            cache, hidden = out.cache, out.last_hidden_state[:, -1].to(head.weight.device)
+            token = _choose(head, hidden, sampler, row.to(hidden.device)).to(input_ids.device)
             token = token.masked_fill(finished, pad)
             new.append(token)
             finished |= torch.isin(token, eos)

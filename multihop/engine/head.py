@@ -70,9 +70,11 @@ class ExactHead:
             self._buffer = torch.empty(0, dtype=self.dtype)  # `screen`'s scores
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Full logits (rows, vocab), in fp32 as the model's head computes them, soft-capped."""
-        logits = torch.nn.functional.linear(hidden.to(self.weight.dtype), self.weight, self.bias).float()
-        return self._capped(logits)
+        """Full logits (rows, vocab) as the model's head computes them, soft-capped, in fp32."""
+        # capped in the model's dtype, then widened: as its forward and then `generate` do (in bf16
+        # the cap rounds, and can tie tokens that fp32 would not)
+        logits = torch.nn.functional.linear(hidden.to(self.weight.dtype), self.weight, self.bias)
+        return self._capped(logits).float()
 
     def _capped(self, logits):
         if self.softcap is None:

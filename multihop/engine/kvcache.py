@@ -39,7 +39,7 @@ class _ReservedLayer(DynamicLayer):
         self.values = self.value_room[:rows, :, : self.length]
 
     def regroup(self, source):
-        rows = len(source)
+        rows, source = len(source), source.to(self.key_room.device)  # over several GPUs: this layer's device
         moved = (source != torch.arange(rows, device=source.device)).nonzero()[:, 0]
         if len(moved):  # the right-hand side is gathered (a copy) before it is written; filled positions only
             filled = slice(0, self.length)

@@ -80,7 +80,9 @@ class SelfCheck:
         for reference, sample in chosen:
             batches.setdefault(reference, []).append(sample)
         pairs = (  # lazily: a difference stops the job before the next batch runs
-            pair for make, samples in batches.items() for pair in zip(samples, make([s.item for s in samples]))
+            pair
+            for make, samples in batches.items()
+            for pair in zip(samples, make([s.item for s in samples]), strict=True)
         )
         exact = promised(self.model)
         identical, first = 0, None
