@@ -1,6 +1,7 @@
 """Benchmark: the engine on the embedded default model against its reference path and this machine's limit.
 
     python benchmarks/engine_speed.py [--cases 1] [--prompts 256] [--reference-variants 48] [--device cuda]
+                                      [--only patchscopes backpatching knockout projection evaluation]
 
 Run from the repository root; converts the bundled model first if no run has. For evaluation
 and each analysis it prints:
@@ -109,6 +110,7 @@ def limit_time(model, positions, steps, fp32, bf16):
     return dense_flops(model, positions, 0) / (fp32 * 1e9) + dense_flops(model, 0, steps) / (head * 1e9)
 
 
+ANALYSES = ("patchscopes", "backpatching", "knockout", "projection")
 # the default model's layer shapes and a part of its vocabulary projection, at a large batch
 FP32_SHAPES = [(512, 640, 2048), (512, 2048, 640), (512, 640, 65536)]
 
@@ -119,6 +121,7 @@ def main():
     parser.add_argument("--prompts", type=int, default=256, help="evaluation prompts compared with the reference")
     parser.add_argument("--reference-variants", type=int, default=48, help="variants the reference path runs")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--only", nargs="+", choices=[*ANALYSES, "evaluation"], help="some of the rows (default: all)")
     args = parser.parse_args()
     os.chdir(ROOT)
     if not Path(bundled.bundled_dir(MODEL)).exists():
@@ -149,9 +152,11 @@ def main():
     print(f"{'':14} {'per second':>16} {'seconds each':>12} {'range':>9} {'target':>9} {'token steps/s':>13} "
           f"{'dense GFLOPS':>12} {'of fp32 peak':>12} {'at limit':>8} {'at 100%':>9} {'vs reference':>12} "
           f"{'identical':>9}")  # fmt: skip
-    for name in ("patchscopes", "backpatching", "knockout", "projection"):
+    only = args.only or [*ANALYSES, "evaluation"]
+    for name in [a for a in ANALYSES if a in only]:
         report_analysis(name, adapter, tokenizer, cases, settings, args.reference_variants, fp32, bf16)
-    report_evaluation(adapter, tokenizer, chains, prefix, args.prompts, fp32, bf16)
+    if "evaluation" in only:
+        report_evaluation(adapter, tokenizer, chains, prefix, args.prompts, fp32, bf16)
     again = peak(torch.float32, FP32_SHAPES, model.device)
     print(f"fp32 peak measured again at the end: {again:.0f} GFLOPS (a shared machine's speed drifts)")
 

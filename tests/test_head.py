@@ -7,12 +7,15 @@ from multihop.engine import head as head_module
 from multihop.engine.head import BLOCK, ExactHead
 from multihop.models import tiny
 
+MEASURED_SCREEN_DTYPE = head_module.screen_dtype  # the fixture below replaces it in every test
+
 
 @pytest.fixture(params=["bf16", "fp32"], autouse=True)
 def screen_dtype(request, monkeypatch):
-    """Each test under both screens: bf16 (a CPU with AMX) and fp32 (one without)."""
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: request.param == "bf16")
-    return {"bf16": torch.bfloat16, "fp32": torch.float32}[request.param]
+    """Each test under both screens: bf16 (a CPU that multiplies bf16 faster) and fp32."""
+    dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[request.param]
+    monkeypatch.setattr(head_module, "screen_dtype", lambda hidden: dtype)
+    return dtype
 
 
 def head_and_states(vocab=4096, hidden_size=64, seed=0, **overrides):
@@ -99,3 +102,18 @@ def test_without_enough_blocks_or_with_soft_capping_every_logit_is_computed(over
     values, tokens = head.candidates(states, 5)
     assert torch.equal(values, head.logits(states)) and tokens.shape == values.shape
     assert torch.equal(head.argmax(states), head.logits(states).argmax(dim=-1))
+
+
+def test_the_screen_takes_bf16_only_where_the_cpu_multiplies_it_faster(monkeypatch):
+    screen_dtype = MEASURED_SCREEN_DTYPE
+    monkeypatch.setattr(head_module, "_SCREEN_DTYPES", {})
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    assert screen_dtype(64) == torch.float32  # no bf16 instructions: not even measured
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    for faster in (torch.float32, torch.bfloat16):  # measured: each may win on some machine
+        monkeypatch.setattr(head_module, "_SCREEN_DTYPES", {})
+        monkeypatch.setattr(head_module, "_best_time", lambda a, b, faster=faster: 1.0 if a.dtype == faster else 2.0)
+        assert screen_dtype(64) == faster
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert screen_dtype(128) == torch.bfloat16

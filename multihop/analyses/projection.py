@@ -4,6 +4,7 @@ import pandas as pd
 import torch
 
 from multihop.analyses.catalog import CATALOG, SUBLAYERS
+from multihop.engine.head import exact_head
 from multihop.engine.states import read_sublayers
 
 UNINFORMATIVE = {"the", "a", "an"}
@@ -57,18 +58,18 @@ def best_rank(logits: torch.Tensor, token_ids) -> torch.Tensor:
 def run(context, case, top_k=5) -> pd.DataFrame:
     """Rows for each sublayer (attention, MLP) and layer: ranks at t2 of e2, e3 and the final prediction."""
     adapter, tokenizer = context.adapter, context.tokenizer
-    attention, mlp = read_sublayers(adapter, case.ids)
-    with torch.inference_mode():
-        final = adapter.model(torch.tensor([case.ids], device=adapter.model.device)).logits[0, -1]
-    prediction = int(final.argmax())
+    attention, mlp, output = read_sublayers(adapter, case.ids, with_output=True)
+    head = exact_head(adapter.model)
+    with torch.inference_mode():  # the model's greedy next token, exact (as from its full logits)
+        prediction = int(head.argmax(output[-1:].to(head.weight.device))[0])
     informative = context.settings["projection_tokens"] == "informative"
     spaced = spaced_forms(tokenizer, context.settings["projection_space"])
     e2_ids = first_token_ids(tokenizer, case.names["e2"], informative, spaced)
     e3_ids = first_token_ids(tokenizer, case.names["e3"], informative, spaced)
+    with torch.inference_mode():  # both sublayers in one product: the head's weights are read once
+        both = adapter.logits(torch.cat([attention[:, case.t2], mlp[:, case.t2]])).float()
     frames = []
-    for sublayer, vectors in zip(SUBLAYERS, (attention, mlp), strict=True):
-        with torch.inference_mode():
-            logits = adapter.logits(vectors[:, case.t2]).float()
+    for sublayer, logits in zip(SUBLAYERS, both.split(adapter.num_layers), strict=True):
         top = logits.topk(top_k, dim=-1).indices.tolist()
         frames.append(
             pd.DataFrame(

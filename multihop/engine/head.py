@@ -8,16 +8,19 @@ enough to take each block's maximum while still in cache), bounds that screen's 
 and computes in fp32, as the full projection does, only the tokens the bound cannot rule out. The
 winners and their logits are those of the full fp32 projection.
 
-The screen runs in bf16 where the CPU has bf16 matrix units (AMX: several times faster than fp32),
-else in fp32 (then its error is only the sum's rounding). The bound, for a token with weights w
-(screen dtype: w + e, e known exactly) and a hidden state h (h + d, d known exactly), an fp32 sum
-of n products, and the result rounded once to the screen dtype (unit roundoff u: 2^-8 for bf16,
-2^-24 for fp32) (s):
+The screen runs in bf16 where the CPU multiplies bf16 faster than fp32 (AMX: several times; some
+CPUs with AVX512-BF16 twice, others slower: measured once per process, `screen_dtype`), else in
+fp32 (then its error is only the sum's rounding). Either way the winners are exact.
+
+The bound, for a token with weights w (screen dtype: w + e, e known exactly) and a hidden state h
+(h + d, d known exactly), an fp32 sum of n products, and the result rounded once to the screen
+dtype (unit roundoff u: 2^-8 for bf16, 2^-24 for fp32) (s):
     |s - w.h| <= u'|s| + |h| max|e| + |d| max|w + e| + 1.1 n 2^-24 max|w + e| |h + d|,
 with u' = u / (1 - u). It assumes fp32 accumulation (true of the CPU's bf16 kernels), so the
 screen runs on CPUs only; elsewhere every logit is computed in full.
 """
 
+import time
 import weakref
 
 import torch
@@ -29,6 +32,7 @@ SCREEN_TOKENS = 4096  # tokens per part of a screen product: its scores are stil
 ROW_MULTIPLE = 32  # the CPU's bf16 (AMX) kernel runs a third slower on other row counts
 GROUP, WIDE = 16, 64  # rows and columns from which the CPU's fp32 kernel sums like the full product
 _HEADS = weakref.WeakKeyDictionary()
+_SCREEN_DTYPES = {}  # hidden size -> the screen's dtype on this CPU (`screen_dtype`)
 
 
 def exact_head(model) -> "ExactHead":
@@ -36,6 +40,32 @@ def exact_head(model) -> "ExactHead":
     if model not in _HEADS:
         _HEADS[model] = ExactHead(model)
     return _HEADS[model]
+
+
+def screen_dtype(hidden: int) -> torch.dtype:
+    """The faster of bf16 and fp32 for a screen product over `hidden` dimensions on this CPU: bf16
+    with AMX; with AVX512-BF16, whichever a screen-shaped product runs faster in (once per process
+    and size: the same instructions ran at half fp32's speed on one machine, twice on another);
+    else fp32. Changes the time only: the head's winners are exact either way."""
+    if torch.cpu._is_amx_tile_supported():
+        return torch.bfloat16
+    if not torch.cpu._is_avx512_bf16_supported():
+        return torch.float32
+    if hidden not in _SCREEN_DTYPES:
+        weights, columns = torch.randn(SCREEN_TOKENS, hidden), torch.randn(hidden, 2 * ROW_MULTIPLE)
+        seconds = {dtype: _best_time(weights.to(dtype), columns.to(dtype)) for dtype in (torch.float32, torch.bfloat16)}
+        _SCREEN_DTYPES[hidden] = min(seconds, key=seconds.get)
+    return _SCREEN_DTYPES[hidden]
+
+
+def _best_time(a, b, repeats=5) -> float:
+    a @ b  # warm: the kernel's first call sets it up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 class ExactHead:
@@ -56,7 +86,7 @@ class ExactHead:
             and vocab >= 4 * BLOCK
         )
         if self.screened:
-            self.dtype = torch.bfloat16 if torch.cpu._is_amx_tile_supported() else torch.float32
+            self.dtype = screen_dtype(hidden)
             u = torch.finfo(self.dtype).eps / 2  # unit roundoff: 2^-8 for bf16, 2^-24 for fp32
             low = self.weight.to(self.dtype)  # fp32: the weights themselves
             low_norm = float(low.float().norm(dim=1).max())

@@ -34,8 +34,9 @@ def read_states(adapter: Adapter, ids) -> torch.Tensor:
 
 
 def _forward(adapter, ids):
-    """The decoder's forward over one prompt: the states, without the logits no reader needs."""
-    adapter.model.get_decoder()(torch.as_tensor(ids, device=adapter.model.device)[None])
+    """The decoder's forward over one prompt: the states, without the logits no reader needs; returns
+    the decoder's output (after its final norm: what the head reads)."""
+    return adapter.model.get_decoder()(torch.as_tensor(ids, device=adapter.model.device)[None]).last_hidden_state[0]
 
 
 def _stacked(outputs) -> torch.Tensor:
@@ -43,9 +44,10 @@ def _stacked(outputs) -> torch.Tensor:
     return torch.stack([o[0].to(outputs[0].device) for o in outputs])
 
 
-def read_sublayers(adapter: Adapter, ids) -> tuple[torch.Tensor, torch.Tensor]:
-    """Vectors the attention and MLP sublayers add to the residual stream: two (layers, tokens, hidden)."""
+def read_sublayers(adapter: Adapter, ids, with_output=False):
+    """Vectors the attention and MLP sublayers add to the residual stream: two (layers, tokens, hidden);
+    with `with_output`, the decoder's output (tokens, hidden) as well, from the same forward."""
     with captured(adapter.attention_outputs) as attention, captured(adapter.mlp_outputs) as mlp:
         with torch.inference_mode():
-            _forward(adapter, ids)
-    return _stacked(attention), _stacked(mlp)
+            output = _forward(adapter, ids)
+    return (_stacked(attention), _stacked(mlp)) + ((output,) if with_output else ())
