@@ -62,10 +62,17 @@ benchmark: install
 	$(BIN)/python benchmarks/engine_speed.py
 
 # The engine against transformers' generate on CUDA: every tiny family in float32 and bfloat16, on
-# one GPU and over two where there are two, then the engine benchmark on the GPU (minutes on one
-# GPU). Exits non-zero on an error or a difference where identity is promised. The test suite runs
-# the same check on the CPU (tests/test_devicecheck.py).
+# one GPU and over two where there are two, then the engine benchmark on the GPU (not yet run on
+# one). Exits non-zero on an error or a difference where identity is promised. The lock pins torch's
+# CPU build: this swaps in the same version's CUDA build first. The test suite runs the same check
+# on the CPU (tests/test_devicecheck.py).
+TORCH_CUDA ?= cu128
 gpu-check: install
+	@if $(BIN)/python -c 'import sys, torch; sys.exit(torch.version.cuda is not None)'; then \
+		version=$$($(BIN)/python -c 'import torch; print(torch.__version__.split("+")[0])'); \
+		$(BIN)/python -m pip install -q "torch==$$version+$(TORCH_CUDA)" \
+			--index-url https://download.pytorch.org/whl/$(TORCH_CUDA) --extra-index-url https://pypi.org/simple; \
+	fi
 	$(BIN)/python -m multihop.engine.devicecheck --device cuda
 
 clean:

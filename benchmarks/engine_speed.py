@@ -103,8 +103,8 @@ def dense_flops(model, positions, steps):
 
 def limit_time(model, positions, steps, fp32, bf16):
     """Seconds the same work takes with every multiply at the measured peak of the dtype the
-    engine runs it in: the layers in fp32, the head's screen in its dtype (bf16 on a CPU with AMX;
-    its exact fp32 part left out), else in fp32."""
+    engine runs it in: the layers in fp32, the head's screen in its dtype (bf16 where this CPU
+    multiplies bf16 faster, `head.screen_dtype`; its exact fp32 part left out), else in fp32."""
     head = exact_head(model)
     head = bf16 if head.screened and head.dtype == torch.bfloat16 else fp32
     return dense_flops(model, positions, 0) / (fp32 * 1e9) + dense_flops(model, 0, steps) / (head * 1e9)

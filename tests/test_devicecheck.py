@@ -42,7 +42,7 @@ def test_an_error_is_reported_in_the_table_and_fails_the_check(monkeypatch, caps
     assert "error: RuntimeError: Expected all tensors" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("family", ["llama", "gemma3"])
+@pytest.mark.parametrize("family", ["llama", "gemma3", "gpt2"])  # untied, tied with buffers, tied GPT-2
 def test_a_model_spread_by_accelerates_hooks_gives_the_references_outputs(family, monkeypatch):
     """Two devices as on two GPUs, here both the CPU: accelerate's hooks really wrap the blocks."""
     spread, models = devicecheck.spread, []

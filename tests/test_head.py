@@ -109,7 +109,7 @@ def test_the_screen_takes_bf16_only_where_the_cpu_multiplies_it_faster(monkeypat
     monkeypatch.setattr(head_module, "_SCREEN_DTYPES", {})
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
-    assert screen_dtype(64) == torch.float32  # no bf16 instructions: not even measured
+    assert screen_dtype(64) == torch.float32 and head_module._SCREEN_DTYPES == {}  # no bf16: not even measured
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
     for faster in (torch.float32, torch.bfloat16):  # measured: each may win on some machine
         monkeypatch.setattr(head_module, "_SCREEN_DTYPES", {})

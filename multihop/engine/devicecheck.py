@@ -30,8 +30,8 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
 from multihop.engine.decoding import generate_prompts, generate_variants, reference_generate
 from multihop.engine.edits import Knockout, Patch
-from multihop.engine.head import exact_head
-from multihop.engine.sampling import variant_seed
+from multihop.engine.head import BLOCK, exact_head
+from multihop.engine.sampling import sampling_settings, variant_seed
 from multihop.engine.selfcheck import promised
 from multihop.engine.states import read_states
 from multihop.models import tiny
@@ -80,19 +80,24 @@ def variants_of(adapter, ids):
 
 
 def spread(model, devices):
-    """The model's blocks split between two devices in order (accelerate's hooks move the
-    activations), everything else on the first; as `device_map: auto` spreads a model over GPUs."""
+    """The model's blocks split between the devices in order, as `device_map: sequential` does
+    (accelerate's hooks move the activations): the embeddings on the first, the final norm and an
+    untied head on the last (a head tied to the embeddings stays with them)."""
     from accelerate import dispatch_model
 
-    blocks = Adapter(model).layers
-    names = {id(module): name for name, module in model.named_modules()}
+    adapter = Adapter(model)
+    blocks, names = adapter.layers, {id(module): name for name, module in model.named_modules()}
     where = {names[id(block)]: devices[i * len(devices) // len(blocks)] for i, block in enumerate(blocks)}
+    tied = model.get_output_embeddings().weight is model.get_input_embeddings().weight
+    last = [adapter.final_norm] + ([] if tied else [model.get_output_embeddings()])
+    where |= {names[id(module)]: devices[-1] for module in last}
     inside = tuple(f"{name}." for name in where)
     for name, module in model.named_modules():
         own = [*module.parameters(recurse=False), *module.buffers(recurse=False)]
         if own and name not in where and not name.startswith(inside):
             where[name] = devices[0]
-    return dispatch_model(model, device_map=where, force_hooks=True)
+    skip = getattr(model, "_skip_keys_device_placement", None)
+    return dispatch_model(model, device_map=where, main_device=devices[0], skip_keys=skip, force_hooks=True)
 
 
 def check_model(family, attention, dtype, devices) -> Row:
@@ -109,8 +114,9 @@ def check_model(family, attention, dtype, devices) -> Row:
         engine = generate_variants(adapter, tokenizer, ids, variants, NEW_TOKENS, batch_size=8)
         row.counts["greedy"] = _same(engine, reference_generate(adapter, tokenizer, ids, variants, NEW_TOKENS))
         seeds = [variant_seed(0, str(i)) for i in range(len(variants))]
-        engine = generate_variants(adapter, tokenizer, ids, variants, NEW_TOKENS, seeds, batch_size=8)
-        reference = reference_generate(adapter, tokenizer, ids, variants, NEW_TOKENS, seeds)
+        sampling = sampling_settings(model.generation_config, {})  # as Patchscopes samples by default
+        engine = generate_variants(adapter, tokenizer, ids, variants, NEW_TOKENS, seeds, 8, sampling=sampling)
+        reference = reference_generate(adapter, tokenizer, ids, variants, NEW_TOKENS, seeds, sampling)
         row.counts["sampled"] = _same(engine, reference)
         prompts = [PROMPT + " and " + p for p in PROMPTS]  # a shared prefix, as the evaluation's
         engine = generate_prompts(adapter, tokenizer, prompts, NEW_TOKENS, 4, "engine", share_prefix=True)
@@ -127,19 +133,18 @@ def _same(engine, reference) -> tuple[int, int]:
 
 
 def _head_agrees(model, head, tokenizer) -> tuple[int, int]:
-    """Rows of the model's own last-position logits whose greedy token and 50 best (with their
-    logits) the head gives: states of every prompt and position, the head's device and dtype."""
+    """Positions (pads left out) whose greedy token and k best (with their logits) the head gives
+    as the model's own logits do: k as large as the head still screens for (on a CPU), else 50."""
     batch = tokenizer(PROMPTS, return_tensors="pt", padding=True).to(model.device)
-    with torch.inference_mode():
+    real = batch["attention_mask"].flatten().bool().to(head.weight.device)
+    with torch.inference_mode():  # the head's buffers were made in inference mode
         out = model(**batch, output_hidden_states=True)
-    hidden = out.hidden_states[-1].flatten(0, 1)
-    logits = out.logits.flatten(0, 1).float().to(head.weight.device)
-    hidden = hidden.to(head.weight.device)
-    k = min(50, logits.shape[-1])
-    values, tokens = head.candidates(hidden, k)
-    best = values.topk(k, dim=-1)
-    top = logits.topk(k, dim=-1)
-    greedy = head.argmax(hidden) == logits.argmax(dim=-1)
+        hidden = out.hidden_states[-1].flatten(0, 1).to(head.weight.device)[real]
+        logits = out.logits.flatten(0, 1).float().to(head.weight.device)[real]
+        k = min(len(head.weight) // BLOCK if head.screened else 50, logits.shape[-1])
+        values, tokens = head.candidates(hidden, k)
+        best, top = values.topk(k, dim=-1), logits.topk(k, dim=-1)
+        greedy = head.argmax(hidden) == logits.argmax(dim=-1)
     chosen = tokens.gather(1, best.indices).sort().values
     same = greedy & (best.values == top.values).all(dim=-1) & (chosen == top.indices.sort().values).all(dim=-1)
     return int(same.sum()), len(same)
@@ -179,7 +184,9 @@ def main(argv=None) -> int:
     parser.add_argument("--no-benchmark", action="store_true", help="leave out the default model's benchmark")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
-        print("no CUDA device here: run with --device cpu for the same check on the CPU", file=sys.stderr)
+        why = "this torch is a CPU build (make gpu-check installs a CUDA one)" if torch.version.cuda is None else (
+            "no CUDA device here")  # fmt: skip
+        print(f"{why}: run with --device cpu for the same check on the CPU", file=sys.stderr)
         return 2
     start, rows = time.perf_counter(), []
     for devices in layouts(args.device):

@@ -1,7 +1,8 @@
 """The engine checks itself in every model job: a seeded sample of the job's own generations is
 computed again through the reference path (transformers' `generate` over a full forward) and
-compared with what the engine gave. The sampled generations of one prompt (an analysis) or of
-the evaluation's prompts go through `generate` as one batch, in a shuffled order: a reference
+compared with what the engine gave. The sampled generations of one engine call (an analysis's
+variants of one prompt) or of the evaluation's prompts go through `generate` as one batch, in a
+shuffled order: a reference
 generation costs about as much alone as in a batch of 16 (on a CPU, the vocabulary projection
 reads its whole matrix for one row), so checking them one at a time would cost 8 times more.
 
@@ -76,7 +77,7 @@ class SelfCheck:
         """Recompute a seeded sample of what was offered on the reference path and compare."""
         start = time.perf_counter()
         chosen = random.Random(self.seed).sample(self.offered, min(self.count, len(self.offered)))
-        batches = {}  # one reference batch per prompt, its rows in the sample's order, not the engine's
+        batches = {}  # one reference batch per engine call, its rows in the sample's order, not the engine's
         for reference, sample in chosen:
             batches.setdefault(reference, []).append(sample)
         pairs = (  # lazily: a difference stops the job before the next batch runs
