@@ -41,7 +41,7 @@ def evaluate_model(snakemake, gpus):
         # the reference path: transformers' generate over padded batches (equal to one at a time, tested)
         out = generate_prompts(adapter, tokenizer, texts, n, size, desc=spec["name"], share_prefix=fast)
 
-        def reference(prompts):  # left-padded, one batch through generate (equal to one at a time, tested)
+        def reference(prompts):  # the sampled prompts as one such batch
             return generate_prompts(adapter, tokenizer, prompts, n, len(prompts), "self-check", share_prefix=False)
 
         check.offer(reference, (Sample(f"prompt {p!r}", text, p) for p, text in zip(texts, out, strict=True)))

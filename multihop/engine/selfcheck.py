@@ -122,18 +122,11 @@ class SelfCheck:
     def record(self, start: float, path: str = "fast") -> dict:
         """What the job checked, on what, for its record file (checks what is left first);
         `start`: when the job's sweep began (time.perf_counter), the check included."""
-        if self.wanted:
+        if self.result is None:  # also with nothing to check (count 0): a record of none checked
             self.check()
         job_seconds = time.perf_counter() - start
-        none = {
-            "checked": 0,
-            "identical": 0,
-            "promised": promised(self.model),
-            "first_difference": None,
-            "seconds": 0.0,
-        }
         return {
-            **(self.result or none),
+            **self.result,
             "path": path,
             "job_seconds": round(job_seconds, 3),
             "device": str(self.model.device),
