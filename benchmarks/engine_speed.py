@@ -71,10 +71,11 @@ def peak(dtype, shapes, device, repeats=3) -> float:
 
 class Counter:
     """Positions through the decoder, and vocabulary projections: rows that get a token while
-    decoding, and rows through the model's own output layer (full forwards, the projection)."""
+    decoding (`steps`: the engine's head), and rows through the model's own output layer (`full`:
+    full fp32 logits, the projection's)."""
 
     def __init__(self, model):
-        self.positions = self.steps = 0
+        self.positions = self.steps = self.full = 0
         self.vocab = model.get_output_embeddings().weight.shape[0]
         self.handles = [
             model.get_decoder().register_forward_pre_hook(self.count, with_kwargs=True),
@@ -88,7 +89,7 @@ class Counter:
             self.steps += ids.shape[0]
 
     def count_head(self, module, args, output):
-        self.steps += output.numel() // self.vocab
+        self.full += output.numel() // self.vocab
 
     def remove(self):
         for handle in self.handles:
@@ -101,15 +102,17 @@ def dense_flops(model, positions, steps):
     return 2 * (layers * positions + head * steps)
 
 
-def limit_time(model, positions, steps, fp32, bf16):
+def limit_time(model, positions, steps, full, fp32, bf16):
     """Seconds the same work takes with every multiply at the measured peak of the dtype the
-    engine runs it in: the layers in fp32, the head's screen in its dtype (bf16 where this CPU
-    multiplies bf16 faster, `head.screen_dtype`; its exact fp32 part left out), else in fp32."""
+    engine runs it in: the layers and full projections in fp32, the head's screen in its dtype
+    (bf16 where this CPU multiplies bf16 faster, `head.screen_dtype`; its exact fp32 part left
+    out), else in fp32."""
     head = exact_head(model)
     head = bf16 if head.screened and head.dtype == torch.bfloat16 else fp32
-    return dense_flops(model, positions, 0) / (fp32 * 1e9) + dense_flops(model, 0, steps) / (head * 1e9)
+    return dense_flops(model, positions, full) / (fp32 * 1e9) + dense_flops(model, 0, steps) / (head * 1e9)
 
 
+CASES_TOGETHER = 32  # cases of an analysis that takes cases together (knockout, projection)
 ANALYSES = ("patchscopes", "backpatching", "knockout", "projection")
 # the default model's layer shapes and a part of its vocabulary projection, at a large batch
 FP32_SHAPES = [(512, 640, 2048), (512, 2048, 640), (512, 640, 65536)]
@@ -117,7 +120,9 @@ FP32_SHAPES = [(512, 640, 2048), (512, 2048, 640), (512, 640, 65536)]
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=1, help="cases per analysis (Patchscopes: 1,944 variants each)")
+    parser.add_argument(
+        "--cases", type=int, default=1, help=f"cases per analysis (at least {CASES_TOGETHER} for knockout, projection)"
+    )
     parser.add_argument("--prompts", type=int, default=256, help="evaluation prompts compared with the reference")
     parser.add_argument("--reference-variants", type=int, default=48, help="variants the reference path runs")
     parser.add_argument("--device", default="cpu")
@@ -146,7 +151,7 @@ def main():
 
     entities, facts = extract_from_dump(config["wikidata"]["dump"], config["entity_types"], list(config["relations"]))
     chains = build_chains(entities, facts, config["relations"])
-    rows = chains.sample(max(args.cases, 1), random_state=0)
+    rows = chains.sample(max(args.cases, CASES_TOGETHER), random_state=0)
     cases = load_cases(tokenizer, rows.merge(locate_all(tokenizer, rows, prefix), on="id"), prefix)
 
     print(f"{'':14} {'per second':>16} {'seconds each':>12} {'range':>9} {'target':>9} {'token steps/s':>13} "
@@ -154,7 +159,7 @@ def main():
           f"{'identical':>9}")  # fmt: skip
     only = args.only or [*ANALYSES, "evaluation"]
     for name in [a for a in ANALYSES if a in only]:
-        report_analysis(name, adapter, tokenizer, cases, settings, args.reference_variants, fp32, bf16)
+        report_analysis(name, adapter, tokenizer, cases, args.cases, settings, args.reference_variants, fp32, bf16)
     if "evaluation" in only:
         report_evaluation(adapter, tokenizer, chains, prefix, args.prompts, fp32, bf16)
     again = peak(torch.float32, FP32_SHAPES, model.device)
@@ -171,8 +176,8 @@ def report(label, count, unit, seconds, counter, model, fp32, bf16, speedup="", 
     middle, spread = seconds / count, ""
     if each:
         middle, spread = statistics.median(each), f"{min(each):.1f}-{max(each):.1f}" if len(each) > 1 else ""
-    flops = dense_flops(model, counter.positions, counter.steps)
-    limit = limit_time(model, counter.positions, counter.steps, fp32, bf16)
+    flops = dense_flops(model, counter.positions, counter.steps + counter.full)
+    limit = limit_time(model, counter.positions, counter.steps, counter.full, fp32, bf16)
     best = f"{count / limit:.0f}/s" if unit == "prompt" else f"{limit / count:.1f}s"
     print(
         f"{label:14} {count / seconds:9.2f} {unit + '/s':>6} {middle:11.2f}s {spread:>9} "
@@ -182,23 +187,31 @@ def report(label, count, unit, seconds, counter, model, fp32, bf16, speedup="", 
     )
 
 
-def report_analysis(name, adapter, tokenizer, cases, settings, sample, fp32, bf16):
+def report_analysis(name, adapter, tokenizer, cases, count, settings, sample, fp32, bf16):
+    """`count` cases, at least `CASES_TOGETHER` where the analysis takes cases together (then
+    "seconds each" is each group's time over its cases)."""
     calls = []  # (ids, variants, seeds, texts) of every generate call, to replay on the reference path
     context = runner.Context(adapter, tokenizer, settings, decoding.PrefixCaches(adapter), settings["batch_size"])
-    engine = context.generate
+    engine = context.generate_cases
 
-    def recorded(ids, variants, seeds=None):
-        texts = engine(ids, variants, seeds)
-        calls.append((ids, variants, seeds, texts))
+    def recorded(engine_calls):
+        texts = engine(engine_calls)
+        calls.extend(
+            (ids, variants, seeds, t) for (_, ids, variants, seeds), t in zip(engine_calls, texts, strict=True)
+        )
         return texts
 
-    context.generate = recorded
+    context.generate_cases = recorded
+    run_cases, groups = runner.cases_runner(name, context)
+    if len(groups(cases)) < len(cases):  # it takes cases together: as many as a job's (the default's 12-60)
+        count = max(count, CASES_TOGETHER)
+    cases = cases[:count]
     counter = Counter(adapter.model)
     each = []  # seconds per case: this shared machine's speed drifts from minute to minute
-    for case in cases:
-        start = synchronized(adapter.model.device)
-        runner.case_runner(name)(context, case)
-        each.append(synchronized(adapter.model.device) - start)
+    for group in groups(cases):
+        began = synchronized(adapter.model.device)
+        run_cases([cases[i] for i in group])
+        each += [(synchronized(adapter.model.device) - began) / len(group)] * len(group)
     counter.remove()
     if not calls:  # projection: one forward per case, nothing generated
         report(name, len(each), "case", sum(each), counter, adapter.model, fp32, bf16, each=each)

@@ -35,15 +35,14 @@ def evaluate_model(snakemake, gpus):
     fast = engine["path"] == "fast"
     check = SelfCheck(engine["self_check"] if fast else 0, "evaluate", model, engine["warn_below"])
 
+    def reference(prompts):  # the sampled prompts, of every stage, as one padded batch
+        return generate_prompts(adapter, tokenizer, prompts, n, len(prompts), "self-check", share_prefix=False)
+
     def generate(texts):
         logging.info("%d distinct prompts for %d cases", len(texts), len(dataset))
         size = batch_size(snakemake, spec["name"])
         # the reference path: transformers' generate over padded batches (equal to one at a time, tested)
         out = generate_prompts(adapter, tokenizer, texts, n, size, desc=spec["name"], share_prefix=fast)
-
-        def reference(prompts):  # the sampled prompts as one such batch
-            return generate_prompts(adapter, tokenizer, prompts, n, len(prompts), "self-check", share_prefix=False)
-
         check.offer(reference, (Sample(f"prompt {p!r}", text, p) for p, text in zip(texts, out, strict=True)))
         return out
 

@@ -237,3 +237,40 @@ def test_controls_draw_another_cases_state_whichever_shard_runs_the_case(dataset
     alone = runner.run("controls", adapter, tokenizer, cases[:1], SETTINGS, pool=cases[:1])
     assert set(alone["control"]) == {"noise"}  # no other case to draw on
     assert alone.equals(table[table["control"] == "noise"].reset_index(drop=True).assign(donor=""))
+
+
+def test_projection_of_cases_taken_together_equals_one_at_a_time_and_resumes_per_case(dataset, tmp_path):
+    from multihop.analyses.finished import FinishedCases
+
+    tokenizer = tiny.tokenizer()
+    adapter = Adapter(tiny.model("gemma3", vocab_size=len(tokenizer)))
+    cases = load_cases(tokenizer, dataset.merge(locate_all(tokenizer, dataset, PREFIX), on="id"), PREFIX)[:5]
+    lengths = [len(case.ids) for case in cases]
+    assert len(set(lengths)) < len(lengths), lengths  # some of one length: one forward
+    rows = 2 * adapter.num_layers
+    alone = runner.run("projection", adapter, tokenizer, cases, SETTINGS, batch_size=rows)  # one case a batch
+    together = runner.run("projection", adapter, tokenizer, cases, SETTINGS, batch_size=3 * rows)  # 3, then 2
+    pd.testing.assert_frame_equal(alone, together)
+    # a resumed run takes only the cases not stored, still several at once, and gives the same table
+    finished = FinishedCases(tmp_path / "shard.unfinished", "digest")
+    finished.put(1, alone[alone["id"] == cases[1].id].reset_index(drop=True))
+    ran = []
+    run_cases, groups = runner.cases_runner("projection", runner.Context(adapter, tokenizer, SETTINGS, None, 3 * rows))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            runner, "cases_runner", lambda name, context: (lambda group: ran.append(group) or run_cases(group), groups)
+        )
+        resumed = runner.run("projection", adapter, tokenizer, cases, SETTINGS, 3 * rows, finished)
+    assert [len(group) for group in ran] == [3, 1]  # the four not stored, shortest prompts first
+    pending = sorted((cases[i] for i in (0, 2, 3, 4)), key=lambda case: len(case.ids))
+    assert [c.id for group in ran for c in group] == [c.id for c in pending]
+    pd.testing.assert_frame_equal(alone, resumed)
+
+
+def test_cases_taken_at_once_are_grouped_shortest_first_and_by_length_where_asked():
+    from types import SimpleNamespace
+
+    cases = [SimpleNamespace(ids=[0] * n) for n in (5, 3, 5, 4, 5, 5, 3)]
+    assert runner._groups(3, False, cases) == [[1, 6, 3], [0, 2, 4], [5]]
+    assert runner._groups(3, True, cases) == [[1, 6], [3], [0, 2, 4], [5]]
+    assert runner._groups(1, False, cases, [4, 1]) == [[1], [4]]

@@ -3,7 +3,7 @@ import torch
 from transformers import AutoModelForCausalLM
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
-from multihop.engine.decoding import _regrouped, generate_variants, reference_generate
+from multihop.engine.decoding import _regrouped, generate_calls, generate_variants, reference_generate
 from multihop.engine.edits import Knockout, Patch, edited
 from multihop.engine.kvcache import regroup, reserved
 from multihop.engine.sampling import variant_seed
@@ -88,6 +88,32 @@ def test_engine_agrees_with_the_reference_path(family, attn):
     assert sampled == reference_generate(adapter, tokenizer, ids, variants, 6, seeds=seeds)
     other_seeds = [variant_seed(1, str(i)) for i in range(len(variants))]
     assert generate_variants(adapter, tokenizer, ids, variants, 6, seeds=other_seeds) != sampled
+
+
+@pytest.mark.parametrize(("family", "attn"), [("llama", "eager"), ("gemma3", "sdpa"), ("gpt2", "sdpa")])
+def test_prompts_of_one_length_batched_together_give_what_each_gives_alone(family, attn):
+    """Knockout takes several cases at once: their variants share batches (and a prefix cache of
+    what the prompts share), and each gives what generate gives for its prompt alone."""
+    adapter, tokenizer, ids = setup(family, attn)
+    others = [tokenizer(f"the spouse of the performer of {w} is")["input_ids"] for w in ("Valerie", "Vogue", "Dreams")]
+    prompts = [ids] + [o for o in others if len(o) == len(ids)]
+    assert len(prompts) == 4, [len(o) for o in others]
+    last = len(ids) - 1
+    calls = []
+    for i, prompt in enumerate(prompts):
+        variants = [()] + [(Knockout((lo, lo + 1), last, (2 + i,)),) for lo in range(3)] + [()]  # a repeat
+        seeds = [variant_seed(i, str(v)) for v in range(len(variants))]
+        calls.append((prompt, variants, seeds))
+    greedy = generate_calls(adapter, tokenizer, [(p, v, None) for p, v, _ in calls], 6, batch_size=7)
+    assert greedy == [reference_generate(adapter, tokenizer, p, v, 6) for p, v, _ in calls]
+    sampled = generate_calls(adapter, tokenizer, calls, 6, batch_size=7)
+    assert sampled == [reference_generate(adapter, tokenizer, p, v, 6, seeds=s) for p, v, s in calls]
+    with pytest.raises(ValueError, match="one token length"):
+        generate_calls(adapter, tokenizer, [(ids, [()], None), (ids[:-1], [()], None)], 6)
+    # a generation config the engine's loop does not follow: generate runs, each row on its prompt's prefix
+    adapter.model.generation_config.repetition_penalty = 1.5
+    greedy = generate_calls(adapter, tokenizer, [(p, v, None) for p, v, _ in calls], 6, batch_size=7)
+    assert greedy == [reference_generate(adapter, tokenizer, p, v, 6) for p, v, _ in calls]
 
 
 @pytest.mark.parametrize("family", FAMILIES)

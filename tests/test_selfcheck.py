@@ -45,18 +45,18 @@ def test_each_analysis_job_checks_sixteen_of_its_generations_and_finds_them_iden
 
 def test_a_broken_engine_stops_the_job_naming_the_generation_and_the_way_out(setup, monkeypatch):
     adapter, tokenizer, cases = setup
-    real = decoding.generate_variants
+    real = decoding.generate_calls
 
     def broken(*args, **kwargs):  # the engine gets one generation in eight wrong
-        texts = real(*args, **kwargs)
-        return [text + " (wrong)" if i % 8 == 3 else text for i, text in enumerate(texts)]
+        calls = real(*args, **kwargs)
+        return [[text + " (wrong)" if i % 8 == 3 else text for i, text in enumerate(texts)] for texts in calls]
 
-    monkeypatch.setattr(decoding, "generate_variants", broken)
+    monkeypatch.setattr(decoding, "generate_calls", broken)
     check = SelfCheck(16, "0|test", adapter.model)
     with pytest.raises(EngineMismatch, match=r"case .*differs.*\(wrong\).*engine: \{path: reference\}"):
         runner.run("knockout", adapter, tokenizer, cases, SETTINGS, 64, self_check=check)
     # on the reference path the same job gives the engine's table, with nothing to check
-    monkeypatch.setattr(decoding, "generate_variants", real)
+    monkeypatch.setattr(decoding, "generate_calls", real)
     fast = runner.run("knockout", adapter, tokenizer, cases, SETTINGS, 64)
     reference = runner.run("knockout", adapter, tokenizer, cases, SETTINGS, 64, path="reference")
     assert fast.equals(reference)
@@ -97,17 +97,17 @@ def test_the_evaluation_checks_its_prompts_as_one_padded_batch_through_generate(
 def test_the_sample_of_one_prompt_runs_as_one_batch_in_another_order_than_the_engines(setup, monkeypatch):
     adapter, tokenizer, cases = setup
     engine_calls, reference_calls = [], []
-    real_engine, real_reference = decoding.generate_variants, decoding.reference_generate
+    real_engine, real_reference = decoding.generate_calls, decoding.reference_generate
 
-    def engine(adapter, tokenizer, ids, variants, *args):
-        engine_calls.append(list(variants))
-        return real_engine(adapter, tokenizer, ids, variants, *args)
+    def engine(adapter, tokenizer, calls, *args):
+        engine_calls.extend(list(variants) for _, variants, _ in calls)
+        return real_engine(adapter, tokenizer, calls, *args)
 
     def reference(adapter, tokenizer, ids, variants, *args):
         reference_calls.append(list(variants))
         return real_reference(adapter, tokenizer, ids, variants, *args)
 
-    monkeypatch.setattr(decoding, "generate_variants", engine)
+    monkeypatch.setattr(decoding, "generate_calls", engine)
     monkeypatch.setattr(decoding, "reference_generate", reference)
     check = SelfCheck(8, "0|test", adapter.model)
     runner.run("knockout", adapter, tokenizer, cases[:1], SETTINGS, 64, self_check=check)

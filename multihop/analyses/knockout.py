@@ -22,9 +22,34 @@ def blocked_position(case, target: str, relation_token: str) -> int:
 def run(context, case) -> pd.DataFrame:
     """Rows for each target (e1, r1, r2; see `blocked_position`) and each layer l (window [l-k, l+k]),
     each with the clean run's generation and judgment (the knockout stage compares with them)."""
+    return run_cases(context, [case])[0]
+
+
+ONE_LENGTH = True  # cases batched together have prompts of one token length (see `run_cases`)
+
+
+def cases_at_once(context) -> int:
+    """Cases `run_cases` takes together: as many as fill a batch with their variants."""
+    return max(1, context.batch_size // (1 + len(KNOCKOUT_TARGETS) * context.adapter.num_layers))
+
+
+def run_cases(context, cases) -> list[pd.DataFrame]:
+    """`run`'s rows for each case; the variants of cases whose prompts have one token length go
+    through the engine together (a batch of one case's 55 variants leaves a CPU's cores idle)."""
+    variants = {case.id: _variants(context, case) for case in cases}
+    texts = {}
+    for length in sorted({len(case.ids) for case in cases}):
+        alike = [case for case in cases if len(case.ids) == length]
+        calls = [(case.id, case.ids, variants[case.id][1], None) for case in alike]
+        texts.update(zip([case.id for case in alike], context.generate_cases(calls), strict=True))
+    return [_rows(context, case, variants[case.id][0], texts[case.id]) for case in cases]
+
+
+def _variants(context, case):
+    """The keys (target, layer) and variants of a case, the clean run (no edit) first."""
     adapter, settings = context.adapter, context.settings
-    # the clean run (no edit) goes in the same batch as the knockouts, so that a
-    # "change" can only come from the knockout, not from a different numerical path
+    # the clean run goes in the same batch as the knockouts, so that a "change" can only come
+    # from the knockout, not from a different numerical path
     keys, variants = [("clean", -1)], [()]
     for target in KNOCKOUT_TARGETS:
         key = blocked_position(case, target, settings["knockout_relation"])
@@ -34,7 +59,10 @@ def run(context, case) -> pd.DataFrame:
             keys.append((target, layer))
             layers = window(layer, settings["knockout_window"], adapter.num_layers)
             variants.append((Knockout(layers, case.t2, (key,)),))
-    texts = context.generate(case.ids, variants)
+    return keys, variants
+
+
+def _rows(context, case, keys, texts) -> pd.DataFrame:
     clean = texts[0]
     clean_correct = context.judge(clean, case.names["e3"])
     # "changed" compares the texts as the authors decode them (classify_by_vanilla)

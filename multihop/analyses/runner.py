@@ -4,6 +4,7 @@ the model runs)."""
 
 import functools
 import importlib
+import itertools
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -30,28 +31,38 @@ class Context:
     def generate(self, ids, variants, seeds=None) -> list[str]:
         """Continuations of prompt `ids` under each variant, with the run's settings: greedy, or
         sampled with per-variant `seeds` as the config's `sampling` says."""
-        from multihop.engine.decoding import generate_variants, reference_generate
+        return self.generate_cases([(self.case, ids, variants, seeds)])[0]
+
+    def generate_cases(self, calls) -> list[list[str]]:
+        """`generate` for several cases' prompts at once, (case id, ids, variants, seeds) each, their
+        prompts of one token length (seeds all None or all given): their variants share batches."""
+        from multihop.engine.decoding import generate_calls, reference_generate
         from multihop.engine.sampling import sampling_settings
 
         n, batch = self.settings["max_new_tokens"], self.batch_size
         sampling = None
-        if seeds is not None:  # only a sampling analysis reads (and declares) `sampling`
+        if calls[0][3] is not None:  # only a sampling analysis reads (and declares) `sampling`
             sampling = sampling_settings(self.adapter.model.generation_config, self.settings["sampling"])
         if self.path == "reference":
-            return reference_generate(self.adapter, self.tokenizer, ids, variants, n, seeds, sampling)
-        texts = generate_variants(self.adapter, self.tokenizer, ids, variants, n, seeds, batch, self.caches, sampling)
+            return [
+                reference_generate(self.adapter, self.tokenizer, ids, variants, n, seeds, sampling)
+                for _, ids, variants, seeds in calls
+            ]
+        engine_calls = [(ids, variants, seeds) for _, ids, variants, seeds in calls]
+        texts = generate_calls(self.adapter, self.tokenizer, engine_calls, n, batch, self.caches, sampling)
         if self.self_check is not None and self.self_check.wanted:
-            reference = functools.partial(self._reference, ids, sampling)
-            self.self_check.offer(reference, self._samples(variants, seeds, texts))
+            for (case, ids, variants, seeds), call_texts in zip(calls, texts, strict=True):
+                reference = functools.partial(self._reference, ids, sampling)
+                self.self_check.offer(reference, self._samples(case, variants, seeds, call_texts))
         return texts
 
-    def _samples(self, variants, seeds, texts):
+    def _samples(self, case, variants, seeds, texts):
         """What the self-check may recompute: each variant's text, its variant and its seed."""
         from multihop.engine.selfcheck import Sample
 
         for i, text in enumerate(texts):
             seed = None if seeds is None else seeds[i]
-            label = f"case {self.case}, variant {i} of a call" + ("" if seed is None else f", seed {seed}")
+            label = f"case {case}, variant {i} of a call" + ("" if seed is None else f", seed {seed}")
             yield Sample(label, text, (variants[i], seed))
 
     def _reference(self, ids, sampling, items) -> list[str]:
@@ -73,6 +84,37 @@ class Context:
 def case_runner(name: str):
     """The `run(context, case)` of the analysis's module."""
     return importlib.import_module(CATALOG[name].module).run
+
+
+def cases_runner(name: str, context):
+    """`run_cases(cases) -> [rows of each case]` for the analysis, and `groups(cases) -> [[index]]`,
+    the cases it takes at once: its module's own (`run_cases`, `cases_at_once`) where it batches
+    cases together, else `run` one case at a time. A module with `ONE_LENGTH` batches only cases
+    whose prompts have one token length (no padding)."""
+    module = importlib.import_module(CATALOG[name].module)
+    if hasattr(module, "run_cases"):
+        at_once, by_length = module.cases_at_once(context), getattr(module, "ONE_LENGTH", False)
+        return functools.partial(module.run_cases, context), functools.partial(_groups, at_once, by_length)
+
+    def one_at_a_time(cases):
+        rows = []
+        for case in cases:
+            context.case = case.id  # names a generation the self-check finds different
+            rows.append(module.run(context, case))
+        return rows
+
+    return one_at_a_time, functools.partial(_groups, 1, False)
+
+
+def _groups(at_once, by_length, cases, indices=None) -> list[list[int]]:
+    """The `indices` of `cases` (default all) in groups of up to `at_once`, shortest prompts first
+    (cases of one length batch unpadded); with `by_length`, a group holds one length only."""
+    indices = sorted(range(len(cases)) if indices is None else indices, key=lambda i: len(cases[i].ids))
+    groups = []
+    for _, alike in itertools.groupby(indices, key=lambda i: len(cases[i].ids) if by_length else 0):
+        alike = list(alike)
+        groups += [alike[start : start + at_once] for start in range(0, len(alike), at_once)]
+    return groups
 
 
 def run(
@@ -102,26 +144,34 @@ def run(
     from multihop.engine.decoding import PrefixCaches
 
     analysis = CATALOG[name]
-    run_case = case_runner(name)
     own = analysis.settings(settings)
     everyone = tuple(cases if pool is None else pool)
     context = Context(adapter, tokenizer, own, PrefixCaches(adapter), batch_size, everyone, path, self_check)
-
-    def run_checked(case):
-        context.case = case.id
-        rows = run_case(context, case)
-        if self_check is not None and self_check.ready():  # early: a wrong engine stops the job at once
-            self_check.check()
-        return rows
-
-    if finished is None:
-        frames = [run_checked(case) for case in tqdm(cases, desc=name, unit="case")]
-    else:
-        if kept := finished.count():
-            logging.info("resuming: %d of %d cases were finished by an earlier attempt", kept, len(cases))
-        for index, case in enumerate(tqdm(cases, desc=name, unit="case")):
-            if not finished.has(index):
-                finished.put(index, run_checked(case)[list(analysis.columns)])
-        frames = [finished.get(index) for index in range(len(cases))]
+    run_cases, groups = cases_runner(name, context)
+    finished = _Unstored() if finished is None else finished
+    if kept := finished.count():
+        logging.info("resuming: %d of %d cases were finished by an earlier attempt", kept, len(cases))
+    pending = [index for index in range(len(cases)) if not finished.has(index)]
+    with tqdm(total=len(cases), initial=len(cases) - len(pending), desc=name, unit="case") as bar:
+        for group in groups(cases, pending):
+            for index, rows in zip(group, run_cases([cases[i] for i in group]), strict=True):
+                finished.put(index, rows[list(analysis.columns)])
+            if self_check is not None and self_check.ready():  # early: a wrong engine stops the job at once
+                self_check.check()
+            bar.update(len(group))
+    frames = [finished.get(index) for index in range(len(cases))]
     table = pd.concat(frames, ignore_index=True) if frames else analysis.empty()
     return table[list(analysis.columns)]
+
+
+class _Unstored(dict):
+    """Finished cases' rows kept in memory only (a run without `finished`)."""
+
+    def count(self):
+        return len(self)
+
+    def has(self, index):
+        return index in self
+
+    def put(self, index, rows):
+        self[index] = rows

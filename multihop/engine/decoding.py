@@ -18,6 +18,7 @@ the plain paths to the same outputs.
 
 import copy
 import functools
+import itertools
 import sys
 
 import torch
@@ -49,13 +50,15 @@ def cache_is_exact(model, length: int, max_new_tokens: int) -> bool:
     return not (window and length + max_new_tokens >= window)
 
 
-def _generate(model, tokenizer, input_ids, attention_mask, max_new_tokens, cache=None, seeds=None, sampling=None):
+def _generate(
+    model, tokenizer, input_ids, attention_mask, max_new_tokens, cache=None, seeds=None, sampling=None, prefix_rows=None
+):
     """The reference decoder: one transformers `generate` over a batch; `cache` (for a prefix of
-    every row) is copied for each row; with `seeds`, each row samples (`sampling`: RowSampler's
-    temperature, top_k, top_p)."""
+    every row) is copied for each row (row `prefix_rows[i]` of it for row i, if given); with
+    `seeds`, each row samples (`sampling`: RowSampler's temperature, top_k, top_p)."""
     kwargs = {}
     if cache is not None:
-        kwargs["cache"] = _repeated(cache, len(input_ids))
+        kwargs["cache"] = _repeated(cache, len(input_ids), prefix_rows)
     processors = LogitsProcessorList([RowSampler(seeds, **(sampling or {}))] if seeds is not None else [])
     with torch.inference_mode():
         out = model.generate(
@@ -70,9 +73,12 @@ def _generate(model, tokenizer, input_ids, attention_mask, max_new_tokens, cache
     return tokenizer.batch_decode(out[:, input_ids.shape[1] :], skip_special_tokens=True)
 
 
-def _repeated(cache, rows):
+def _repeated(cache, rows, prefix_rows=None):
     cache = copy.deepcopy(cache)
-    cache.batch_repeat_interleave(rows)
+    if prefix_rows is None:
+        cache.batch_repeat_interleave(rows)
+    else:
+        cache.reorder_cache(prefix_rows.to(cache.layers[0].keys.device))
     return cache
 
 
@@ -93,7 +99,16 @@ def _plain(generation_config) -> bool:
 
 
 def _decode(
-    model, tokenizer, input_ids, attention_mask, max_new_tokens, cache=None, seeds=None, sampling=None, rows_of=None
+    model,
+    tokenizer,
+    input_ids,
+    attention_mask,
+    max_new_tokens,
+    cache=None,
+    seeds=None,
+    sampling=None,
+    rows_of=None,
+    prefix_rows=None,
 ):
     """The engine: what `_generate` does, step by step through the model's decoder, choosing
     each token with the exact screened head (`head.ExactHead`) instead of full fp32 logits.
@@ -102,14 +117,17 @@ def _decode(
     mask left out when it has no padding, only the uncached tail of the prompt. Keys and values go
     to room reserved up front (`kvcache.reserved`) rather than a cache grown by concatenation.
 
-    `rows_of`: the input row each output continues (default: one output per input row; `seeds`
+    `cache` holds a prefix of every input row (or with `prefix_rows`, its row `prefix_rows[i]` of
+    input row i). `rows_of`: the input row each output continues (default: one output per input row; `seeds`
     are per output). Outputs with the same input row and the same tokens so far share one batch
     row, since they would compute the same; it splits when their draws part, and a row whose
     outputs are all finished leaves the batch.
     """
     if not _plain(model.generation_config):
         assert rows_of is None, "transformers' generate runs one batch row per output"
-        return _generate(model, tokenizer, input_ids, attention_mask, max_new_tokens, cache, seeds, sampling)
+        return _generate(
+            model, tokenizer, input_ids, attention_mask, max_new_tokens, cache, seeds, sampling, prefix_rows
+        )
     decoder, head = model.get_decoder(), exact_head(model)
     row = torch.arange(len(input_ids)) if rows_of is None else torch.as_tensor(rows_of)  # each output's batch row
     outputs = len(row)
@@ -121,9 +139,10 @@ def _decode(
     positions.masked_fill_(attention_mask == 0, 0)
     mask = None if bool((attention_mask == 1).all()) else attention_mask
     capacity = input_ids.shape[1] + max_new_tokens
-    prefix, cache = cache, reserved(model, len(input_ids), capacity, cache, room=max(outputs, len(input_ids)))
+    room = max(outputs, len(input_ids))
+    prefix, cache = cache, reserved(model, len(input_ids), capacity, cache, room, prefix_rows)
     if cache is None and prefix is not None:
-        cache = _repeated(prefix, len(input_ids))
+        cache = _repeated(prefix, len(input_ids), prefix_rows)
     done = 0 if cache is None else cache.get_seq_length()
     step_ids, step_positions = input_ids[:, done:], positions[:, done:]
     finished = torch.zeros(outputs, dtype=torch.bool, device=input_ids.device)
@@ -198,7 +217,7 @@ class PrefixCaches:
     """Clean keys and values of prompt prefixes, computed once and reused (the Patchscopes target
     prompt is the same for every case)."""
 
-    def __init__(self, adapter, size=8):
+    def __init__(self, adapter, size=64):
         self.adapter, self.size, self.caches = adapter, size, {}
 
     def get(self, ids):
@@ -209,27 +228,56 @@ class PrefixCaches:
             self.caches[key] = clean_cache(self.adapter.model, key)
         return self.caches[key]
 
+    def stacked(self, prefixes):
+        """One cache of the distinct `prefixes` (all of one length), one row each, and the row of it
+        each prefix has."""
+        distinct = list(dict.fromkeys(tuple(int(i) for i in ids) for ids in prefixes))
+        parts = [self.get(ids) for ids in distinct]
+        cache = copy.deepcopy(parts[0])
+        for i, layer in enumerate(cache.layers):
+            if layer.is_initialized and layer.keys.numel():
+                layer.keys = torch.cat([part.layers[i].keys for part in parts])
+                layer.values = torch.cat([part.layers[i].values for part in parts])
+        rows = [distinct.index(tuple(int(i) for i in ids)) for ids in prefixes]
+        return cache, torch.tensor(rows)
+
 
 def _variant_rows(
-    adapter, tokenizer, ids, variants, max_new_tokens, seeds, caches=None, sampling=None, decode=_decode, rows_of=None
+    adapter,
+    tokenizer,
+    prompts,
+    variants,
+    max_new_tokens,
+    seeds,
+    caches=None,
+    sampling=None,
+    decode=_decode,
+    rows_of=None,
 ):
-    """One batch of variants of `ids`; with `caches`, the clean prefix before the first edit is
-    shared. `rows_of`: the variant each output continues (see `_decode`), default one each."""
+    """One batch of variants, `variants[i]` of prompt `prompts[i]` (all of one token length: no
+    padding); with `caches`, each prompt's clean prefix before the first edit is computed once.
+    `rows_of`: the variant each output continues (see `_decode`), default one each."""
     model = adapter.model
     if rows_of is not None:
         decode = functools.partial(decode, rows_of=rows_of)
-    batch = torch.as_tensor(ids, device=model.device)[None].expand(len(variants), -1)
-    shared, cache = first_edited(variants), None
+    batch = torch.tensor([list(ids) for ids in prompts], device=model.device)
+    shared, cache, prefix_rows = first_edited(variants), None, None
     if caches is not None and shared:  # at least one clean token to share
-        cache = caches.get(ids[: min(shared, len(ids) - 1)])
-    with edited(adapter, variants, length=len(ids)):
+        length = min(shared, batch.shape[1] - 1)  # (leaves each prompt a token of its own)
+        if len(set(prompts)) == 1:
+            cache = caches.get(prompts[0][:length])
+        else:  # each row its own prompt's prefix, as it has in a batch of that prompt alone
+            cache, prefix_rows = caches.stacked([ids[:length] for ids in prompts])
+    if prefix_rows is not None:
+        decode = functools.partial(decode, prefix_rows=prefix_rows)
+    with edited(adapter, variants, length=batch.shape[1]):
         return decode(model, tokenizer, batch, torch.ones_like(batch), max_new_tokens, cache, seeds, sampling)
 
 
-def _firsts(variants) -> list[int]:
-    """For each variant, the index of the first variant equal to it."""
+def _firsts(rows) -> list[int]:
+    """For each (prompt, variant) row, the index of the first row equal to it."""
     first = {}
-    return [first.setdefault(variant_key(v), i) for i, v in enumerate(variants)]
+    return [first.setdefault((ids, variant_key(v)), i) for i, (ids, v) in enumerate(rows)]
 
 
 def generate_variants(
@@ -241,28 +289,45 @@ def generate_variants(
     `caches`, a `PrefixCaches`, shares clean prefixes across calls. Equal variants (with other
     seeds, say) go to the same batch, where they share rows while their tokens agree.
     """
+    return generate_calls(adapter, tokenizer, [(ids, variants, seeds)], max_new_tokens, batch_size, caches, sampling)[0]
+
+
+def generate_calls(
+    adapter, tokenizer, calls, max_new_tokens=10, batch_size=64, caches=None, sampling=None
+) -> list[list[str]]:
+    """`generate_variants` for several calls at once, (ids, variants, seeds) each (seeds all None, or
+    all given), whose prompts have one token length: their variants share batches, unpadded, so a
+    row computes what it computes in a batch of its own prompt's variants (tested)."""
+    if len({len(ids) for ids, _, _ in calls}) > 1:
+        raise ValueError("calls batched together need prompts of one token length")
+    rows = [(tuple(int(t) for t in ids), v) for ids, variants, _ in calls for v in variants]
+    seeds = None if calls[0][2] is None else [seed for _, _, call_seeds in calls for seed in call_seeds]
+    if not rows:
+        return [[] for _ in calls]
     caches = caches or PrefixCaches(adapter)
-    if not cache_is_exact(adapter.model, len(ids), max_new_tokens):
+    if not cache_is_exact(adapter.model, len(rows[0][0]), max_new_tokens):
         caches = None
-    # equal variants go to one batch, where they run as one batch row while their tokens agree
+    # equal variants of a prompt go to one batch, where they run as one batch row while their tokens agree
     plain = _plain(adapter.model.generation_config)
-    firsts = _firsts(variants) if plain else list(range(len(variants)))
-    order = sorted(range(len(variants)), key=firsts.__getitem__)
+    firsts = _firsts(rows) if plain else list(range(len(rows)))
+    order = sorted(range(len(rows)), key=firsts.__getitem__)
 
     def run(outputs):
         distinct = sorted({firsts[i] for i in outputs})
         row = {variant: r for r, variant in enumerate(distinct)}
         rows_of = None if len(distinct) == len(outputs) else [row[firsts[i]] for i in outputs]
-        chunk, chunk_seeds = [variants[i] for i in distinct], None if seeds is None else [seeds[i] for i in outputs]
+        prompts, chunk = [rows[i][0] for i in distinct], [rows[i][1] for i in distinct]
+        chunk_seeds = None if seeds is None else [seeds[i] for i in outputs]
         return _variant_rows(
-            adapter, tokenizer, ids, chunk, max_new_tokens, chunk_seeds, caches, sampling, rows_of=rows_of
+            adapter, tokenizer, prompts, chunk, max_new_tokens, chunk_seeds, caches, sampling, rows_of=rows_of
         )
 
-    texts = [""] * len(variants)
-    for rows, continuations in in_batches(order, batch_size, run):
-        for i, text in zip(rows, continuations, strict=True):
+    texts = [""] * len(rows)
+    for outputs, continuations in in_batches(order, batch_size, run):
+        for i, text in zip(outputs, continuations, strict=True):
             texts[i] = text
-    return texts
+    ends = itertools.accumulate(len(variants) for _, variants, _ in calls)
+    return [texts[end - len(variants) : end] for (_, variants, _), end in zip(calls, ends, strict=True)]
 
 
 def reference_generate(adapter, tokenizer, ids, variants, max_new_tokens=10, seeds=None, sampling=None, batch_size=1):
@@ -272,8 +337,9 @@ def reference_generate(adapter, tokenizer, ids, variants, max_new_tokens=10, see
     for start in range(0, len(variants), batch_size):
         chunk = slice(start, start + batch_size)
         seeded = None if seeds is None else seeds[chunk]
+        part = variants[chunk]
         texts += _variant_rows(
-            adapter, tokenizer, ids, variants[chunk], max_new_tokens, seeded, None, sampling, _generate
+            adapter, tokenizer, [ids] * len(part), part, max_new_tokens, seeded, None, sampling, _generate
         )
     return texts
 

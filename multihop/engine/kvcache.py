@@ -58,11 +58,12 @@ class _ReservedLayer(DynamicLayer):
         return self.length + query_length, 0
 
 
-def reserved(model, rows: int, capacity: int, prefix=None, room: int | None = None):
+def reserved(model, rows: int, capacity: int, prefix=None, room: int | None = None, prefix_rows=None):
     """A cache for a batch of `rows` rows, with room for `room` rows (default `rows`) of up to
-    `capacity` positions, holding `prefix` (a one-row cache) in every row of the batch; None where
-    the model's cache has layers of other kinds, or a sliding window that `capacity` positions
-    would fill (then the growing cache does the work)."""
+    `capacity` positions, holding `prefix` (a one-row cache) in every row of the batch, or with
+    `prefix_rows`, row `prefix_rows[i]` of `prefix` in row i; None where the model's cache has
+    layers of other kinds, or a sliding window that `capacity` positions would fill (then the
+    growing cache does the work)."""
     template = prefix if prefix is not None else DynamicCache(config=model.config)
     layers = []
     for layer in template.layers:
@@ -73,7 +74,11 @@ def reserved(model, rows: int, capacity: int, prefix=None, room: int | None = No
             return None
         fresh = _ReservedLayer(type(layer) is DynamicSlidingWindowLayer, room or rows, capacity)
         if prefix is not None and layer.is_initialized and layer.keys.numel():
-            fresh._write(layer.keys.expand(rows, -1, -1, -1), layer.values.expand(rows, -1, -1, -1))
+            if prefix_rows is None:
+                fresh._write(layer.keys.expand(rows, -1, -1, -1), layer.values.expand(rows, -1, -1, -1))
+            else:
+                index = prefix_rows.to(layer.keys.device)
+                fresh._write(layer.keys[index], layer.values[index])
         layers.append(fresh)
     if not layers:
         return None

@@ -77,7 +77,9 @@ class SelfCheck:
         """Recompute a seeded sample of what was offered on the reference path and compare."""
         start = time.perf_counter()
         chosen = random.Random(self.seed).sample(self.offered, min(self.count, len(self.offered)))
-        batches = {}  # one reference batch per engine call, its rows in the sample's order, not the engine's
+        # one reference batch per `reference` offered (an engine call's; the evaluation's, one for
+        # all its stages), its rows in the sample's order, not the engine's
+        batches = {}
         for reference, sample in chosen:
             batches.setdefault(reference, []).append(sample)
         pairs = (  # lazily: a difference stops the job before the next batch runs

@@ -36,18 +36,30 @@ def read_states(adapter: Adapter, ids) -> torch.Tensor:
 def _forward(adapter, ids):
     """The decoder's forward over one prompt: the states, without the logits no reader needs; returns
     the decoder's output (after its final norm: what the head reads)."""
-    return adapter.model.get_decoder()(torch.as_tensor(ids, device=adapter.model.device)[None]).last_hidden_state[0]
+    return _forward_batch(adapter, [ids])[0]
 
 
-def _stacked(outputs) -> torch.Tensor:
-    """Row 0 of each layer's output, stacked on the first layer's device (layers may sit on several)."""
-    return torch.stack([o[0].to(outputs[0].device) for o in outputs])
+def _forward_batch(adapter, prompts):
+    """`_forward` over prompts of one token length, one batch (unpadded): their outputs, one row each."""
+    return adapter.model.get_decoder()(torch.as_tensor(prompts, device=adapter.model.device)).last_hidden_state
+
+
+def _stacked(outputs, row=0) -> torch.Tensor:
+    """Row `row` of each layer's output, stacked on the first layer's device (layers may sit on several)."""
+    return torch.stack([o[row].to(outputs[0].device) for o in outputs])
 
 
 def read_sublayers(adapter: Adapter, ids, with_output=False):
     """Vectors the attention and MLP sublayers add to the residual stream: two (layers, tokens, hidden);
     with `with_output`, the decoder's output (tokens, hidden) as well, from the same forward."""
+    return read_sublayers_of(adapter, [ids], with_output)[0]
+
+
+def read_sublayers_of(adapter: Adapter, prompts, with_output=False) -> list[tuple]:
+    """`read_sublayers` of each of several prompts of one token length, in one forward."""
     with captured(adapter.attention_outputs) as attention, captured(adapter.mlp_outputs) as mlp:
         with torch.inference_mode():
-            output = _forward(adapter, ids)
-    return (_stacked(attention), _stacked(mlp)) + ((output,) if with_output else ())
+            output = _forward_batch(adapter, prompts)
+    return [
+        (_stacked(attention, i), _stacked(mlp, i)) + ((output[i],) if with_output else ()) for i in range(len(prompts))
+    ]
