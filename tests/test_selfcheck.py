@@ -94,28 +94,36 @@ def test_the_evaluation_checks_its_prompts_as_one_padded_batch_through_generate(
         check.check()
 
 
-def test_the_sample_of_one_prompt_runs_as_one_batch_in_another_order_than_the_engines(setup, monkeypatch):
-    adapter, tokenizer, cases = setup
-    engine_calls, reference_calls = [], []
-    real_engine, real_reference = decoding.generate_calls, decoding.reference_generate
+def test_the_sample_of_cases_taken_together_runs_as_one_batch_in_another_order_than_the_engines(
+    setup, tiny_dump, config, monkeypatch
+):
+    adapter, tokenizer, _ = setup
+    entities, facts = extract_from_dump(tiny_dump, config["entity_types"], list(config["relations"]))
+    dataset = build_chains(entities, facts, config["relations"])
+    cases = load_cases(tokenizer, dataset.merge(locate_all(tokenizer, dataset, PREFIX), on="id"), PREFIX)
+    length = max({len(c.ids) for c in cases}, key=[len(c.ids) for c in cases].count)
+    cases = [c for c in cases if len(c.ids) == length]  # knockout takes them together
+    assert len(cases) >= 2
+    engine_rows, reference_batches = [], []
+    real_engine, real_reference = decoding.generate_calls, decoding.reference_rows
 
     def engine(adapter, tokenizer, calls, *args):
-        engine_calls.extend(list(variants) for _, variants, _ in calls)
+        engine_rows.extend((tuple(ids), v) for ids, variants, _ in calls for v in variants)
         return real_engine(adapter, tokenizer, calls, *args)
 
-    def reference(adapter, tokenizer, ids, variants, *args):
-        reference_calls.append(list(variants))
-        return real_reference(adapter, tokenizer, ids, variants, *args)
+    def reference(adapter, tokenizer, prompts, variants, *args):
+        reference_batches.append([(tuple(ids), v) for ids, v in zip(prompts, variants, strict=True)])
+        return real_reference(adapter, tokenizer, prompts, variants, *args)
 
     monkeypatch.setattr(decoding, "generate_calls", engine)
-    monkeypatch.setattr(decoding, "reference_generate", reference)
+    monkeypatch.setattr(decoding, "reference_rows", reference)
     check = SelfCheck(8, "0|test", adapter.model)
-    runner.run("knockout", adapter, tokenizer, cases[:1], SETTINGS, 64, self_check=check)
+    runner.run("knockout", adapter, tokenizer, cases, SETTINGS, 512, self_check=check)
     assert check.record(time.perf_counter())["identical"] == 8
-    [batch] = reference_calls  # one case, one call of the engine: one batch
-    [asked] = engine_calls
-    places = [asked.index(variant) for variant in batch]
-    assert len(asked) > 8 and len(set(places)) == 8 and places != sorted(places)
+    [batch] = reference_batches  # one call of the engine for these cases: one reference batch
+    places = [engine_rows.index(row) for row in batch]
+    assert len(engine_rows) > 8 and len(set(places)) == 8 and places != sorted(places)
+    assert len({ids for ids, _ in batch}) > 1  # rows of several cases' prompts
 
 
 def test_the_report_line_sums_the_jobs_and_leaves_out_those_without_cases():

@@ -50,29 +50,30 @@ class Context:
             ]
         engine_calls = [(ids, variants, seeds) for _, ids, variants, seeds in calls]
         texts = generate_calls(self.adapter, self.tokenizer, engine_calls, n, batch, self.caches, sampling)
-        if self.self_check is not None and self.self_check.wanted:
+        if self.self_check is not None and self.self_check.wanted:  # one reference batch for the calls' sample
+            reference = functools.partial(self._reference, sampling)
             for (case, ids, variants, seeds), call_texts in zip(calls, texts, strict=True):
-                reference = functools.partial(self._reference, ids, sampling)
-                self.self_check.offer(reference, self._samples(case, variants, seeds, call_texts))
+                self.self_check.offer(reference, self._samples(case, ids, variants, seeds, call_texts))
         return texts
 
-    def _samples(self, case, variants, seeds, texts):
-        """What the self-check may recompute: each variant's text, its variant and its seed."""
+    def _samples(self, case, ids, variants, seeds, texts):
+        """What the self-check may recompute: each variant's text, its prompt, variant and seed."""
         from multihop.engine.selfcheck import Sample
 
         for i, text in enumerate(texts):
             seed = None if seeds is None else seeds[i]
             label = f"case {case}, variant {i} of a call" + ("" if seed is None else f", seed {seed}")
-            yield Sample(label, text, (variants[i], seed))
+            yield Sample(label, text, (ids, variants[i], seed))
 
-    def _reference(self, ids, sampling, items) -> list[str]:
-        """The texts of (variant, seed) `items` of prompt `ids`, as one batch through transformers' generate."""
-        from multihop.engine.decoding import reference_generate
+    def _reference(self, sampling, items) -> list[str]:
+        """The texts of (prompt, variant, seed) `items`, prompts of one token length, as one batch
+        through transformers' generate (a full forward of each row's own prompt)."""
+        from multihop.engine.decoding import reference_rows
 
-        variants, seeds = [v for v, _ in items], [s for _, s in items]
-        seeds = None if seeds[0] is None else seeds
+        prompts, variants, seeds = zip(*items, strict=True)
+        seeds = None if seeds[0] is None else list(seeds)
         n = self.settings["max_new_tokens"]
-        return reference_generate(self.adapter, self.tokenizer, ids, variants, n, seeds, sampling, len(items))
+        return reference_rows(self.adapter, self.tokenizer, list(prompts), list(variants), n, seeds, sampling)
 
     def judge(self, generation: str, names) -> bool:
         """Whether the generation names the entity, by the run's rule (`evaluation.match`)."""

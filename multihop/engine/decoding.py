@@ -338,10 +338,14 @@ def reference_generate(adapter, tokenizer, ids, variants, max_new_tokens=10, see
         chunk = slice(start, start + batch_size)
         seeded = None if seeds is None else seeds[chunk]
         part = variants[chunk]
-        texts += _variant_rows(
-            adapter, tokenizer, [ids] * len(part), part, max_new_tokens, seeded, None, sampling, _generate
-        )
+        texts += reference_rows(adapter, tokenizer, [ids] * len(part), part, max_new_tokens, seeded, sampling)
     return texts
+
+
+def reference_rows(adapter, tokenizer, prompts, variants, max_new_tokens=10, seeds=None, sampling=None):
+    """`variants[i]` of `prompts[i]` (of one token length), as one batch through transformers'
+    `generate`, each row a full forward of its prompt."""
+    return _variant_rows(adapter, tokenizer, prompts, variants, max_new_tokens, seeds, None, sampling, _generate)
 
 
 # ---------------------------------------------------------------- many prompts
