@@ -9,8 +9,9 @@ and each analysis it prints:
   fastest and slowest) against the performance issue's target, token steps per second, and
   GFLOPS; the evaluation runs every distinct prompt of the default dataset, as the workflow does
   (sorted by length, batches of 256);
-- this machine's matrix-multiply peak, fp32 and bf16, measured in the same run (fp32 again at
-  the end: on a shared machine it drifts, and every time with it);
+- this machine's matrix-multiply peak, fp32 and bf16, measured just before and just after each
+  row's engine run and averaged (on a shared machine it drifts from minute to minute, and every
+  time with it);
 - how near the engine gets to that limit (see `limit_time`), and the time per case (or the
   rate) at 100% of it: where that misses the target, this work cannot meet it on this machine,
   however well the engine runs it;
@@ -54,6 +55,20 @@ def synchronized(device):
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return time.perf_counter()
+
+
+def peaks(device) -> tuple[float, float]:
+    """This machine's matrix-multiply peak now, fp32 and bf16 (GFLOPS)."""
+    return peak(torch.float32, FP32_SHAPES, device), peak(torch.bfloat16, BF16_SHAPES, device)
+
+
+def around(device, sweep):
+    """Run `sweep()`; returns its result and the peaks measured just before and after it, averaged
+    (a shared machine's speed drifts from minute to minute: the limit is that of the sweep's time)."""
+    before = peaks(device)
+    result = sweep()
+    after = peaks(device)
+    return result, tuple((a + b) / 2 for a, b in zip(before, after, strict=True))
 
 
 def peak(dtype, shapes, device, repeats=3) -> float:
@@ -116,6 +131,7 @@ CASES_TOGETHER = 32  # cases of an analysis that takes cases together (knockout,
 ANALYSES = ("patchscopes", "backpatching", "knockout", "projection")
 # the default model's layer shapes and a part of its vocabulary projection, at a large batch
 FP32_SHAPES = [(512, 640, 2048), (512, 2048, 640), (512, 640, 65536)]
+BF16_SHAPES = [(512, 640, 2048), (512, 640, 65536)]
 
 
 def main():
@@ -137,15 +153,14 @@ def main():
     model, tokenizer = load(MODEL, "float32", args.device)
     adapter = Adapter(model)
 
-    fp32 = peak(torch.float32, FP32_SHAPES, model.device)
-    bf16 = peak(torch.bfloat16, [(512, 640, 2048), (512, 640, 65536)], model.device)
+    fp32, bf16 = peaks(model.device)  # the header's; each row measures its own
     machine = f"{platform.machine()}, {os.cpu_count()} cores"
     if model.device.type == "cuda":
         machine = torch.cuda.get_device_name(model.device)
     head = exact_head(model)
     print(
         f"machine: {machine}, torch {torch.__version__} ({torch.get_num_threads()} threads); "
-        f"matrix-multiply peak: fp32 {fp32:.0f} GFLOPS, bf16 {bf16:.0f} GFLOPS; "
+        f"matrix-multiply peak at the start: fp32 {fp32:.0f} GFLOPS, bf16 {bf16:.0f} GFLOPS; "
         f"head screen: {str(head.dtype).removeprefix('torch.') if head.screened else 'none (full logits)'}"
     )
 
@@ -155,24 +170,24 @@ def main():
     cases = load_cases(tokenizer, rows.merge(locate_all(tokenizer, rows, prefix), on="id"), prefix)
 
     print(f"{'':14} {'per second':>16} {'seconds each':>12} {'range':>9} {'target':>9} {'token steps/s':>13} "
-          f"{'dense GFLOPS':>12} {'of fp32 peak':>12} {'at limit':>8} {'at 100%':>9} {'vs reference':>12} "
-          f"{'identical':>9}")  # fmt: skip
+          f"{'dense GFLOPS':>12} {'peak fp32/bf16':>14} {'of fp32 peak':>12} {'at limit':>8} {'at 100%':>9} "
+          f"{'vs reference':>12} {'identical':>9}")  # fmt: skip
     only = args.only or [*ANALYSES, "evaluation"]
     for name in [a for a in ANALYSES if a in only]:
-        report_analysis(name, adapter, tokenizer, cases, args.cases, settings, args.reference_variants, fp32, bf16)
+        report_analysis(name, adapter, tokenizer, cases, args.cases, settings, args.reference_variants)
     if "evaluation" in only:
-        report_evaluation(adapter, tokenizer, chains, prefix, args.prompts, fp32, bf16)
-    again = peak(torch.float32, FP32_SHAPES, model.device)
-    print(f"fp32 peak measured again at the end: {again:.0f} GFLOPS (a shared machine's speed drifts)")
+        report_evaluation(adapter, tokenizer, chains, prefix, args.prompts)
 
 
 # the performance issue's targets on the 2-core project machine: seconds per case, prompts per second
 TARGETS = {"patchscopes": "<= 40 s", "backpatching": "<= 5 s", "evaluation": ">= 40/s"}
 
 
-def report(label, count, unit, seconds, counter, model, fp32, bf16, speedup="", identical="", each=None):
+def report(label, count, unit, seconds, counter, model, limits, speedup="", identical="", each=None):
     """One line: rates over the whole run; with `each` (seconds per case), "seconds each" is the
-    median case, beside the fastest and slowest (cases differ in length, the machine in speed)."""
+    median case, beside the fastest and slowest (cases differ in length, the machine in speed).
+    `limits`: the fp32 and bf16 peaks around the run (`around`)."""
+    fp32, bf16 = limits
     middle, spread = seconds / count, ""
     if each:
         middle, spread = statistics.median(each), f"{min(each):.1f}-{max(each):.1f}" if len(each) > 1 else ""
@@ -182,12 +197,13 @@ def report(label, count, unit, seconds, counter, model, fp32, bf16, speedup="", 
     print(
         f"{label:14} {count / seconds:9.2f} {unit + '/s':>6} {middle:11.2f}s {spread:>9} "
         f"{TARGETS.get(label, ''):>9} "
-        f"{counter.positions / seconds:13.0f} {flops / seconds / 1e9:12.0f} {flops / seconds / 1e9 / fp32:11.0%} "
+        f"{counter.positions / seconds:13.0f} {flops / seconds / 1e9:12.0f} {f'{fp32:.0f}/{bf16:.0f}':>14} "
+        f"{flops / seconds / 1e9 / fp32:11.0%} "
         f"{limit / seconds:8.0%} {best:>9} {speedup:>12} {identical:>9}"
     )
 
 
-def report_analysis(name, adapter, tokenizer, cases, count, settings, sample, fp32, bf16):
+def report_analysis(name, adapter, tokenizer, cases, count, settings, sample):
     """`count` cases, at least `CASES_TOGETHER` where the analysis takes cases together (then
     "seconds each" is each group's time over its cases)."""
     calls = []  # (ids, variants, seeds, texts) of every generate call, to replay on the reference path
@@ -208,16 +224,20 @@ def report_analysis(name, adapter, tokenizer, cases, count, settings, sample, fp
     cases = cases[:count]
     counter = Counter(adapter.model)
     each = []  # seconds per case: this shared machine's speed drifts from minute to minute
-    for group in groups(cases):
-        began = synchronized(adapter.model.device)
-        run_cases([cases[i] for i in group])
-        each += [(synchronized(adapter.model.device) - began) / len(group)] * len(group)
+
+    def sweep():
+        for group in groups(cases):
+            began = synchronized(adapter.model.device)
+            run_cases([cases[i] for i in group])
+            each.extend([(synchronized(adapter.model.device) - began) / len(group)] * len(group))
+
+    _, limits = around(adapter.model.device, sweep)
     counter.remove()
     if not calls:  # projection: one forward per case, nothing generated
-        report(name, len(each), "case", sum(each), counter, adapter.model, fp32, bf16, each=each)
+        report(name, len(each), "case", sum(each), counter, adapter.model, limits, each=each)
         return
     speedup, identical = reference(adapter, tokenizer, settings, calls, sample, sum(each))
-    report(name, len(each), "case", sum(each), counter, adapter.model, fp32, bf16, speedup, identical, each)
+    report(name, len(each), "case", sum(each), counter, adapter.model, limits, speedup, identical, each)
 
 
 def reference(adapter, tokenizer, settings, calls, sample, engine_seconds):
@@ -238,15 +258,19 @@ def reference(adapter, tokenizer, settings, calls, sample, engine_seconds):
     return f"{per_variant / engine_per_variant:.1f}x", f"{same}/{len(picks)}"
 
 
-def report_evaluation(adapter, tokenizer, chains, prefix, sample, fp32, bf16):
+def report_evaluation(adapter, tokenizer, chains, prefix, sample):
     """The evaluation as the workflow runs it: every distinct prompt, sorted by length into batches
     of 256. The speedup and the identity check are taken on a seeded sample of `sample` prompts
     in one batch, run both ways."""
     prompts = [prefix + p for p in sorted(set(chains["first_hop_prompt"]) | set(chains["source_prompt"]))]
     counter = Counter(adapter.model)
-    start = synchronized(adapter.model.device)
-    decoding.generate_prompts(adapter, tokenizer, prompts, 10, 256, desc="engine, all prompts")
-    seconds = synchronized(adapter.model.device) - start
+
+    def sweep():
+        start = synchronized(adapter.model.device)
+        decoding.generate_prompts(adapter, tokenizer, prompts, 10, 256, desc="engine, all prompts")
+        return synchronized(adapter.model.device) - start
+
+    seconds, limits = around(adapter.model.device, sweep)
     counter.remove()
     picked = random.Random(0).sample(prompts, min(sample, len(prompts)))
     outputs, taken = {}, {}
@@ -256,7 +280,7 @@ def report_evaluation(adapter, tokenizer, chains, prefix, sample, fp32, bf16):
         taken[way] = synchronized(adapter.model.device) - start
     same = sum(a == b for a, b in zip(outputs["reference"], outputs["engine"], strict=True))
     speedup = f"{taken['reference'] / taken['engine']:.1f}x"
-    report("evaluation", len(prompts), "prompt", seconds, counter, adapter.model, fp32, bf16, speedup,
+    report("evaluation", len(prompts), "prompt", seconds, counter, adapter.model, limits, speedup,
            f"{same}/{len(picked)}")  # fmt: skip
     print(
         f"(evaluation: {len(prompts)} distinct prompts; the sample of {len(picked)} as one batch, "
