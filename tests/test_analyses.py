@@ -251,20 +251,35 @@ def test_projection_of_cases_taken_together_equals_one_at_a_time_and_resumes_per
     alone = runner.run("projection", adapter, tokenizer, cases, SETTINGS, batch_size=rows)  # one case a batch
     together = runner.run("projection", adapter, tokenizer, cases, SETTINGS, batch_size=3 * rows)  # 3, then 2
     pd.testing.assert_frame_equal(alone, together)
-    # a resumed run takes only the cases not stored, still several at once, and gives the same table
+    # a resumed run skips the groups whose cases were all stored, and forms the same groups as before
+    context = runner.Context(adapter, tokenizer, SETTINGS, None, 3 * rows)
+    run_cases, groups = runner.cases_runner("projection", context)
+    first, second = groups(cases)
     finished = FinishedCases(tmp_path / "shard.unfinished", "digest")
-    finished.put(1, alone[alone["id"] == cases[1].id].reset_index(drop=True))
+    for index in first:
+        finished.put(index, alone[alone["id"] == cases[index].id].reset_index(drop=True))
     ran = []
-    run_cases, groups = runner.cases_runner("projection", runner.Context(adapter, tokenizer, SETTINGS, None, 3 * rows))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(
             runner, "cases_runner", lambda name, context: (lambda group: ran.append(group) or run_cases(group), groups)
         )
         resumed = runner.run("projection", adapter, tokenizer, cases, SETTINGS, 3 * rows, finished)
-    assert [len(group) for group in ran] == [3, 1]  # the four not stored, shortest prompts first
-    pending = sorted((cases[i] for i in (0, 2, 3, 4)), key=lambda case: len(case.ids))
-    assert [c.id for group in ran for c in group] == [c.id for c in pending]
+    assert [[c.id for c in group] for group in ran] == [[cases[i].id for i in second]]
     pd.testing.assert_frame_equal(alone, resumed)
+
+
+@pytest.mark.parametrize("family", ["llama", "gemma3"])
+def test_knockout_of_cases_taken_together_equals_one_at_a_time(dataset, family):
+    tokenizer = tiny.tokenizer()
+    overrides = {"sliding_window": 512} if family == "gemma3" else {}  # a window that lets prefixes be cached
+    adapter = Adapter(tiny.model(family, vocab_size=len(tokenizer), **overrides))
+    cases = load_cases(tokenizer, dataset.merge(locate_all(tokenizer, dataset, PREFIX), on="id"), PREFIX)
+    groups = runner._groups(8, True, cases)
+    assert max(len(group) for group in groups) > 1  # some cases do go together
+    variants = 1 + 3 * adapter.num_layers
+    alone = runner.run("knockout", adapter, tokenizer, cases, SETTINGS, batch_size=variants)  # one case a batch
+    together = runner.run("knockout", adapter, tokenizer, cases, SETTINGS, batch_size=8 * variants)
+    pd.testing.assert_frame_equal(alone, together)
 
 
 def test_cases_taken_at_once_are_grouped_shortest_first_and_by_length_where_asked():
@@ -273,4 +288,4 @@ def test_cases_taken_at_once_are_grouped_shortest_first_and_by_length_where_aske
     cases = [SimpleNamespace(ids=[0] * n) for n in (5, 3, 5, 4, 5, 5, 3)]
     assert runner._groups(3, False, cases) == [[1, 6, 3], [0, 2, 4], [5]]
     assert runner._groups(3, True, cases) == [[1, 6], [3], [0, 2, 4], [5]]
-    assert runner._groups(1, False, cases, [4, 1]) == [[1], [4]]
+    assert runner._groups(1, False, cases) == [[1], [6], [3], [0], [2], [4], [5]]

@@ -36,13 +36,16 @@ def cases_at_once(context) -> int:
 def run_cases(context, cases) -> list[pd.DataFrame]:
     """`run`'s rows for each case; the variants of cases whose prompts have one token length go
     through the engine together (a batch of one case's 55 variants leaves a CPU's cores idle)."""
-    variants = {case.id: _variants(context, case) for case in cases}
-    texts = {}
+    variants = [_variants(context, case) for case in cases]
+    texts = [None] * len(cases)
     for length in sorted({len(case.ids) for case in cases}):
-        alike = [case for case in cases if len(case.ids) == length]
-        calls = [(case.id, case.ids, variants[case.id][1], None) for case in alike]
-        texts.update(zip([case.id for case in alike], context.generate_cases(calls), strict=True))
-    return [_rows(context, case, variants[case.id][0], texts[case.id]) for case in cases]
+        alike = [i for i, case in enumerate(cases) if len(case.ids) == length]
+        calls = [(cases[i].id, cases[i].ids, variants[i][1], None) for i in alike]
+        for i, generated in zip(alike, context.generate_cases(calls), strict=True):
+            texts[i] = generated
+    return [
+        _rows(context, case, keys, generated) for case, (keys, _), generated in zip(cases, variants, texts, strict=True)
+    ]
 
 
 def _variants(context, case):

@@ -73,13 +73,13 @@ def run_cases(context, cases, top_k=5) -> list[pd.DataFrame]:
     every case's sublayer outputs (and final states) through the head together: one row alone
     reads the head's whole matrix."""
     adapter, tokenizer = context.adapter, context.tokenizer
-    read = {}  # case id -> its sublayers' outputs and final states; cases of one length in one forward
+    read = [None] * len(cases)  # each case's sublayer outputs at t2 and final state; one forward a length
     for length in sorted({len(case.ids) for case in cases}):
-        alike = [case for case in cases if len(case.ids) == length]
-        read.update(zip([c.id for c in alike], read_sublayers_of(adapter, [c.ids for c in alike], True), strict=True))
-    attention = [read[case.id][0][:, case.t2] for case in cases]
-    mlp = [read[case.id][1][:, case.t2] for case in cases]
-    last = [read[case.id][2][-1] for case in cases]
+        alike = [i for i, case in enumerate(cases) if len(case.ids) == length]
+        states = read_sublayers_of(adapter, [cases[i].ids for i in alike], with_output=True)
+        for i, (attention, mlp, output) in zip(alike, states, strict=True):
+            read[i] = attention[:, cases[i].t2], mlp[:, cases[i].t2], output[-1]
+    attention, mlp, last = ([part[k] for part in read] for k in range(3))
     head = exact_head(adapter.model)
     with torch.inference_mode():  # the model's greedy next tokens, exact (as from its full logits)
         predictions = head.argmax(torch.stack(last).to(head.weight.device)).tolist()

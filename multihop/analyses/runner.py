@@ -1,6 +1,7 @@
 """Running an analysis of the catalog on cases: its module's `run(context, case)` for each case,
-with the model, its settings and the engine's shared caches (imports torch: call it only where
-the model runs)."""
+or its `run_cases(context, cases)` for groups of cases where it takes several at once, with the
+model, its settings and the engine's shared caches (imports torch: call it only where the model
+runs)."""
 
 import functools
 import importlib
@@ -82,11 +83,6 @@ class Context:
         return mentions(generation, names, self.settings["match"])
 
 
-def case_runner(name: str):
-    """The `run(context, case)` of the analysis's module."""
-    return importlib.import_module(CATALOG[name].module).run
-
-
 def cases_runner(name: str, context):
     """`run_cases(cases) -> [rows of each case]` for the analysis, and `groups(cases) -> [[index]]`,
     the cases it takes at once: its module's own (`run_cases`, `cases_at_once`) where it batches
@@ -107,10 +103,10 @@ def cases_runner(name: str, context):
     return one_at_a_time, functools.partial(_groups, 1, False)
 
 
-def _groups(at_once, by_length, cases, indices=None) -> list[list[int]]:
-    """The `indices` of `cases` (default all) in groups of up to `at_once`, shortest prompts first
-    (cases of one length batch unpadded); with `by_length`, a group holds one length only."""
-    indices = sorted(range(len(cases)) if indices is None else indices, key=lambda i: len(cases[i].ids))
+def _groups(at_once, by_length, cases) -> list[list[int]]:
+    """The indices of `cases` in groups of up to `at_once`, shortest prompts first (cases of one
+    length batch unpadded); with `by_length`, a group holds one length only."""
+    indices = sorted(range(len(cases)), key=lambda i: len(cases[i].ids))
     groups = []
     for _, alike in itertools.groupby(indices, key=lambda i: len(cases[i].ids) if by_length else 0):
         alike = list(alike)
@@ -137,8 +133,10 @@ def run(
     multihop.engine.selfcheck.SelfCheck, run as soon as the first cases give it enough variants.
 
     With `finished` (a multihop.analyses.finished.FinishedCases), each case's rows are stored as
-    soon as it is done, cases stored by an earlier attempt are not run again, and the table is
-    read back from the stored rows, so a resumed run gives the same table as an uninterrupted one.
+    soon as its group is done, groups whose cases were all stored by an earlier attempt are not
+    run again, and the table is read back from the stored rows, so a resumed run gives the same
+    table as an uninterrupted one (its groups are the same: they are formed over all the cases,
+    whichever are left).
     """
     from tqdm.auto import tqdm
 
@@ -154,12 +152,16 @@ def run(
         logging.info("resuming: %d of %d cases were finished by an earlier attempt", kept, len(cases))
     pending = [index for index in range(len(cases)) if not finished.has(index)]
     with tqdm(total=len(cases), initial=len(cases) - len(pending), desc=name, unit="case") as bar:
-        for group in groups(cases, pending):
+        for group in groups(cases):
+            left = [index for index in group if not finished.has(index)]
+            if not left:
+                continue
             for index, rows in zip(group, run_cases([cases[i] for i in group]), strict=True):
-                finished.put(index, rows[list(analysis.columns)])
+                if index in left:
+                    finished.put(index, rows[list(analysis.columns)])
             if self_check is not None and self_check.ready():  # early: a wrong engine stops the job at once
                 self_check.check()
-            bar.update(len(group))
+            bar.update(len(left))
     frames = [finished.get(index) for index in range(len(cases))]
     table = pd.concat(frames, ignore_index=True) if frames else analysis.empty()
     return table[list(analysis.columns)]

@@ -26,6 +26,7 @@ import sys
 import torch
 from tqdm.auto import tqdm
 from transformers import LogitsProcessorList
+from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
 
 from multihop.engine.backoff import in_batches
 from multihop.engine.edits import edited, first_edited, variant_key
@@ -80,7 +81,7 @@ def _repeated(cache, rows, prefix_rows=None):
     if prefix_rows is None:
         cache.batch_repeat_interleave(rows)
     else:
-        cache.reorder_cache(prefix_rows.to(cache.layers[0].keys.device))
+        cache.reorder_cache(prefix_rows)  # (each layer moves the index to its own device)
     return cache
 
 
@@ -219,7 +220,7 @@ class PrefixCaches:
     """Clean keys and values of prompt prefixes, computed once and reused (the Patchscopes target
     prompt is the same for every case)."""
 
-    def __init__(self, adapter, size=64):
+    def __init__(self, adapter, size=16):
         self.adapter, self.size, self.caches = adapter, size, {}
 
     def get(self, ids):
@@ -232,9 +233,11 @@ class PrefixCaches:
 
     def stacked(self, prefixes):
         """One cache of the distinct `prefixes` (all of one length), one row each, and the row of it
-        each prefix has."""
+        each prefix has; (None, None) for caches with layers of other kinds than keys and values."""
         distinct = list(dict.fromkeys(tuple(int(i) for i in ids) for ids in prefixes))
         parts = [self.get(ids) for ids in distinct]
+        if any(type(layer) not in (DynamicLayer, DynamicSlidingWindowLayer) for layer in parts[0].layers):
+            return None, None
         cache = copy.deepcopy(parts[0])
         for i, layer in enumerate(cache.layers):
             if layer.is_initialized and layer.keys.numel():
@@ -298,10 +301,17 @@ def generate_calls(
     adapter, tokenizer, calls, max_new_tokens=10, batch_size=64, caches=None, sampling=None
 ) -> list[list[str]]:
     """`generate_variants` for several calls at once, (ids, variants, seeds) each (seeds all None, or
-    all given), whose prompts have one token length: their variants share batches, unpadded, so a
-    row computes what it computes in a batch of its own prompt's variants (tested)."""
+    all given), whose prompts have one token length: their variants share batches, unpadded, each
+    row on its own prompt's clean prefix up to the batch's earliest edit (knockout's variants all
+    edit the last token: then a row computes what it computes in a batch of its own case; tested)."""
+    if not calls:
+        return []
     if len({len(ids) for ids, _, _ in calls}) > 1:
         raise ValueError("calls batched together need prompts of one token length")
+    if len({seeds is None for _, _, seeds in calls}) > 1:
+        raise ValueError("calls batched together are all greedy or all sampled")
+    if any(seeds is not None and len(seeds) != len(variants) for _, variants, seeds in calls):
+        raise ValueError("a call needs one seed per variant")
     rows = [(tuple(int(t) for t in ids), v) for ids, variants, _ in calls for v in variants]
     seeds = None if calls[0][2] is None else [seed for _, _, call_seeds in calls for seed in call_seeds]
     if not rows:

@@ -1,8 +1,8 @@
 """The engine checks itself in every model job: a seeded sample of the job's own generations is
 computed again through the reference path (transformers' `generate` over a full forward) and
 compared with what the engine gave. The sampled generations of one engine call (an analysis's
-variants of one prompt) or of the evaluation's prompts go through `generate` as one batch, in a
-shuffled order: a reference
+variants of one prompt, or of several cases' prompts taken together) or of the evaluation's
+prompts go through `generate` as one batch, in a shuffled order: a reference
 generation costs about as much alone as in a batch of 16 (on a CPU, the vocabulary projection
 reads its whole matrix for one row), so checking them one at a time would cost 8 times more.
 
