@@ -120,6 +120,13 @@ def load_cases(tokenizer, located: pd.DataFrame, prefix: str, one_character: str
     return out
 
 
+def by_length(cases) -> list[list[int]]:
+    """The indices of `cases` grouped by their prompts' token length, shortest first (cases of one
+    length go through the model together, unpadded)."""
+    lengths = sorted({len(case.ids) for case in cases})
+    return [[i for i, case in enumerate(cases) if len(case.ids) == length] for length in lengths]
+
+
 def sample_studied(cases: pd.DataFrame, positions: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     """The studied sample of a split: `n` located cases, with their positions and `order`, their
     place in one seeded order of the split (an analysis studying m cases takes orders below m),

@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from multihop.analyses.cases import by_length
 from multihop.analyses.catalog import CATALOG, KNOCKOUT_TARGETS
 from multihop.engine.edits import Knockout
 from multihop.evaluation.judging import as_decoded
@@ -38,8 +39,7 @@ def run_cases(context, cases) -> list[pd.DataFrame]:
     through the engine together (a batch of one case's 55 variants leaves a CPU's cores idle)."""
     variants = [_variants(context, case) for case in cases]
     texts = [None] * len(cases)
-    for length in sorted({len(case.ids) for case in cases}):
-        alike = [i for i, case in enumerate(cases) if len(case.ids) == length]
+    for alike in by_length(cases):
         calls = [(cases[i].id, cases[i].ids, variants[i][1], None) for i in alike]
         for i, generated in zip(alike, context.generate_cases(calls), strict=True):
             texts[i] = generated

@@ -3,6 +3,7 @@
 import pandas as pd
 import torch
 
+from multihop.analyses.cases import by_length
 from multihop.analyses.catalog import CATALOG, SUBLAYERS
 from multihop.engine.head import exact_head
 from multihop.engine.states import read_sublayers_of
@@ -74,8 +75,7 @@ def run_cases(context, cases, top_k=5) -> list[pd.DataFrame]:
     reads the head's whole matrix."""
     adapter, tokenizer = context.adapter, context.tokenizer
     read = [None] * len(cases)  # each case's sublayer outputs at t2 and final state; one forward a length
-    for length in sorted({len(case.ids) for case in cases}):
-        alike = [i for i, case in enumerate(cases) if len(case.ids) == length]
+    for alike in by_length(cases):
         states = read_sublayers_of(adapter, [cases[i].ids for i in alike], with_output=True)
         for i, (attention, mlp, output) in zip(alike, states, strict=True):
             read[i] = attention[:, cases[i].t2], mlp[:, cases[i].t2], output[-1]

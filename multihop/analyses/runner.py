@@ -5,13 +5,13 @@ runs)."""
 
 import functools
 import importlib
-import itertools
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from multihop.analyses.cases import by_length as lengths
 from multihop.analyses.catalog import CATALOG
 
 
@@ -106,12 +106,8 @@ def cases_runner(name: str, context):
 def _groups(at_once, by_length, cases) -> list[list[int]]:
     """The indices of `cases` in groups of up to `at_once`, shortest prompts first (cases of one
     length batch unpadded); with `by_length`, a group holds one length only."""
-    indices = sorted(range(len(cases)), key=lambda i: len(cases[i].ids))
-    groups = []
-    for _, alike in itertools.groupby(indices, key=lambda i: len(cases[i].ids) if by_length else 0):
-        alike = list(alike)
-        groups += [alike[start : start + at_once] for start in range(0, len(alike), at_once)]
-    return groups
+    alike = lengths(cases) if by_length else [[i for group in lengths(cases) for i in group]]
+    return [group[start : start + at_once] for group in alike for start in range(0, len(group), at_once)]
 
 
 def run(

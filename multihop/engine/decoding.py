@@ -26,12 +26,11 @@ import sys
 import torch
 from tqdm.auto import tqdm
 from transformers import LogitsProcessorList
-from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
 
 from multihop.engine.backoff import in_batches
 from multihop.engine.edits import edited, first_edited, variant_key
 from multihop.engine.head import exact_head
-from multihop.engine.kvcache import regroup, reserved
+from multihop.engine.kvcache import key_value_layers, regroup, reserved
 from multihop.engine.sampling import RowSampler
 
 GREEDY = dict(do_sample=False, top_p=None, top_k=None, temperature=None)
@@ -236,7 +235,7 @@ class PrefixCaches:
         each prefix has; (None, None) for caches with layers of other kinds than keys and values."""
         distinct = list(dict.fromkeys(tuple(int(i) for i in ids) for ids in prefixes))
         parts = [self.get(ids) for ids in distinct]
-        if any(type(layer) not in (DynamicLayer, DynamicSlidingWindowLayer) for layer in parts[0].layers):
+        if not key_value_layers(parts[0]):
             return None, None
         cache = copy.deepcopy(parts[0])
         for i, layer in enumerate(cache.layers):

@@ -58,6 +58,11 @@ class _ReservedLayer(DynamicLayer):
         return self.length + query_length, 0
 
 
+def key_value_layers(cache) -> bool:
+    """Whether every layer of `cache` holds only keys and values (full or sliding-window)."""
+    return all(type(layer) in (DynamicLayer, DynamicSlidingWindowLayer) for layer in cache.layers)
+
+
 def reserved(model, rows: int, capacity: int, prefix=None, room: int | None = None, prefix_rows=None):
     """A cache for a batch of `rows` rows, with room for `room` rows (default `rows`) of up to
     `capacity` positions, holding `prefix` (a one-row cache) in every row of the batch, or with
