@@ -94,8 +94,9 @@ def test_e3_is_decoded_from_t2_at_a_late_layer_when_the_model_is_right(default_m
 
 
 def test_the_engine_gives_the_reference_paths_generations_on_the_default_model(default_model, config):
-    """The screened head and the engine's loop, against one transformers `generate` per variant:
-    sampled Patchscopes (top-k 50 from the model's settings) and greedy back-patches of one case."""
+    """The screened head and the engine's loop, against transformers' `generate` over a full forward
+    (16 variants a batch, as the self-check runs it): sampled Patchscopes (top-k 50 from the model's
+    settings) and greedy back-patches of one case."""
     adapter, tokenizer, spec = default_model
     entities, facts = extract_from_dump(
         ROOT / "data" / "wikidata" / "excerpt.nt", config["entity_types"], list(config["relations"])
@@ -115,11 +116,11 @@ def test_the_engine_gives_the_reference_paths_generations_on_the_default_model(d
     sampling = sampling_settings(adapter.model.generation_config, config["analyses"]["sampling"])
     assert sampling["top_k"] == 50 and exact_head(adapter.model).screened
     fast = generate_variants(adapter, tokenizer, target, variants, 10, seeds, batch_size=512, sampling=sampling)
-    assert fast == reference_generate(adapter, tokenizer, target, variants, 10, seeds, sampling)
+    assert fast == reference_generate(adapter, tokenizer, target, variants, 10, seeds, sampling, batch_size=16)
 
     backpatches = [
         (Patch(t, p, states[s, p]),) for p in (case.t1, case.t2) for s in range(3, layers, 7) for t in range(0, s, 5)
     ]
     fast = generate_variants(adapter, tokenizer, case.ids, backpatches, 10, batch_size=512)
-    assert fast == reference_generate(adapter, tokenizer, case.ids, backpatches, 10)
+    assert fast == reference_generate(adapter, tokenizer, case.ids, backpatches, 10, batch_size=16)
     assert len(set(fast)) > 1  # the patches do change what the model says
