@@ -117,8 +117,8 @@ def test_first_tokens_as_the_study_or_informative_ones(style):
 
 
 def test_best_rank_agrees_with_sorting():
-    logits = torch.randn(5, 50)
-    chosen = [3, 17, 41]
+    logits = torch.randn(7, 300)  # an odd number of rows: the last group of rows counted holds one
+    chosen = [3, 17, 241]
     by_sorting = [min(row.argsort(descending=True).tolist().index(t) for t in chosen) + 1 for row in logits]
     assert best_rank(logits, chosen).tolist() == by_sorting
 

@@ -53,10 +53,13 @@ def _informative(piece: str) -> bool:
 def best_rank(logits: torch.Tensor, token_ids) -> torch.Tensor:
     """1-based rank of the best-ranked token of `token_ids` in each row of logits (layers, vocab)."""
     chosen = logits[:, token_ids].max(dim=-1, keepdim=True).values
-    # a few rows at a time: their comparison stays in cache (whole, it ran 4 times slower)
-    return (
-        torch.cat([(part > best).sum(dim=-1) for part, best in zip(logits.split(8), chosen.split(8), strict=True)]) + 1
-    )
+    # two rows at a time, so that their comparison stays in cache (whole, it ran 4 times slower),
+    # counted as bytes into int32 (twice as fast as booleans into int64; a count fits either way)
+    above = [
+        torch.gt(part, best).view(torch.uint8).sum(dim=-1, dtype=torch.int32)
+        for part, best in zip(logits.split(2), chosen.split(2), strict=True)
+    ]
+    return torch.cat(above).long() + 1
 
 
 def run(context, case, top_k=5) -> pd.DataFrame:
