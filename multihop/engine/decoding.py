@@ -7,8 +7,9 @@
   in Patchscopes) share a batch row for as long as their drawn tokens agree.
 - `generate_calls`: the same for several prompts of one token length at once (knockout's cases):
   still no padding, each row on its own prompt's cached prefix.
-- `reference_generate`: the same, one variant at a time, each a full forward and `generate` —
-  obviously right, slow (`reference_rows`: rows of their own prompts, one batch).
+- `reference_generate`: the same through `generate`, one variant at a time (or `batch_size` a
+  batch), each row a full forward — obviously right, slow (`reference_rows`: rows of their own
+  prompts, one batch).
 - `generate_prompts`: many unedited prompts (the evaluation). The tokens every prompt starts with
   (the demonstration prefix) run once; prompts are batched by token length and padded between
   that prefix and their own tokens. `share_prefix=False` is the plain path: left-padded batches
