@@ -95,8 +95,9 @@ def test_e3_is_decoded_from_t2_at_a_late_layer_when_the_model_is_right(default_m
 
 def test_the_engine_gives_the_reference_paths_generations_on_the_default_model(default_model, config):
     """The screened head and the engine's loop, against transformers' `generate` over a full forward
-    (16 variants a batch, as the self-check runs it): sampled Patchscopes (top-k 50 from the model's
-    settings) and greedy back-patches of one case."""
+    (16 variants a batch, as the self-check runs it; a few also alone, as `engine: {path: reference}`
+    runs them): sampled Patchscopes (top-k 50 from the model's settings) and greedy back-patches of
+    one case."""
     adapter, tokenizer, spec = default_model
     entities, facts = extract_from_dump(
         ROOT / "data" / "wikidata" / "excerpt.nt", config["entity_types"], list(config["relations"])
@@ -123,4 +124,5 @@ def test_the_engine_gives_the_reference_paths_generations_on_the_default_model(d
     ]
     fast = generate_variants(adapter, tokenizer, case.ids, backpatches, 10, batch_size=512)
     assert fast == reference_generate(adapter, tokenizer, case.ids, backpatches, 10, batch_size=16)
+    assert fast[:3] == reference_generate(adapter, tokenizer, case.ids, backpatches[:3], 10)  # alone, as on `reference`
     assert len(set(fast)) > 1  # the patches do change what the model says
