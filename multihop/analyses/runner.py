@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from multihop.analyses.cases import by_length as lengths
+from multihop.analyses.cases import by_length
 from multihop.analyses.catalog import CATALOG
 
 
@@ -90,8 +90,8 @@ def cases_runner(name: str, context):
     whose prompts have one token length (no padding)."""
     module = importlib.import_module(CATALOG[name].module)
     if hasattr(module, "run_cases"):
-        at_once, by_length = module.cases_at_once(context), getattr(module, "ONE_LENGTH", False)
-        return functools.partial(module.run_cases, context), functools.partial(_groups, at_once, by_length)
+        at_once, one_length = module.cases_at_once(context), getattr(module, "ONE_LENGTH", False)
+        return functools.partial(module.run_cases, context), functools.partial(_groups, at_once, one_length)
 
     def one_at_a_time(cases):
         rows = []
@@ -103,10 +103,10 @@ def cases_runner(name: str, context):
     return one_at_a_time, functools.partial(_groups, 1, False)
 
 
-def _groups(at_once, by_length, cases) -> list[list[int]]:
+def _groups(at_once, one_length, cases) -> list[list[int]]:
     """The indices of `cases` in groups of up to `at_once`, shortest prompts first (cases of one
-    length batch unpadded); with `by_length`, a group holds one length only."""
-    alike = lengths(cases) if by_length else [[i for group in lengths(cases) for i in group]]
+    length batch unpadded); with `one_length`, a group holds one length only."""
+    alike = by_length(cases) if one_length else [[i for group in by_length(cases) for i in group]]
     return [group[start : start + at_once] for group in alike for start in range(0, len(group), at_once)]
 
 
