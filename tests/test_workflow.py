@@ -547,7 +547,7 @@ def test_the_study_runs_on_a_real_slurm_cluster_with_the_same_bytes(workdir, slu
     start = time.monotonic()
     run = subprocess.run(
         [*snakemake_command(cluster_run), "--profile", ROOT / "profiles" / "slurm", *options, *targets]
-        + ["--forcerun", "evaluate"],
+        + ["--forcerun", "evaluate"],  # last: --forcerun takes every word after it as a rule
         capture_output=True,
         text=True,
         timeout=1200,
