@@ -117,7 +117,7 @@ def dense_flops(model, positions, steps):
     return 2 * (layers * positions + head * steps)
 
 
-def limit_time(model, positions, steps, full, fp32, bf16):
+def limit_time(model, *, positions, steps, full, fp32, bf16):
     """Seconds the same work takes with every multiply at the measured peak of the dtype the
     engine runs it in: the layers and full projections in fp32, the head's screen in its dtype
     (bf16 where this CPU multiplies bf16 faster, `head.screen_dtype`; its exact fp32 part left
@@ -174,7 +174,9 @@ def main():
           f"{'vs reference':>12} {'identical':>9}")  # fmt: skip
     only = args.only or [*ANALYSES, "evaluation"]
     for name in [a for a in ANALYSES if a in only]:
-        report_analysis(name, adapter, tokenizer, cases, args.cases, settings, args.reference_variants)
+        report_analysis(
+            name, adapter, tokenizer, cases, count=args.cases, settings=settings, sample=args.reference_variants
+        )
     if "evaluation" in only:
         report_evaluation(adapter, tokenizer, chains, prefix, args.prompts)
 
@@ -183,7 +185,7 @@ def main():
 TARGETS = {"patchscopes": "<= 40 s", "backpatching": "<= 5 s", "evaluation": ">= 40/s"}
 
 
-def report(label, count, unit, seconds, counter, model, limits, speedup="", identical="", each=None):
+def report(label, *, count, unit, seconds, counter, model, limits, speedup="", identical="", each=None):
     """One line: rates over the whole run; with `each` (seconds per case), "seconds each" is the
     median case, beside the fastest and slowest (cases differ in length, the machine in speed).
     `limits`: the fp32 and bf16 peaks around the run (`around`)."""
@@ -192,7 +194,7 @@ def report(label, count, unit, seconds, counter, model, limits, speedup="", iden
     if each:
         middle, spread = statistics.median(each), f"{min(each):.1f}-{max(each):.1f}" if len(each) > 1 else ""
     flops = dense_flops(model, counter.positions, counter.steps + counter.full)
-    limit = limit_time(model, counter.positions, counter.steps, counter.full, fp32, bf16)
+    limit = limit_time(model, positions=counter.positions, steps=counter.steps, full=counter.full, fp32=fp32, bf16=bf16)
     best = f"{count / limit:.0f}/s" if unit == "prompt" else f"{limit / count:.1f}s"
     print(
         f"{label:14} {count / seconds:9.2f} {unit + '/s':>6} {middle:11.2f}s {spread:>9} "
@@ -203,11 +205,13 @@ def report(label, count, unit, seconds, counter, model, limits, speedup="", iden
     )
 
 
-def report_analysis(name, adapter, tokenizer, cases, count, settings, sample):
+def report_analysis(name, adapter, tokenizer, cases, *, count, settings, sample):
     """`count` cases, at least `CASES_TOGETHER` where the analysis takes cases together (then
     "seconds each" is each group's time over its cases)."""
     calls = []  # (ids, variants, seeds, texts) of every generate call, to replay on the reference path
-    context = runner.Context(adapter, tokenizer, settings, decoding.PrefixCaches(adapter), settings["batch_size"])
+    context = runner.Context(
+        adapter, tokenizer, settings, decoding.PrefixCaches(adapter), batch_size=settings["batch_size"]
+    )
     engine = context.generate_cases
 
     def recorded(engine_calls):
@@ -233,14 +237,15 @@ def report_analysis(name, adapter, tokenizer, cases, count, settings, sample):
 
     _, limits = around(adapter.model.device, sweep)
     counter.remove()
+    measured = dict(count=len(each), unit="case", seconds=sum(each), counter=counter, model=adapter.model)
     if not calls:  # projection: one forward per case, nothing generated
-        report(name, len(each), "case", sum(each), counter, adapter.model, limits, each=each)
+        report(name, **measured, limits=limits, each=each)
         return
-    speedup, identical = reference(adapter, tokenizer, settings, calls, sample, sum(each))
-    report(name, len(each), "case", sum(each), counter, adapter.model, limits, speedup, identical, each)
+    speedup, identical = reference(adapter, tokenizer, settings, calls, sample=sample, engine_seconds=sum(each))
+    report(name, **measured, limits=limits, speedup=speedup, identical=identical, each=each)
 
 
-def reference(adapter, tokenizer, settings, calls, sample, engine_seconds):
+def reference(adapter, tokenizer, settings, calls, *, sample, engine_seconds):
     """Replay a seeded sample of the recorded variants one by one on the reference path."""
     picks = [(c, i) for c, call in enumerate(calls) for i in range(len(call[1]))]
     picks = random.Random(0).sample(picks, min(sample, len(picks)))
@@ -250,7 +255,13 @@ def reference(adapter, tokenizer, settings, calls, sample, engine_seconds):
         ids, variants, seeds, texts = calls[c]
         seed = None if seeds is None else [seeds[i]]
         text = decoding.reference_generate(
-            adapter, tokenizer, ids, [variants[i]], settings["max_new_tokens"], seed, sampling
+            adapter,
+            tokenizer,
+            ids,
+            [variants[i]],
+            max_new_tokens=settings["max_new_tokens"],
+            seeds=seed,
+            sampling=sampling,
         )[0]
         same += text == texts[i]
     per_variant = (time.perf_counter() - start) / len(picks)
@@ -267,7 +278,9 @@ def report_evaluation(adapter, tokenizer, chains, prefix, sample):
 
     def sweep():
         start = synchronized(adapter.model.device)
-        decoding.generate_prompts(adapter, tokenizer, prompts, 10, 256, desc="engine, all prompts")
+        decoding.generate_prompts(
+            adapter, tokenizer, prompts, max_new_tokens=10, batch_size=256, desc="engine, all prompts"
+        )
         return synchronized(adapter.model.device) - start
 
     seconds, limits = around(adapter.model.device, sweep)
@@ -276,12 +289,23 @@ def report_evaluation(adapter, tokenizer, chains, prefix, sample):
     outputs, taken = {}, {}
     for way, share in (("reference", False), ("engine", True)):
         start = synchronized(adapter.model.device)
-        outputs[way] = decoding.generate_prompts(adapter, tokenizer, picked, 10, 256, desc=way, share_prefix=share)
+        outputs[way] = decoding.generate_prompts(
+            adapter, tokenizer, picked, max_new_tokens=10, batch_size=256, desc=way, share_prefix=share
+        )
         taken[way] = synchronized(adapter.model.device) - start
     same = sum(a == b for a, b in zip(outputs["reference"], outputs["engine"], strict=True))
     speedup = f"{taken['reference'] / taken['engine']:.1f}x"
-    report("evaluation", len(prompts), "prompt", seconds, counter, adapter.model, limits, speedup,
-           f"{same}/{len(picked)}")  # fmt: skip
+    report(
+        "evaluation",
+        count=len(prompts),
+        unit="prompt",
+        seconds=seconds,
+        counter=counter,
+        model=adapter.model,
+        limits=limits,
+        speedup=speedup,
+        identical=f"{same}/{len(picked)}",
+    )
     print(
         f"(evaluation: {len(prompts)} distinct prompts; the sample of {len(picked)} as one batch, "
         f"{len(picked) / taken['engine']:.0f} prompts/s on the engine against left-padded transformers' generate)"

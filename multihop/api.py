@@ -2,8 +2,8 @@
 
     from multihop import api
     model = api.load_model("bundled:tiny-llama")
-    case = api.make_case(model, ("Q193580", "Imagine"), ("P175", "the performer of {}"),
-                         ("Q1203", "John Lennon"), ("P26", "the spouse of {}"), ("Q117012", "Yoko Ono"))
+    case = api.make_case(model, e1=("Q193580", "Imagine"), r1=("P175", "the performer of {}"),
+                         e2=("Q1203", "John Lennon"), r2=("P26", "the spouse of {}"), e3=("Q117012", "Yoko Ono"))
     table = api.run_analysis("backpatching", model, [case])
     api.draw("backpatching", table, model)
 
@@ -63,7 +63,7 @@ def load_model(source: str, dtype: str = "auto", device: str = "auto", prefix: s
     return Model(source, Adapter(model), tokenizer, prefix)
 
 
-def make_case(model: Model, e1, r1, e2, r2, e3, capitalize: bool = False, one_character: str = "alias") -> Case:
+def make_case(model: Model, *, e1, r1, e2, r2, e3, capitalize: bool = False, one_character: str = "alias") -> Case:
     """One two-hop case (e1 -r1-> e2 -r2-> e3): its row read as a chain file's row is
     (`chain_file.import_chains`), its token positions found as the workflow finds them."""
     row = {}
@@ -83,7 +83,7 @@ def run_analysis(name: str, model: Model, cases: list[Case], settings: dict | No
     if name not in CATALOG:
         raise UserError(f"no analysis named {name!r} (in the catalog: {', '.join(CATALOG)})")
     settings = settings or analysis_settings()
-    return runner.run(name, model.adapter, model.tokenizer, cases, settings, settings["batch_size"])
+    return runner.run(name, model.adapter, model.tokenizer, cases, settings, batch_size=settings["batch_size"])
 
 
 def draw(name: str, table: pd.DataFrame, model: Model, label: str = "your"):

@@ -30,25 +30,43 @@ def evaluate_model(snakemake, gpus):
     ran = runtime(model)
     logging.info("loaded %s as %s on %s, %d threads", spec["source"], ran["dtype"], model.device, snakemake.threads)
 
-    # engine settings change how outputs are computed, not what they are: read, not params
-    engine, n = snakemake.config["engine"], snakemake.params.max_new_tokens
+    # the engine's path and its self-check are params (they decide what the check record holds);
+    # warn_below only words a warning
+    engine, n = snakemake.params.check, snakemake.params.max_new_tokens
     fast = engine["path"] == "fast"
-    check = SelfCheck(engine["self_check"] if fast else 0, "evaluate", model, engine["warn_below"])
+    check = SelfCheck(engine["self_check"], "evaluate", model, snakemake.config["engine"]["warn_below"])
 
     def reference(prompts):  # the sampled prompts, of every stage, as one padded batch
-        return generate_prompts(adapter, tokenizer, prompts, n, len(prompts), "self-check", share_prefix=False)
+        return generate_prompts(
+            adapter,
+            tokenizer,
+            prompts,
+            max_new_tokens=n,
+            batch_size=len(prompts),
+            desc="self-check",
+            share_prefix=False,
+        )
 
     def generate(texts):
         logging.info("%d distinct prompts for %d cases", len(texts), len(dataset))
         size = batch_size(snakemake, spec["name"])
         # the reference path: transformers' generate over padded batches (equal to one at a time, tested)
-        out = generate_prompts(adapter, tokenizer, texts, n, size, desc=spec["name"], share_prefix=fast)
+        out = generate_prompts(
+            adapter, tokenizer, texts, max_new_tokens=n, batch_size=size, desc=spec["name"], share_prefix=fast
+        )
         check.offer(reference, (Sample(f"prompt {p!r}", text, p) for p, text in zip(texts, out, strict=True)))
         return out
 
     start = time.perf_counter()
     params = snakemake.params
-    table = evaluate(dataset, generate, spec["prompt_prefix"], params.staged, params.match, params.one_character)
+    table = evaluate(
+        dataset,
+        generate,
+        prefix=spec["prompt_prefix"],
+        staged=params.staged,
+        match=params.match,
+        one_character=params.one_character,
+    )
     logging.info("evaluated in %.0f s", time.perf_counter() - start)
     write_json(check.record(start, engine["path"]), snakemake.output.check)
     for column in [c for c in table.columns if c.endswith("_correct")]:

@@ -29,8 +29,8 @@ def main(snakemake):
             client,
             classes,
             relations,
-            source["page_size"],
-            source["batch_size"],
+            page_size=source["page_size"],
+            batch_size=source["batch_size"],
             ranked=snakemake.params.ranked,
             progress=logging.info,
         )

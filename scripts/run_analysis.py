@@ -24,7 +24,7 @@ def main(snakemake):
         run_shard(snakemake, located, count, gpus)
 
 
-def run_shard(snakemake, located, count, gpus):
+def run_shard(snakemake, located, cases_per_split, gpus):
     # imported here, not above: torch and transformers take seconds to import, which a shard
     # without cases (many, where shards outnumber cases) need not wait for
     import torch
@@ -38,7 +38,7 @@ def run_shard(snakemake, located, count, gpus):
     spec, analysis = snakemake.params.model, snakemake.wildcards.analysis
     # every case of the split that the analysis studies, whichever shard runs it (the controls' donors)
     everyone = read_table(snakemake.input.studied)
-    everyone = everyone[everyone["order"] < count]
+    everyone = everyone[everyone["order"] < cases_per_split]
     model, tokenizer = load(spec["source"], spec["dtype"], spec["device"], gpus=gpus)
     ran = check_runtime(model, read_json(snakemake.input.runtime))
     one_character = snakemake.params.one_character  # which names an entity has
@@ -72,12 +72,23 @@ def run_shard(snakemake, located, count, gpus):
     settings, batch = snakemake.params.settings, batch_size(snakemake)
     # engine settings change how outputs are computed, not what they are: read, not params
     engine = snakemake.config["engine"]
-    count = engine["self_check"] if engine["path"] == "fast" else 0
+    sample_size = engine["self_check"] if engine["path"] == "fast" else 0  # generations the self-check recomputes
     seed = f"{snakemake.config['analyses']['seed']}|{analysis}|{located['id'].iloc[0]}"
-    check = SelfCheck(count, seed, model, engine["warn_below"])
+    check = SelfCheck(sample_size, seed, model, engine["warn_below"])
     start = time.perf_counter()
     adapter = Adapter(model)
-    table = runner.run(analysis, adapter, tokenizer, cases, settings, batch, finished, pool, engine["path"], check)
+    table = runner.run(
+        analysis,
+        adapter,
+        tokenizer,
+        cases,
+        settings,
+        batch_size=batch,
+        finished=finished,
+        pool=pool,
+        path=engine["path"],
+        self_check=check,
+    )
     write_parquet(table, snakemake.output.table)
     write_json(check.record(start, engine["path"]), snakemake.output.check)
     finished.remove()

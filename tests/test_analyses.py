@@ -252,7 +252,7 @@ def test_projection_of_cases_taken_together_equals_one_at_a_time_and_resumes_per
     together = runner.run("projection", adapter, tokenizer, cases, SETTINGS, batch_size=3 * rows)  # 3, then 2
     pd.testing.assert_frame_equal(alone, together)
     # a resumed run skips the groups whose cases were all stored, and forms the same groups as before
-    context = runner.Context(adapter, tokenizer, SETTINGS, None, 3 * rows)
+    context = runner.Context(adapter, tokenizer, SETTINGS, None, batch_size=3 * rows)
     run_cases, groups = runner.cases_runner("projection", context)
     first, second = groups(cases)
     finished = FinishedCases(tmp_path / "shard.unfinished", "digest")
@@ -263,7 +263,7 @@ def test_projection_of_cases_taken_together_equals_one_at_a_time_and_resumes_per
         patch.setattr(
             runner, "cases_runner", lambda name, context: (lambda group: ran.append(group) or run_cases(group), groups)
         )
-        resumed = runner.run("projection", adapter, tokenizer, cases, SETTINGS, 3 * rows, finished)
+        resumed = runner.run("projection", adapter, tokenizer, cases, SETTINGS, batch_size=3 * rows, finished=finished)
     assert [[c.id for c in group] for group in ran] == [[cases[i].id for i in second]]
     pd.testing.assert_frame_equal(alone, resumed)
 

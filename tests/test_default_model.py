@@ -51,7 +51,7 @@ def test_default_model_answers_well_known_facts_through_the_evaluation(default_m
     def generate(texts):
         return generate_prompts(adapter, tokenizer, texts, max_new_tokens=10, batch_size=8)
 
-    table = evaluate(cases, generate, spec["prompt_prefix"])
+    table = evaluate(cases, generate, prefix=spec["prompt_prefix"])
     answered = dict(zip(cases["e2_label"], table["second_hop_correct"], strict=True))
     assert sum(answered.values()) >= 4, table[["second_hop_generation"]].to_string()
 
@@ -69,7 +69,7 @@ def test_e3_is_decoded_from_t2_at_a_late_layer_when_the_model_is_right(default_m
     def generate(texts):
         return generate_prompts(adapter, tokenizer, texts, max_new_tokens=10, batch_size=8)
 
-    table = evaluate(chains, generate, spec["prompt_prefix"], staged=False)
+    table = evaluate(chains, generate, prefix=spec["prompt_prefix"], staged=False)
     right = chains[table["composition_correct"].to_numpy(dtype=bool)]
     assert len(right) >= 1, table[["composition_generation"]].to_string()
     located = right.merge(locate_all(tokenizer, right, spec["prompt_prefix"]), on="id")
@@ -116,13 +116,18 @@ def test_the_engine_gives_the_reference_paths_generations_on_the_default_model(d
     seeds = [variant_seed(0, f"{s}|{t}") for s, t in pairs]
     sampling = sampling_settings(adapter.model.generation_config, config["analyses"]["sampling"])
     assert sampling["top_k"] == 50 and exact_head(adapter.model).screened
-    fast = generate_variants(adapter, tokenizer, target, variants, 10, seeds, batch_size=512, sampling=sampling)
-    assert fast == reference_generate(adapter, tokenizer, target, variants, 10, seeds, sampling, batch_size=16)
+    fast = generate_variants(
+        adapter, tokenizer, target, variants, max_new_tokens=10, seeds=seeds, batch_size=512, sampling=sampling
+    )
+    assert fast == reference_generate(
+        adapter, tokenizer, target, variants, max_new_tokens=10, seeds=seeds, sampling=sampling, batch_size=16
+    )
 
     backpatches = [
         (Patch(t, p, states[s, p]),) for p in (case.t1, case.t2) for s in range(3, layers, 7) for t in range(0, s, 5)
     ]
-    fast = generate_variants(adapter, tokenizer, case.ids, backpatches, 10, batch_size=512)
-    assert fast == reference_generate(adapter, tokenizer, case.ids, backpatches, 10, batch_size=16)
-    assert fast[:3] == reference_generate(adapter, tokenizer, case.ids, backpatches[:3], 10)  # alone, as on `reference`
+    fast = generate_variants(adapter, tokenizer, case.ids, backpatches, max_new_tokens=10, batch_size=512)
+    assert fast == reference_generate(adapter, tokenizer, case.ids, backpatches, max_new_tokens=10, batch_size=16)
+    # alone, as on `reference`
+    assert fast[:3] == reference_generate(adapter, tokenizer, case.ids, backpatches[:3], max_new_tokens=10)
     assert len(set(fast)) > 1  # the patches do change what the model says

@@ -123,7 +123,9 @@ def test_batched_left_padded_generation_equals_one_at_a_time(family):
     model = Adapter(tiny.model(family, vocab_size=len(tokenizer)))
     prompts = ["the capital of Japan is", "the spouse of the performer of Imagine is", "Paris is"]
     batched = generate_prompts(model, tokenizer, prompts, max_new_tokens=5, batch_size=3, share_prefix=False)
-    single = [generate_prompts(model, tokenizer, [p], 5, batch_size=1, share_prefix=False)[0] for p in prompts]
+    single = [
+        generate_prompts(model, tokenizer, [p], max_new_tokens=5, batch_size=1, share_prefix=False)[0] for p in prompts
+    ]
     assert batched == single
     assert all(len(tokenizer(t, add_special_tokens=False)["input_ids"]) >= 1 for t in batched)
 
@@ -142,7 +144,7 @@ def test_sharing_the_prefix_gives_the_plain_paths_generations(family, window):
     plain = generate_prompts(model, tokenizer, prompts, max_new_tokens=5, batch_size=4, share_prefix=False)
     assert generate_prompts(model, tokenizer, prompts, max_new_tokens=5, batch_size=3) == plain
     # no common prefix at all, and a single prompt, take the same path
-    assert generate_prompts(model, tokenizer, ["Paris is", "the euro"], 5) == generate_prompts(
-        model, tokenizer, ["Paris is", "the euro"], 5, share_prefix=False
+    assert generate_prompts(model, tokenizer, ["Paris is", "the euro"], max_new_tokens=5) == generate_prompts(
+        model, tokenizer, ["Paris is", "the euro"], max_new_tokens=5, share_prefix=False
     )
-    assert generate_prompts(model, tokenizer, prompts[:1], 5) == plain[:1]
+    assert generate_prompts(model, tokenizer, prompts[:1], max_new_tokens=5) == plain[:1]

@@ -80,14 +80,14 @@ def test_engine_agrees_with_the_reference_path(family, attn):
     variants = [(Patch(t, last, states[s, last]),) for s in range(4) for t in range(s)]
     variants += [(Knockout(tuple(range(lo, lo + 2)), last, (3,)),) for lo in range(3)]
     variants += [(Patch(0, 3, states[3, 3]), Knockout((1, 2), last, (3, 4)))]
-    assert generate_variants(adapter, tokenizer, ids, variants, 6, batch_size=5) == reference_generate(
-        adapter, tokenizer, ids, variants, 6
+    assert generate_variants(adapter, tokenizer, ids, variants, max_new_tokens=6, batch_size=5) == reference_generate(
+        adapter, tokenizer, ids, variants, max_new_tokens=6
     )
     seeds = [variant_seed(0, str(i)) for i in range(len(variants))]
-    sampled = generate_variants(adapter, tokenizer, ids, variants, 6, seeds=seeds, batch_size=4)
-    assert sampled == reference_generate(adapter, tokenizer, ids, variants, 6, seeds=seeds)
+    sampled = generate_variants(adapter, tokenizer, ids, variants, max_new_tokens=6, seeds=seeds, batch_size=4)
+    assert sampled == reference_generate(adapter, tokenizer, ids, variants, max_new_tokens=6, seeds=seeds)
     other_seeds = [variant_seed(1, str(i)) for i in range(len(variants))]
-    assert generate_variants(adapter, tokenizer, ids, variants, 6, seeds=other_seeds) != sampled
+    assert generate_variants(adapter, tokenizer, ids, variants, max_new_tokens=6, seeds=other_seeds) != sampled
 
 
 @pytest.mark.parametrize(("family", "attn"), [("llama", "eager"), ("gemma3-long", "sdpa"), ("gpt2", "sdpa")])
@@ -105,16 +105,16 @@ def test_prompts_of_one_length_batched_together_give_what_each_gives_alone(famil
         variants = [()] + [(Knockout((lo, lo + 1), last, (2 + i,)),) for lo in range(3 - (i == 1))] + [()]
         seeds = [variant_seed(i, str(v)) for v in range(len(variants))]
         calls.append((prompt, variants, seeds))
-    greedy = generate_calls(adapter, tokenizer, [(p, v, None) for p, v, _ in calls], 6, batch_size=7)
-    assert greedy == [reference_generate(adapter, tokenizer, p, v, 6) for p, v, _ in calls]
-    sampled = generate_calls(adapter, tokenizer, calls, 6, batch_size=7)
-    assert sampled == [reference_generate(adapter, tokenizer, p, v, 6, seeds=s) for p, v, s in calls]
+    greedy = generate_calls(adapter, tokenizer, [(p, v, None) for p, v, _ in calls], max_new_tokens=6, batch_size=7)
+    assert greedy == [reference_generate(adapter, tokenizer, p, v, max_new_tokens=6) for p, v, _ in calls]
+    sampled = generate_calls(adapter, tokenizer, calls, max_new_tokens=6, batch_size=7)
+    assert sampled == [reference_generate(adapter, tokenizer, p, v, max_new_tokens=6, seeds=s) for p, v, s in calls]
     with pytest.raises(ValueError, match="one token length"):
-        generate_calls(adapter, tokenizer, [(ids, [()], None), (ids[:-1], [()], None)], 6)
+        generate_calls(adapter, tokenizer, [(ids, [()], None), (ids[:-1], [()], None)], max_new_tokens=6)
     # a generation config the engine's loop does not follow: generate runs, each row on its prompt's prefix
     adapter.model.generation_config.repetition_penalty = 1.5
-    greedy = generate_calls(adapter, tokenizer, [(p, v, None) for p, v, _ in calls], 6, batch_size=7)
-    assert greedy == [reference_generate(adapter, tokenizer, p, v, 6) for p, v, _ in calls]
+    greedy = generate_calls(adapter, tokenizer, [(p, v, None) for p, v, _ in calls], max_new_tokens=6, batch_size=7)
+    assert greedy == [reference_generate(adapter, tokenizer, p, v, max_new_tokens=6) for p, v, _ in calls]
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -134,11 +134,11 @@ def test_equal_variants_share_batch_rows_until_their_draws_part(family):
 
     hook = adapter.model.get_decoder().register_forward_pre_hook(count, with_kwargs=True)
     try:
-        sampled = generate_variants(adapter, tokenizer, ids, variants, 6, seeds=seeds)
+        sampled = generate_variants(adapter, tokenizer, ids, variants, max_new_tokens=6, seeds=seeds)
         assert rows[0] == 2 and 2 < max(rows) <= 6  # two distinct variants, parting up to a row per output
-        assert sampled == reference_generate(adapter, tokenizer, ids, variants, 6, seeds=seeds)
+        assert sampled == reference_generate(adapter, tokenizer, ids, variants, max_new_tokens=6, seeds=seeds)
         rows.clear()
-        same_seed = generate_variants(adapter, tokenizer, ids, variants, 6, seeds=[seeds[0]] * 6)
+        same_seed = generate_variants(adapter, tokenizer, ids, variants, max_new_tokens=6, seeds=[seeds[0]] * 6)
         assert rows == [2] * len(rows)  # equal variant, equal seed: equal draws, never parting
         assert same_seed == [same_seed[0]] * 3 + [same_seed[3]] * 3
     finally:
@@ -175,10 +175,10 @@ def test_a_regrouped_cache_continues_as_one_built_for_its_rows(family):
 def test_a_generation_config_that_changes_the_logits_is_honoured():
     """A repetition penalty in the model's generation config: the engine leaves it to `generate`."""
     adapter, tokenizer, ids = setup("llama")
-    plain = generate_variants(adapter, tokenizer, ids, [()], 8)
+    plain = generate_variants(adapter, tokenizer, ids, [()], max_new_tokens=8)
     adapter.model.generation_config.repetition_penalty = 50.0
-    penalized = generate_variants(adapter, tokenizer, ids, [()], 8)
-    assert penalized == reference_generate(adapter, tokenizer, ids, [()], 8) and penalized != plain
+    penalized = generate_variants(adapter, tokenizer, ids, [()], max_new_tokens=8)
+    assert penalized == reference_generate(adapter, tokenizer, ids, [()], max_new_tokens=8) and penalized != plain
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -202,7 +202,7 @@ def test_the_reserved_cache_gives_the_growing_caches_outputs(family):
 @pytest.mark.parametrize("attn", ["eager", "sdpa"])
 def test_a_knockout_over_no_layers_is_the_clean_run(attn):
     adapter, tokenizer, ids = setup("llama", attn)
-    out = generate_variants(adapter, tokenizer, ids, [(Knockout((), len(ids) - 1, (2,)),)], 6)
+    out = generate_variants(adapter, tokenizer, ids, [(Knockout((), len(ids) - 1, (2,)),)], max_new_tokens=6)
     assert out == [clean(adapter, tokenizer, ids)]
 
 
@@ -248,8 +248,8 @@ def test_the_engine_works_on_a_model_placed_by_accelerate(tmp_path):
     last = len(ids) - 1
     variants = [(), (Patch(0, last, states[3, last]),), (Knockout((1, 2), last, (2, 3)),)]
     seeds = [variant_seed(0, str(i)) for i in range(len(variants))]
-    expected = generate_variants(adapter, tokenizer, ids, variants, 6, seeds)
-    assert generate_variants(other, tokenizer, ids, variants, 6, seeds) == expected
+    expected = generate_variants(adapter, tokenizer, ids, variants, max_new_tokens=6, seeds=seeds)
+    assert generate_variants(other, tokenizer, ids, variants, max_new_tokens=6, seeds=seeds) == expected
 
 
 def test_out_of_memory_halves_the_batch_and_changes_no_output(caplog):
@@ -265,8 +265,8 @@ def test_out_of_memory_halves_the_batch_and_changes_no_output(caplog):
     seeds = [variant_seed(0, str(i)) for i in range(len(variants))]
     prompts = [PROMPT, "the capital of France is", "the author of Hamlet is", "x", "the spouse of"] * 2
     expected = (
-        generate_variants(adapter, tokenizer, ids, variants, 6, seeds=seeds, batch_size=8),
-        generate_prompts(adapter, tokenizer, prompts, 6, batch_size=8),
+        generate_variants(adapter, tokenizer, ids, variants, max_new_tokens=6, seeds=seeds, batch_size=8),
+        generate_prompts(adapter, tokenizer, prompts, max_new_tokens=6, batch_size=8),
     )
 
     def small_memory(module, args):
@@ -277,8 +277,8 @@ def test_out_of_memory_halves_the_batch_and_changes_no_output(caplog):
     try:
         with caplog.at_level("WARNING"):
             halved = (
-                generate_variants(adapter, tokenizer, ids, variants, 6, seeds=seeds, batch_size=8),
-                generate_prompts(adapter, tokenizer, prompts, 6, batch_size=8),
+                generate_variants(adapter, tokenizer, ids, variants, max_new_tokens=6, seeds=seeds, batch_size=8),
+                generate_prompts(adapter, tokenizer, prompts, max_new_tokens=6, batch_size=8),
             )
     finally:
         hook.remove()

@@ -77,5 +77,9 @@ def test_sampled_variants_are_the_same_alone_or_batched_with_the_models_settings
     ids = tokenizer("the capital of Japan is")["input_ids"]
     settings = sampling_settings(model.generation_config, {"temperature": None, "top_k": None, "top_p": None})
     variants, seeds = [()] * 6, [variant_seed(0, str(i)) for i in range(6)]
-    batched = generate_variants(adapter, tokenizer, ids, variants, 5, seeds, batch_size=4, sampling=settings)
-    assert batched == reference_generate(adapter, tokenizer, ids, variants, 5, seeds, sampling=settings)
+    batched = generate_variants(
+        adapter, tokenizer, ids, variants, max_new_tokens=5, seeds=seeds, batch_size=4, sampling=settings
+    )
+    assert batched == reference_generate(
+        adapter, tokenizer, ids, variants, max_new_tokens=5, seeds=seeds, sampling=settings
+    )

@@ -37,7 +37,7 @@ def setup(tiny_dump, config):
 def test_each_analysis_job_checks_sixteen_of_its_generations_and_finds_them_identical(setup, analysis):
     adapter, tokenizer, cases = setup
     check = SelfCheck(16, "0|test", adapter.model)
-    runner.run(analysis, adapter, tokenizer, cases, SETTINGS, 64, self_check=check)
+    runner.run(analysis, adapter, tokenizer, cases, SETTINGS, batch_size=64, self_check=check)
     record = check.record(time.perf_counter())
     assert record["checked"] == 16 and record["identical"] == 16 and record["promised"]
     assert record["device"] == "cpu" and record["dtype"] == "float32" and record["seconds"] > 0
@@ -54,11 +54,11 @@ def test_a_broken_engine_stops_the_job_naming_the_generation_and_the_way_out(set
     monkeypatch.setattr(decoding, "generate_calls", broken)
     check = SelfCheck(16, "0|test", adapter.model)
     with pytest.raises(EngineMismatch, match=r"case .*differs.*\(wrong\).*engine: \{path: reference\}"):
-        runner.run("knockout", adapter, tokenizer, cases, SETTINGS, 64, self_check=check)
+        runner.run("knockout", adapter, tokenizer, cases, SETTINGS, batch_size=64, self_check=check)
     # on the reference path the same job gives the engine's table, with nothing to check
     monkeypatch.setattr(decoding, "generate_calls", real)
-    fast = runner.run("knockout", adapter, tokenizer, cases, SETTINGS, 64)
-    reference = runner.run("knockout", adapter, tokenizer, cases, SETTINGS, 64, path="reference")
+    fast = runner.run("knockout", adapter, tokenizer, cases, SETTINGS, batch_size=64)
+    reference = runner.run("knockout", adapter, tokenizer, cases, SETTINGS, batch_size=64, path="reference")
     assert fast.equals(reference)
 
 
@@ -76,12 +76,14 @@ def test_where_identity_is_not_promised_a_difference_is_recorded_not_fatal(setup
 def test_the_evaluation_checks_its_prompts_as_one_padded_batch_through_generate(setup, monkeypatch):
     adapter, tokenizer, _ = setup
     prompts = [PREFIX + f"the capital of country {i} is" for i in range(20)]
-    texts = generate_prompts(adapter, tokenizer, prompts, 4, batch_size=8)
+    texts = generate_prompts(adapter, tokenizer, prompts, max_new_tokens=4, batch_size=8)
     batches = []
 
     def reference(chosen):
         batches.append(chosen)
-        return generate_prompts(adapter, tokenizer, chosen, 4, len(chosen), share_prefix=False)
+        return generate_prompts(
+            adapter, tokenizer, chosen, max_new_tokens=4, batch_size=len(chosen), share_prefix=False
+        )
 
     check = SelfCheck(16, "evaluate", adapter.model)
     check.offer(reference, (Sample(p, t, p) for p, t in zip(prompts, texts, strict=True)))
@@ -107,18 +109,18 @@ def test_the_sample_of_cases_taken_together_runs_as_one_batch_in_another_order_t
     engine_rows, reference_batches = [], []
     real_engine, real_reference = decoding.generate_calls, decoding.reference_rows
 
-    def engine(adapter, tokenizer, calls, *args):
+    def engine(adapter, tokenizer, calls, **settings):
         engine_rows.extend((tuple(ids), v) for ids, variants, _ in calls for v in variants)
-        return real_engine(adapter, tokenizer, calls, *args)
+        return real_engine(adapter, tokenizer, calls, **settings)
 
-    def reference(adapter, tokenizer, prompts, variants, *args):
+    def reference(adapter, tokenizer, prompts, variants, **settings):
         reference_batches.append([(tuple(ids), v) for ids, v in zip(prompts, variants, strict=True)])
-        return real_reference(adapter, tokenizer, prompts, variants, *args)
+        return real_reference(adapter, tokenizer, prompts, variants, **settings)
 
     monkeypatch.setattr(decoding, "generate_calls", engine)
     monkeypatch.setattr(decoding, "reference_rows", reference)
     check = SelfCheck(8, "0|test", adapter.model)
-    runner.run("knockout", adapter, tokenizer, cases, SETTINGS, 512, self_check=check)
+    runner.run("knockout", adapter, tokenizer, cases, SETTINGS, batch_size=512, self_check=check)
     assert check.record(time.perf_counter())["identical"] == 8
     [batch] = reference_batches  # one call of the engine for these cases: one reference batch
     places = [engine_rows.index(row) for row in batch]

@@ -64,3 +64,40 @@ def test_no_import_cycle():
 
     for module in sorted(graph):
         visit(module)
+
+
+# past five parameters a call names them: everything after the first few is keyword-only (`*`)
+MOST_POSITIONAL = 5
+CHECKED = ["multihop", "scripts", "benchmarks"]
+
+
+def functions(tree: ast.AST, outer: str = ""):
+    """(qualified name, node) of every function and lambda in `tree`, methods and nested ones included."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            name = f"{outer}{node.name}"
+            if not isinstance(node, ast.ClassDef):
+                yield name, node
+            yield from functions(node, f"{name}.")
+        elif isinstance(node, ast.Lambda):
+            yield f"{outer}<lambda, line {node.lineno}>", node
+            yield from functions(node, outer)
+        else:
+            yield from functions(node, outer)
+
+
+def positional(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> list[str]:
+    """The parameters a call may pass by position (self and cls not counted; *args is not one)."""
+    return [a.arg for a in [*function.args.posonlyargs, *function.args.args] if a.arg not in ("self", "cls")]
+
+
+def test_no_function_takes_more_than_five_parameters_by_position():
+    root = PACKAGE.parent
+    found = [
+        f"{path.relative_to(root)}:{name} ({len(positional(node))}: {', '.join(positional(node))})"
+        for folder in CHECKED
+        for path in sorted((root / folder).rglob("*.py"))
+        for name, node in functions(ast.parse(path.read_text()))
+        if len(positional(node)) > MOST_POSITIONAL
+    ]
+    assert not found, "more than five parameters that may be passed by position:\n" + "\n".join(found)

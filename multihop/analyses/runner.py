@@ -6,7 +6,7 @@ runs)."""
 import functools
 import importlib
 import logging
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import pandas as pd
@@ -23,6 +23,7 @@ class Context:
     tokenizer: Any
     settings: dict  # the settings the analysis reads (its catalog entry's `reads`)
     caches: Any  # multihop.engine.decoding.PrefixCaches, shared by all cases of the run
+    _: KW_ONLY  # the run's settings, by name
     batch_size: int = 512  # variants per forward pass: changes speed, never outputs
     pool: tuple = ()  # every case of the split this analysis studies, whichever shard runs (donors)
     path: str = "fast"  # the engine, or "reference": transformers' generate per variant
@@ -40,17 +41,33 @@ class Context:
         from multihop.engine.decoding import generate_calls, reference_generate
         from multihop.engine.sampling import sampling_settings
 
-        n, batch = self.settings["max_new_tokens"], self.batch_size
+        max_new_tokens = self.settings["max_new_tokens"]
         sampling = None
         if calls[0][3] is not None:  # only a sampling analysis reads (and declares) `sampling`
             sampling = sampling_settings(self.adapter.model.generation_config, self.settings["sampling"])
         if self.path == "reference":
             return [
-                reference_generate(self.adapter, self.tokenizer, ids, variants, n, seeds, sampling)
+                reference_generate(
+                    self.adapter,
+                    self.tokenizer,
+                    ids,
+                    variants,
+                    max_new_tokens=max_new_tokens,
+                    seeds=seeds,
+                    sampling=sampling,
+                )
                 for _, ids, variants, seeds in calls
             ]
         engine_calls = [(ids, variants, seeds) for _, ids, variants, seeds in calls]
-        texts = generate_calls(self.adapter, self.tokenizer, engine_calls, n, batch, self.caches, sampling)
+        texts = generate_calls(
+            self.adapter,
+            self.tokenizer,
+            engine_calls,
+            max_new_tokens=max_new_tokens,
+            batch_size=self.batch_size,
+            caches=self.caches,
+            sampling=sampling,
+        )
         if self.self_check is not None and self.self_check.wanted:  # one reference batch for the calls' sample
             reference = functools.partial(self._reference, sampling)
             for (case, ids, variants, seeds), call_texts in zip(calls, texts, strict=True):
@@ -73,8 +90,15 @@ class Context:
 
         prompts, variants, seeds = zip(*items, strict=True)
         seeds = None if seeds[0] is None else list(seeds)
-        n = self.settings["max_new_tokens"]
-        return reference_rows(self.adapter, self.tokenizer, list(prompts), list(variants), n, seeds, sampling)
+        return reference_rows(
+            self.adapter,
+            self.tokenizer,
+            list(prompts),
+            list(variants),
+            max_new_tokens=self.settings["max_new_tokens"],
+            seeds=seeds,
+            sampling=sampling,
+        )
 
     def judge(self, generation: str, names) -> bool:
         """Whether the generation names the entity, by the run's rule (`evaluation.match`)."""
@@ -116,6 +140,7 @@ def run(
     tokenizer,
     cases,
     settings: dict,
+    *,
     batch_size=512,
     finished=None,
     pool=None,
@@ -141,7 +166,16 @@ def run(
     analysis = CATALOG[name]
     own = analysis.settings(settings)
     everyone = tuple(cases if pool is None else pool)
-    context = Context(adapter, tokenizer, own, PrefixCaches(adapter), batch_size, everyone, path, self_check)
+    context = Context(
+        adapter,
+        tokenizer,
+        own,
+        PrefixCaches(adapter),
+        batch_size=batch_size,
+        pool=everyone,
+        path=path,
+        self_check=self_check,
+    )
     run_cases, groups = cases_runner(name, context)
     finished = _Unstored() if finished is None else finished
     if kept := finished.count():

@@ -38,7 +38,7 @@ USER_AGENT = "multihop/0.1 (research workflow reproducing 'Hopping Too Late'; ba
 class SparqlClient:
     """SELECT queries against one endpoint, with retries, back-off and an on-disk cache."""
 
-    def __init__(self, endpoint, cache_dir, retries=5, timeout_s=120, backoff_s=2.0, user_agent=USER_AGENT):
+    def __init__(self, endpoint, cache_dir, *, retries=5, timeout_s=120, backoff_s=2.0, user_agent=USER_AGENT):
         self.endpoint = endpoint
         self.cache_dir = Path(cache_dir)
         self.retries, self.timeout_s, self.backoff_s = retries, timeout_s, backoff_s
@@ -172,7 +172,7 @@ def entity_queries(qids, classes) -> dict[str, str]:
 
 
 def extract_from_endpoint(
-    client: SparqlClient, classes, relations, page_size=10_000, batch_size=200, ranked=2000, progress=None
+    client: SparqlClient, classes, relations, *, page_size=10_000, batch_size=200, ranked=2000, progress=None
 ):
     """Same tables as `wikidata.extract_from_dump`, asked of a SPARQL endpoint; `class_ranks` for
     the `ranked` most-stated members of each class (the dump ranks every member)."""

@@ -71,7 +71,7 @@ class _SeenItems:
         return True
 
 
-def extract_from_dump(path, classes, relations, max_bad_lines=0, on_bad_line=None, progress=None):
+def extract_from_dump(path, classes, relations, *, max_bad_lines=0, on_bad_line=None, progress=None):
     """Read the entity and fact tables from an N-Triples dump.
 
     `classes`: the study's class QIDs; `relations`: the study's PIDs. The dump must list each

@@ -54,14 +54,23 @@ def cache_is_exact(model, length: int, max_new_tokens: int) -> bool:
 
 
 def _generate(
-    model, tokenizer, input_ids, attention_mask, max_new_tokens, cache=None, seeds=None, sampling=None, prefix_rows=None
+    model,
+    tokenizer,
+    input_ids,
+    attention_mask,
+    *,
+    max_new_tokens,
+    prefix_cache=None,
+    seeds=None,
+    sampling=None,
+    prefix_rows=None,
 ):
-    """The reference decoder: one transformers `generate` over a batch; `cache` (for a prefix of
-    every row) is copied for each row (row `prefix_rows[i]` of it for row i, if given); with
+    """The reference decoder: one transformers `generate` over a batch; `prefix_cache` (for a prefix
+    of every row) is copied for each row (row `prefix_rows[i]` of it for row i, if given); with
     `seeds`, each row samples (`sampling`: RowSampler's temperature, top_k, top_p)."""
     kwargs = {}
-    if cache is not None:
-        kwargs["cache"] = _repeated(cache, len(input_ids), prefix_rows)
+    if prefix_cache is not None:
+        kwargs["cache"] = _repeated(prefix_cache, len(input_ids), prefix_rows)
     processors = LogitsProcessorList([RowSampler(seeds, **(sampling or {}))] if seeds is not None else [])
     with torch.inference_mode():
         out = model.generate(
@@ -106,8 +115,9 @@ def _decode(
     tokenizer,
     input_ids,
     attention_mask,
+    *,
     max_new_tokens,
-    cache=None,
+    prefix_cache=None,
     seeds=None,
     sampling=None,
     rows_of=None,
@@ -120,8 +130,8 @@ def _decode(
     mask left out when it has no padding, only the uncached tail of the prompt. Keys and values go
     to room reserved up front (`kvcache.reserved`) rather than a cache grown by concatenation.
 
-    `cache` holds a prefix of every input row (or with `prefix_rows`, its row `prefix_rows[i]` of
-    input row i). `rows_of`: the input row each output continues (default: one output per input row; `seeds`
+    `prefix_cache` holds a prefix of every input row (or with `prefix_rows`, its row `prefix_rows[i]`
+    of input row i). `rows_of`: the input row each output continues (default: one output per input row; `seeds`
     are per output). Outputs with the same input row and the same tokens so far share one batch
     row, since they would compute the same; it splits when their draws part, and a row whose
     outputs are all finished leaves the batch.
@@ -129,7 +139,15 @@ def _decode(
     if not _plain(model.generation_config):
         assert rows_of is None, "transformers' generate runs one batch row per output"
         return _generate(
-            model, tokenizer, input_ids, attention_mask, max_new_tokens, cache, seeds, sampling, prefix_rows
+            model,
+            tokenizer,
+            input_ids,
+            attention_mask,
+            max_new_tokens=max_new_tokens,
+            prefix_cache=prefix_cache,
+            seeds=seeds,
+            sampling=sampling,
+            prefix_rows=prefix_rows,
         )
     decoder, head = model.get_decoder(), exact_head(model)
     row = torch.arange(len(input_ids)) if rows_of is None else torch.as_tensor(rows_of)  # each output's batch row
@@ -143,11 +161,11 @@ def _decode(
     mask = None if bool((attention_mask == 1).all()) else attention_mask
     capacity = input_ids.shape[1] + max_new_tokens
     room = max(outputs, len(input_ids))
-    prefix, cache = cache, reserved(model, len(input_ids), capacity, cache, room, prefix_rows)
-    if cache is None and prefix is not None:
-        cache = _repeated(prefix, len(input_ids), prefix_rows)
-    done = 0 if cache is None else cache.get_seq_length()
-    step_ids, step_positions = input_ids[:, done:], positions[:, done:]
+    cache = reserved(model, len(input_ids), capacity, prefix=prefix_cache, room=room, prefix_rows=prefix_rows)
+    if cache is None and prefix_cache is not None:
+        cache = _repeated(prefix_cache, len(input_ids), prefix_rows)
+    cached = 0 if cache is None else cache.get_seq_length()  # prompt positions the cache holds already
+    step_ids, step_positions = input_ids[:, cached:], positions[:, cached:]
     finished = torch.zeros(outputs, dtype=torch.bool, device=input_ids.device)
     new = []
     with torch.inference_mode():
@@ -252,6 +270,7 @@ def _variant_rows(
     tokenizer,
     prompts,
     variants,
+    *,
     max_new_tokens,
     seeds,
     caches=None,
@@ -266,17 +285,26 @@ def _variant_rows(
     if rows_of is not None:
         decode = functools.partial(decode, rows_of=rows_of)
     batch = torch.tensor([list(ids) for ids in prompts], device=model.device)
-    shared, cache, prefix_rows = first_edited(variants), None, None
+    shared, prefix_cache, prefix_rows = first_edited(variants), None, None
     if caches is not None and shared:  # at least one clean token to share
         length = min(shared, batch.shape[1] - 1)  # (leaves each prompt a token of its own)
         if len(set(prompts)) == 1:
-            cache = caches.get(prompts[0][:length])
+            prefix_cache = caches.get(prompts[0][:length])
         else:  # each row its own prompt's prefix, as it has in a batch of that prompt alone
-            cache, prefix_rows = caches.stacked([ids[:length] for ids in prompts])
+            prefix_cache, prefix_rows = caches.stacked([ids[:length] for ids in prompts])
     if prefix_rows is not None:
         decode = functools.partial(decode, prefix_rows=prefix_rows)
     with edited(adapter, variants, length=batch.shape[1]):
-        return decode(model, tokenizer, batch, torch.ones_like(batch), max_new_tokens, cache, seeds, sampling)
+        return decode(
+            model,
+            tokenizer,
+            batch,
+            torch.ones_like(batch),
+            max_new_tokens=max_new_tokens,
+            prefix_cache=prefix_cache,
+            seeds=seeds,
+            sampling=sampling,
+        )
 
 
 def _firsts(rows) -> list[int]:
@@ -286,7 +314,7 @@ def _firsts(rows) -> list[int]:
 
 
 def generate_variants(
-    adapter, tokenizer, ids, variants, max_new_tokens=10, seeds=None, batch_size=64, caches=None, sampling=None
+    adapter, tokenizer, ids, variants, *, max_new_tokens=10, seeds=None, batch_size=64, caches=None, sampling=None
 ) -> list[str]:
     """Continuations of one prompt under each variant (greedy, or sampled with `seeds[i]` per variant,
     `sampling` giving temperature, top_k and top_p; untruncated at temperature 1 if None).
@@ -294,11 +322,19 @@ def generate_variants(
     `caches`, a `PrefixCaches`, shares clean prefixes across calls. Equal variants (with other
     seeds, say) go to the same batch, where they share rows while their tokens agree.
     """
-    return generate_calls(adapter, tokenizer, [(ids, variants, seeds)], max_new_tokens, batch_size, caches, sampling)[0]
+    return generate_calls(
+        adapter,
+        tokenizer,
+        [(ids, variants, seeds)],
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        caches=caches,
+        sampling=sampling,
+    )[0]
 
 
 def generate_calls(
-    adapter, tokenizer, calls, max_new_tokens=10, batch_size=64, caches=None, sampling=None
+    adapter, tokenizer, calls, *, max_new_tokens=10, batch_size=64, caches=None, sampling=None
 ) -> list[list[str]]:
     """`generate_variants` for several calls at once, (ids, variants, seeds) each (seeds all None, or
     all given), whose prompts have one token length: their variants share batches, unpadded, each
@@ -313,7 +349,7 @@ def generate_calls(
     if any(seeds is not None and len(seeds) != len(variants) for _, variants, seeds in calls):
         raise ValueError("a call needs one seed per variant")
     rows = [(tuple(int(t) for t in ids), v) for ids, variants, _ in calls for v in variants]
-    seeds = None if calls[0][2] is None else [seed for _, _, call_seeds in calls for seed in call_seeds]
+    row_seeds = None if calls[0][2] is None else [seed for _, _, call_seeds in calls for seed in call_seeds]
     if not rows:
         return [[] for _ in calls]
     caches = caches or PrefixCaches(adapter)
@@ -326,12 +362,20 @@ def generate_calls(
 
     def run(outputs):
         distinct = sorted({firsts[i] for i in outputs})
-        row = {variant: r for r, variant in enumerate(distinct)}
-        rows_of = None if len(distinct) == len(outputs) else [row[firsts[i]] for i in outputs]
+        batch_row = {first: r for r, first in enumerate(distinct)}
+        rows_of = None if len(distinct) == len(outputs) else [batch_row[firsts[i]] for i in outputs]
         prompts, chunk = [rows[i][0] for i in distinct], [rows[i][1] for i in distinct]
-        chunk_seeds = None if seeds is None else [seeds[i] for i in outputs]
+        chunk_seeds = None if row_seeds is None else [row_seeds[i] for i in outputs]
         return _variant_rows(
-            adapter, tokenizer, prompts, chunk, max_new_tokens, chunk_seeds, caches, sampling, rows_of=rows_of
+            adapter,
+            tokenizer,
+            prompts,
+            chunk,
+            max_new_tokens=max_new_tokens,
+            seeds=chunk_seeds,
+            caches=caches,
+            sampling=sampling,
+            rows_of=rows_of,
         )
 
     texts = [""] * len(rows)
@@ -342,7 +386,9 @@ def generate_calls(
     return [texts[end - len(variants) : end] for (_, variants, _), end in zip(calls, ends, strict=True)]
 
 
-def reference_generate(adapter, tokenizer, ids, variants, max_new_tokens=10, seeds=None, sampling=None, batch_size=1):
+def reference_generate(
+    adapter, tokenizer, ids, variants, *, max_new_tokens=10, seeds=None, sampling=None, batch_size=1
+) -> list[str]:
     """The same as `generate_variants`, through transformers' own `generate` over a full forward
     of the prompt: each variant alone, or `batch_size` variants a batch (one row each)."""
     texts = []
@@ -350,21 +396,32 @@ def reference_generate(adapter, tokenizer, ids, variants, max_new_tokens=10, see
         chunk = slice(start, start + batch_size)
         seeded = None if seeds is None else seeds[chunk]
         part = variants[chunk]
-        texts += reference_rows(adapter, tokenizer, [ids] * len(part), part, max_new_tokens, seeded, sampling)
+        texts += reference_rows(
+            adapter, tokenizer, [ids] * len(part), part, max_new_tokens=max_new_tokens, seeds=seeded, sampling=sampling
+        )
     return texts
 
 
-def reference_rows(adapter, tokenizer, prompts, variants, max_new_tokens=10, seeds=None, sampling=None):
+def reference_rows(adapter, tokenizer, prompts, variants, *, max_new_tokens=10, seeds=None, sampling=None) -> list[str]:
     """`variants[i]` of `prompts[i]` (of one token length), as one batch through transformers'
     `generate`, each row a full forward of its prompt."""
-    return _variant_rows(adapter, tokenizer, prompts, variants, max_new_tokens, seeds, None, sampling, _generate)
+    return _variant_rows(
+        adapter,
+        tokenizer,
+        prompts,
+        variants,
+        max_new_tokens=max_new_tokens,
+        seeds=seeds,
+        sampling=sampling,
+        decode=_generate,
+    )
 
 
 # ---------------------------------------------------------------- many prompts
 
 
 def generate_prompts(
-    adapter, tokenizer, prompts, max_new_tokens=10, batch_size=16, desc="generating", share_prefix=True
+    adapter, tokenizer, prompts, *, max_new_tokens=10, batch_size=16, desc="generating", share_prefix=True
 ) -> list[str]:
     """The greedy continuation (new text only) of each prompt, in the order given."""
     texts = [""] * len(prompts)
@@ -372,19 +429,20 @@ def generate_prompts(
     interval = 0.1 if sys.stderr.isatty() else 30
     with tqdm(total=len(prompts), desc=desc, unit="prompt", mininterval=interval) as bar:
         batches = _prefix_batches if share_prefix else _padded_batches
-        for rows, continuations in batches(adapter.model, tokenizer, prompts, max_new_tokens, batch_size):
+        chunks = batches(adapter.model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+        for rows, continuations in chunks:
             for i, text in zip(rows, continuations, strict=True):
                 texts[i] = text
             bar.update(len(rows))
     return texts
 
 
-def _padded_batches(model, tokenizer, prompts, max_new_tokens, batch_size, decode=_generate):
+def _padded_batches(model, tokenizer, prompts, *, max_new_tokens, batch_size, decode=_generate):
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # little padding per batch
 
     def run(rows):
         encoded = tokenizer([prompts[i] for i in rows], return_tensors="pt", padding=True).to(model.device)
-        return decode(model, tokenizer, encoded["input_ids"], encoded["attention_mask"], max_new_tokens)
+        return decode(model, tokenizer, encoded["input_ids"], encoded["attention_mask"], max_new_tokens=max_new_tokens)
 
     yield from in_batches(order, batch_size, run)
 
@@ -398,15 +456,17 @@ def common_prefix(sequences) -> list[int]:
     return list(sequences[0][:length])
 
 
-def _prefix_batches(model, tokenizer, prompts, max_new_tokens, batch_size):
+def _prefix_batches(model, tokenizer, prompts, *, max_new_tokens, batch_size):
     if not prompts:
         return
     encoded = tokenizer(list(prompts))["input_ids"]
     if not cache_is_exact(model, max(len(ids) for ids in encoded), max_new_tokens):
-        yield from _padded_batches(model, tokenizer, prompts, max_new_tokens, batch_size, _decode)
+        yield from _padded_batches(
+            model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, decode=_decode
+        )
         return
     prefix = common_prefix(encoded)
-    cache = clean_cache(model, prefix) if prefix else None
+    prefix_cache = clean_cache(model, prefix) if prefix else None
     # Pad between the shared prefix and each prompt's own tokens: positions come from the attention
     # mask, so every prompt sees the prefix and its own tokens exactly as it would unpadded.
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
@@ -415,10 +475,10 @@ def _prefix_batches(model, tokenizer, prompts, max_new_tokens, batch_size):
         width = max(len(encoded[i]) for i in rows)
         ids, mask = [], []
         for i in rows:
-            pad = width - len(encoded[i])
-            ids.append(prefix + [tokenizer.pad_token_id] * pad + encoded[i][len(prefix) :])
-            mask.append([1] * len(prefix) + [0] * pad + [1] * (len(encoded[i]) - len(prefix)))
+            padding = width - len(encoded[i])
+            ids.append(prefix + [tokenizer.pad_token_id] * padding + encoded[i][len(prefix) :])
+            mask.append([1] * len(prefix) + [0] * padding + [1] * (len(encoded[i]) - len(prefix)))
         ids, mask = torch.tensor(ids, device=model.device), torch.tensor(mask, device=model.device)
-        return _decode(model, tokenizer, ids, mask, max_new_tokens, cache)
+        return _decode(model, tokenizer, ids, mask, max_new_tokens=max_new_tokens, prefix_cache=prefix_cache)
 
     yield from in_batches(order, batch_size, run)

@@ -111,16 +111,22 @@ def check_model(family, attention, dtype, devices) -> Row:
         row.head = f"screened ({str(head.dtype).removeprefix('torch.')})" if head.screened else "every logit"
         row.promised = promised(model)
         variants = variants_of(adapter, ids)
-        engine = generate_variants(adapter, tokenizer, ids, variants, NEW_TOKENS, batch_size=8)
-        row.counts["greedy"] = _same(engine, reference_generate(adapter, tokenizer, ids, variants, NEW_TOKENS))
+        engine = generate_variants(adapter, tokenizer, ids, variants, max_new_tokens=NEW_TOKENS, batch_size=8)
+        reference = reference_generate(adapter, tokenizer, ids, variants, max_new_tokens=NEW_TOKENS)
+        row.counts["greedy"] = _same(engine, reference)
         seeds = [variant_seed(0, str(i)) for i in range(len(variants))]
         sampling = sampling_settings(model.generation_config, {})  # as Patchscopes samples by default
-        engine = generate_variants(adapter, tokenizer, ids, variants, NEW_TOKENS, seeds, 8, sampling=sampling)
-        reference = reference_generate(adapter, tokenizer, ids, variants, NEW_TOKENS, seeds, sampling)
+        sampled = dict(max_new_tokens=NEW_TOKENS, seeds=seeds, sampling=sampling)
+        engine = generate_variants(adapter, tokenizer, ids, variants, batch_size=8, **sampled)
+        reference = reference_generate(adapter, tokenizer, ids, variants, **sampled)
         row.counts["sampled"] = _same(engine, reference)
         prompts = [PROMPT + " and " + p for p in PROMPTS]  # a shared prefix, as the evaluation's
-        engine = generate_prompts(adapter, tokenizer, prompts, NEW_TOKENS, 4, "engine", share_prefix=True)
-        reference = generate_prompts(adapter, tokenizer, prompts, NEW_TOKENS, 4, "generate", share_prefix=False)
+        engine = generate_prompts(
+            adapter, tokenizer, prompts, max_new_tokens=NEW_TOKENS, batch_size=4, desc="engine", share_prefix=True
+        )
+        reference = generate_prompts(
+            adapter, tokenizer, prompts, max_new_tokens=NEW_TOKENS, batch_size=4, desc="generate", share_prefix=False
+        )
         row.counts["prompts"] = _same(engine, reference)
         row.counts["head"] = _head_agrees(model, head, tokenizer)
     except Exception as error:  # noqa: BLE001 (reported in the table: the check goes on with the next model)
@@ -202,7 +208,8 @@ def main(argv=None) -> int:
         "no error, and no difference where identity is promised"))  # fmt: skip
     if args.device == "cuda" and not args.no_benchmark:
         benchmark = [sys.executable, str(ROOT / "benchmarks" / "engine_speed.py"), "--device", "cuda"]
-        failed += [benchmark] if subprocess.run(benchmark, cwd=ROOT).returncode else []
+        if subprocess.run(benchmark, cwd=ROOT).returncode:
+            return 1
     return 1 if failed else 0
 
 

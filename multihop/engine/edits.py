@@ -69,9 +69,9 @@ def edited(adapter: Adapter, variants, length: int | None = None):
             if prompt_pass["done"]:
                 return None
             hidden = args[0] if args else kwargs["hidden_states"]
-            keys = length or hidden.shape[1]
+            key_count = length or hidden.shape[1]
             kwargs["attention_mask"] = _blocked(
-                kwargs.get("attention_mask"), hidden, keys, knockouts[layer], implementation == "eager"
+                kwargs.get("attention_mask"), hidden, key_count, knockouts[layer], implementation == "eager"
             )
             return args, kwargs
 
@@ -93,21 +93,22 @@ def edited(adapter: Adapter, variants, length: int | None = None):
             h.remove()
 
 
-def _blocked(mask, hidden, keys, edits, additive=False):
-    """The attention mask, (batch, 1, queries, keys), with each row's knocked-out pairs blocked.
+def _blocked(mask, hidden, key_count, edits, additive=False):
+    """The attention mask, (batch, 1, queries, keys), with each row's knocked-out pairs (an edit's
+    `keys`: positions) blocked.
 
-    The queries are the last `hidden.shape[1]` of `keys` positions. A missing mask (implicit causal
-    attention) is made explicit: boolean, or additive floats for eager attention.
+    The queries are the last `hidden.shape[1]` of `key_count` positions. A missing mask (implicit
+    causal attention) is made explicit: boolean, or additive floats for eager attention.
     """
     batch, queries = hidden.shape[0], hidden.shape[1]
-    offset = keys - queries
+    offset = key_count - queries
     if mask is None:
-        mask = torch.ones(queries, keys, dtype=torch.bool, device=hidden.device).tril(diagonal=offset)[None, None]
+        mask = torch.ones(queries, key_count, dtype=torch.bool, device=hidden.device).tril(diagonal=offset)[None, None]
         if additive:
             mask = torch.zeros(mask.shape, dtype=hidden.dtype, device=hidden.device).masked_fill(
                 ~mask, torch.finfo(hidden.dtype).min
             )
-    mask = mask[..., :keys].expand(batch, *mask.shape[1:-1], keys).clone()
+    mask = mask[..., :key_count].expand(batch, *mask.shape[1:-1], key_count).clone()
     blocked = False if mask.dtype == torch.bool else torch.finfo(mask.dtype).min
     for row, edit in edits:
         mask[row, :, edit.position - offset, list(edit.keys)] = blocked

@@ -171,16 +171,16 @@ class ExactHead:
         kept between calls (a fresh one costs more in page faults than the product): the scores
         are valid until the next call.
         """
-        rows, tokens = hidden.shape[0], len(self.low)
+        rows, padded_vocab = hidden.shape[0], len(self.low)
         multiple = ROW_MULTIPLE if self.dtype == torch.bfloat16 else 1
         width = -(-rows // multiple) * multiple  # zero rows up to the kernel's fast counts
         columns = torch.nn.functional.pad(hidden.float().to(self.dtype), (0, 0, 0, width - rows)).T
-        if self._buffer.numel() < tokens * width:
-            self._buffer = torch.empty(tokens * width, dtype=self.dtype)
-        scores = self._buffer[: tokens * width].view(tokens, width)
-        maxima = torch.empty(tokens // BLOCK, width, dtype=self.dtype)
+        if self._buffer.numel() < padded_vocab * width:
+            self._buffer = torch.empty(padded_vocab * width, dtype=self.dtype)
+        scores = self._buffer[: padded_vocab * width].view(padded_vocab, width)
+        maxima = torch.empty(padded_vocab // BLOCK, width, dtype=self.dtype)
         vocab = self.weight.shape[0]
-        for start in range(0, tokens, SCREEN_TOKENS):
+        for start in range(0, padded_vocab, SCREEN_TOKENS):
             part = scores[start : start + SCREEN_TOKENS]
             torch.mm(self.low[start : start + SCREEN_TOKENS], columns, out=part)
             if start + len(part) > vocab:

@@ -63,7 +63,7 @@ def key_value_layers(cache) -> bool:
     return all(type(layer) in (DynamicLayer, DynamicSlidingWindowLayer) for layer in cache.layers)
 
 
-def reserved(model, rows: int, capacity: int, prefix=None, room: int | None = None, prefix_rows=None):
+def reserved(model, rows: int, capacity: int, *, prefix=None, room: int | None = None, prefix_rows=None):
     """A cache for a batch of `rows` rows, with room for `room` rows (default `rows`) of up to
     `capacity` positions, holding `prefix` (a one-row cache) in every row of the batch, or with
     `prefix_rows`, row `prefix_rows[i]` of `prefix` in row i; None where the model's cache has

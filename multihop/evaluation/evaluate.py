@@ -35,7 +35,7 @@ HOPS = ["first_hop", "second_hop"]
 
 
 def evaluate(
-    dataset: pd.DataFrame, generate, prefix: str = "", staged: bool = True, match="substring", one_character="alias"
+    dataset: pd.DataFrame, generate, *, prefix: str = "", staged: bool = True, match="substring", one_character="alias"
 ) -> pd.DataFrame:
     """One row per case: `{kind}_generation` and `{kind}_correct` for the five prompt kinds.
 
@@ -47,14 +47,14 @@ def evaluate(
     """
     table = pd.DataFrame({"id": dataset["id"]}, index=dataset.index)
     judge = (match, one_character)
-    _ask(table, dataset, HOPS, generate, prefix, judge)
+    _ask(table, dataset, HOPS, generate, prefix=prefix, judge=judge)
     others = [kind for kind in PROMPT_KINDS if kind not in HOPS]
     asked = table["first_hop_correct"] & table["second_hop_correct"] if staged else table["id"].notna()
-    _ask(table, dataset, others, generate, prefix, judge, rows=asked)
+    _ask(table, dataset, others, generate, prefix=prefix, judge=judge, rows=asked)
     return table.reset_index(drop=True)
 
 
-def _ask(table, dataset, kinds, generate, prefix, judge, rows=None):
+def _ask(table, dataset, kinds, generate, *, prefix, judge, rows=None):
     """Fill the generation and correct columns of `kinds` for `rows` (a mask; all rows by default);
     `judge`: (match, one_character)."""
     match, one_character = judge

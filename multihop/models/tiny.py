@@ -109,7 +109,7 @@ FACTS = [
 ]
 
 
-def taught(model, tokenizer, sentences=FACTS, steps=300, lr=3e-3, seed=0):
+def taught(model, tokenizer, *, sentences=FACTS, steps=300, lr=3e-3, seed=0):
     """`model` trained to recite `sentences` (each ended by EOS), full batch, in a few seconds.
 
     One thread and a fixed seed, so the same weights come out on every machine of one kind.
