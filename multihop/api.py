@@ -21,7 +21,7 @@ import yaml
 
 from multihop.analyses import runner
 from multihop.analyses.cases import Case, load_cases, locate_all
-from multihop.analyses.catalog import CATALOG
+from multihop.analyses.catalog import CATALOG, added_settings
 from multihop.dataset.chain_file import import_chains
 from multihop.errors import UserError
 from multihop.models.adapter import Adapter
@@ -43,11 +43,13 @@ def analysis_settings(**changes) -> dict:
     """The analyses' settings of the project's config.yaml (and its `evaluation.match` and
     `evaluation.one_character`), changed by `changes`."""
     config = yaml.safe_load(CONFIG.read_text())
-    unknown = set(changes) - set(config["analyses"]) - {"match", "one_character"}
+    # the settings analyses add (their defaults live in their catalog entries), then config.yaml's
+    analyses = {name: spec["default"] for name, spec in added_settings().items()} | config["analyses"]
+    unknown = set(changes) - set(analyses) - {"match", "one_character"}
     if unknown:
         raise UserError(f"no analysis setting named {', '.join(sorted(unknown))} (see config.yaml, analyses:)")
     judging = {key: config["evaluation"][key] for key in ("match", "one_character")}
-    return {**config["analyses"], **judging, **changes}
+    return {**analyses, **judging, **changes}
 
 
 def load_model(source: str, dtype: str = "auto", device: str = "auto", prefix: str = "") -> Model:

@@ -1,10 +1,16 @@
 """The config checked against its schema, with one line per mistake instead of the schema dumped.
 
 Snakemake's own validation (which also fills in the defaults) runs after this, on a config that
-passes; this only words the first mistake so that it names the key and what it should be.
+passes; this only words the first mistake so that it names the key and what it should be. The
+schema is schemas/config.schema.yaml with the settings that the catalog's analyses add
+(`Analysis.adds`): a new analysis declares a new setting once, in its entry.
 """
 
+import contextlib
+import copy
+import os
 import re
+import tempfile
 
 import jsonschema
 import yaml
@@ -45,8 +51,31 @@ def _explain(error: jsonschema.ValidationError) -> str:
     return f"{where}: {error.message}"
 
 
+def schema(path, added: dict | None = None) -> dict:
+    """The config's schema: the file at `path`, with `added` (name -> JSON schema, whose default
+    fills it in where the config is silent: the settings the catalog's analyses add,
+    multihop.analyses.catalog.added_settings) in the `analyses` section."""
+    with open(path) as file:
+        out = yaml.safe_load(file)
+    out["properties"]["analyses"]["properties"].update(copy.deepcopy(added or {}))
+    return out
+
+
+@contextlib.contextmanager
+def schema_file(path, added: dict | None = None):
+    """`schema(path, added)` written to a temporary file for the block (Snakemake's validate reads a file)."""
+    handle, name = tempfile.mkstemp(suffix=".yaml", prefix="config.schema.")
+    try:
+        with os.fdopen(handle, "w") as file:
+            yaml.safe_dump(schema(path, added), file)
+        yield name
+    finally:
+        os.unlink(name)
+
+
 def check(config: dict, schema_path) -> None:
-    """Raise a UserError naming the config's first mistake, if it has one."""
+    """Raise a UserError naming the config's first mistake, if it has one (`schema_path`: a
+    schema file, as `schema_file` writes it)."""
     with open(schema_path) as file:
         schema = yaml.safe_load(file)
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))

@@ -24,8 +24,9 @@ def run(main, snakemake):
 
 
 def batch_size(snakemake, model: str | None = None) -> int:
-    """The batch size of a model's evaluation, or of the analyses: read from the config, not
-    given as a param, as it changes speed, never outputs (a change reruns nothing)."""
+    """The batch size of a model's evaluation, or of the analyses, read from the config: it is a
+    param (`batch`) only where it can change outputs (not on a CPU in float32, where the engine
+    promises the same outputs whatever the batch; rules/common.smk, batch_of)."""
     if model is None:
         return snakemake.config["analyses"]["batch_size"]
     return next(entry for entry in snakemake.config["models"] if entry["name"] == model)["batch_size"]

@@ -45,14 +45,16 @@ rule analysis_shard:
         **MODEL_RESOURCES,
     params:
         # the catalog is left out of the digest: adding or changing one analysis's entry reruns
-        # no other analysis (its columns and settings are params)
+        # no other analysis (its entry and the catalog's constants it imports are params)
         code=lambda wildcards: code_digest(
             "scripts/run_analysis.py",
             CATALOG[wildcards.analysis].module_file,
             leave_out=[CATALOG_FILE],
         ),
-        columns=lambda wildcards: list(CATALOG[wildcards.analysis].columns),
+        entry=lambda wildcards: ENTRIES[wildcards.analysis],
         model=model_config,
+        batch=batch_of("analyses"),
+        check={**ENGINE_CHECK, "seed": config["analyses"]["seed"]},
         cases=lambda wildcards: CASES[wildcards.analysis],
         settings=settings_of,
         # which names a case's entities have: every analysis reads them
@@ -97,10 +99,11 @@ rule summarize_stages:
         "results/logs/{model}/{split}/summarize_stages.log",
     localrule: True
     params:
-        code=code_digest("scripts/summarize_stages.py"),
-        rules={
-            **{key: SETTINGS[key] for key in ("propagation", "knockout_count")},
-            **{key: SETTINGS[key] for key in ("patchscopes_reading", "one_character")},
+        # the script, and the modules whose functions read each stage (named in the catalog)
+        code=code_digest("scripts/summarize_stages.py", *STAGE_READERS),
+        settings={
+            **stage_settings(SETTINGS),
+            **{key: SETTINGS[key] for key in CHANCE_READS},
         },
         cases=CASES,
         seed=config["analyses"]["seed"],  # the chance baseline's donors

@@ -5,29 +5,40 @@ from snakemake.utils import min_version, validate
 
 from multihop.analyses.catalog import (
     CATALOG,
+    NULLS_COMPARED,
     STAGE_ANALYSES,
+    added_settings,
     case_counts,
+    constants_read,
     product_settings,
+    stage_settings,
+    stages,
     uses,
 )
 from multihop.configuration import check as check_config
+from multihop.configuration import schema_file
 from multihop.dataset.chain_file import missing_chain_file
-from multihop.dependencies import code_digest
+from multihop.dependencies import code_digest, code_files
 from multihop.errors import UserError
 from multihop.evaluation.splits import SPLITS
 from multihop.models.bundled import BUNDLED, RESOURCES, bundled_dir, bundled_name
 from multihop.models.bundled import module_file as bundled_module_file
 from multihop.models.gpus import gpu_count
 from multihop.report.choices import chosen
+from multihop.report.stages import CHANCE_READS
 
 min_version("9.0")
 
 
-try:  # the first mistake in one line, rather than the schema dumped
-    check_config(config, f"{workflow.basedir}/schemas/config.schema.yaml")
-except UserError as error:
-    raise WorkflowError(str(error)) from None
-validate(config, "../schemas/config.schema.yaml")  # fills in the defaults
+# the schema, with the settings that the catalog's analyses add (multihop.configuration.schema)
+with schema_file(
+    f"{workflow.basedir}/schemas/config.schema.yaml", added_settings()
+) as schema:
+    try:  # the first mistake in one line, rather than the schema dumped
+        check_config(config, schema)
+    except UserError as error:
+        raise WorkflowError(str(error)) from None
+    validate(config, schema)  # fills in the defaults
 
 
 if config["dataset"]["source"] == "file" and not config["dataset"]["file"]:
@@ -71,12 +82,47 @@ def dump_input(wildcards):
 
 def model_config(wildcards):
     """The model's entry, less its resources and batch size: what a model job's outputs depend on
-    (scripts read the batch size from the config: it changes speed, never outputs)."""
+    (the batch size is a param of its own, `batch`, where it can change outputs)."""
     return {
         key: value
         for key, value in MODELS[wildcards.model].items()
         if key not in ("resources", "batch_size")
     }
+
+
+def exact(model):
+    """Whether the engine promises the same outputs whatever its batch size: on a CPU in float32
+    (its self-check stops a job that differs). On a GPU or in a lower precision, batch sizes and
+    paths can change answers; "auto" may mean a GPU, so it counts as one."""
+    return model["device"] == "cpu" and model["dtype"] in ("auto", "float32")
+
+
+def batch_of(key):
+    """A model job's param `batch`: the batch size (the model's `batch_size` for the evaluation,
+    `analyses.batch_size` for the analyses) where it can change outputs, else None, so that a
+    change reruns nothing where the engine promises identity (scripts read it from the config).
+    """
+
+    def batch(wildcards):
+        model = MODELS[wildcards.model]
+        if exact(model):
+            return None
+        return (
+            model["batch_size"] if key == "model" else config["analyses"]["batch_size"]
+        )
+
+    return batch
+
+
+# What a model job's self-check record (its .check.json) depends on: the engine's path (the
+# reference path checks nothing) and how many generations it samples (an analysis shard's sample
+# also follows analyses.seed).
+ENGINE_CHECK = {
+    "path": config["engine"]["path"],
+    "self_check": (
+        config["engine"]["self_check"] if config["engine"]["path"] == "fast" else 0
+    ),
+}
 
 
 def model_threads(wildcards):
@@ -134,6 +180,19 @@ def settings_of(wildcards):
 
 
 CATALOG_FILE = "multihop/analyses/catalog.py"
+# What of the catalog each analysis's shards depend on: its entry, and the values of the catalog's
+# constants that its code imports (the shards leave the catalog out of their code digest).
+ENTRIES = {
+    name: {
+        **analysis.described(SETTINGS),
+        "constants": constants_read(
+            code_files("scripts/run_analysis.py", analysis.module_file)
+        ),
+    }
+    for name, analysis in CATALOG.items()
+}
+# the modules whose functions read the stages of stages.csv (the catalog names them)
+STAGE_READERS = sorted({stage.module_file for _, stage in stages().values()})
 
 
 # Each rule's params hold `code=code_digest(script, ...)`: the digest of what its script and the

@@ -17,6 +17,8 @@ rule evaluate:
     params:
         code=code_digest("scripts/evaluate.py"),
         model=model_config,
+        batch=batch_of("model"),
+        check=ENGINE_CHECK,
         max_new_tokens=config["evaluation"]["max_new_tokens"],
         staged=config["evaluation"]["staged"],
         match=config["evaluation"]["match"],

@@ -91,9 +91,8 @@ rule make_findings:
                 stages=["stages.csv"],
                 stages_word=["stages_word.csv"],
                 studied=["studied.csv"],
-                backpatching=analysis_parts("backpatching"),
-                forwardpatching=analysis_parts("forwardpatching"),
-                controls=analysis_parts("controls"),
+                # back-patching and its nulls
+                **{name: analysis_parts(name) for name in NULLS_COMPARED},
             )
         ),
         model="results/{model}/model.json",

@@ -5,6 +5,7 @@ import logging
 
 import pandas as pd
 
+from multihop.analyses.catalog import NULLS_COMPARED
 from multihop.evaluation.splits import SPLITS
 from multihop.files import read_json, read_table, write_csv
 from multihop.report.choices import choices, summary
@@ -23,11 +24,13 @@ def main(snakemake):
     # cases that share an answer (e3) are resampled together
     studied = by_split(snakemake.input, "studied", read_table)
     groups = groups_by_split(studied)
-    names = ("backpatching", "forwardpatching", "controls")
+    names = NULLS_COMPARED  # back-patching and its nulls
     parts = {name: by_split(snakemake.input, name, pd.read_parquet) for name in names}
 
     def claims(stages, parts):
-        against = compared(*(parts[name] for name in names), groups, model["layers"], snakemake.params.seed)
+        against = compared(
+            *(parts[name] for name in names), groups=groups, num_layers=model["layers"], seed=snakemake.params.seed
+        )
         return findings(stages, model["layers"], against, groups)
 
     one_character = snakemake.params.config["evaluation"]["one_character"]

@@ -18,7 +18,9 @@ def main(snakemake):
     title = f"{name}: layer of each stage"
     never = model["layers"]  # a stage never reached: one row above the last layer
     chance = chance_medians(stages, never)
-    figure = stage_boxplot(stage_rows(stages, never), counts, model["layers"], title, studied_counts(stages), chance)
+    figure = stage_boxplot(
+        stage_rows(stages, never), counts, model["layers"], title, studied=studied_counts(stages), chance=chance
+    )
     save(figure, out.stages, out.stages_pdf)
     shares = first_layer_shares(stages, model["layers"])
     decoded = {split: len(studied_for(table, "first_hop_resolved")) for split, table in stages.items()}  # Patchscopes'

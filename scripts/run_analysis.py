@@ -70,11 +70,11 @@ def run_shard(snakemake, located, cases_per_split, gpus):
     )
     finished = FinishedCases(f"{snakemake.output.table}.unfinished", digest)
     settings, batch = snakemake.params.settings, batch_size(snakemake)
-    # engine settings change how outputs are computed, not what they are: read, not params
-    engine = snakemake.config["engine"]
-    sample_size = engine["self_check"] if engine["path"] == "fast" else 0  # generations the self-check recomputes
-    seed = f"{snakemake.config['analyses']['seed']}|{analysis}|{located['id'].iloc[0]}"
-    check = SelfCheck(sample_size, seed, model, engine["warn_below"])
+    # the engine's path and its self-check's sample are params (the check record holds what they
+    # decide); warn_below only words a warning
+    engine = snakemake.params.check
+    seed = f"{engine['seed']}|{analysis}|{located['id'].iloc[0]}"
+    check = SelfCheck(engine["self_check"], seed, model, snakemake.config["engine"]["warn_below"])
     start = time.perf_counter()
     adapter = Adapter(model)
     table = runner.run(

@@ -19,17 +19,17 @@ def main(snakemake):
     }
     studied = read_table(snakemake.input.studied)
     counts, params = snakemake.params.cases, snakemake.params
-    rules = params.rules
+    settings = params.settings
 
     def summarized(tables):
         # beside each case's stages: how early Patchscopes "decodes" another case's names
-        return split_stages(studied, counts, tables, rules, params.seed)
+        return split_stages(studied, counts, tables, settings, params.seed)
 
     stages = summarized(tables)
     logging.info("%d studied cases (%s)", len(stages), ", ".join(f"{n} {name}" for name, n in counts.items()))
     write_csv(stages, snakemake.output.stages)
     word = {
-        name: rejudged(table, studied, "word", rules["one_character"]) if name in JUDGED else table
+        name: rejudged(table, studied, "word", settings["one_character"]) if name in JUDGED else table
         for name, table in tables.items()
     }
     write_csv(summarized(word), snakemake.output.stages_word)

@@ -23,6 +23,14 @@ SETTINGS = {"max_new_tokens": 4, "patchscopes_seeds": [0], "knockout_window": 1,
 SETTINGS |= {"match": "substring", "sampling": {"temperature": None, "top_k": None, "top_p": None}}
 SETTINGS |= {"projection_tokens": "first", "knockout_relation": "noun", "projection_space": "tokenizer"}
 SETTINGS |= {"patchscopes_reading": "patterns", "one_character": "alias"}
+STAGE_RULES = {"propagation": "any", "knockout_count": "changed"}  # the study's
+
+
+def stages_of(studied, counts, ps, pr, ko, bp, **rules):
+    tables = {"patchscopes": ps, "projection": pr, "knockout": ko, "backpatching": bp}
+    return case_stages(studied, counts, tables, STAGE_RULES | rules)
+
+
 PREFIX = "the capital of Japan is Tokyo. "
 
 
@@ -100,7 +108,7 @@ def test_the_analyses_give_one_row_per_variant(dataset):
         assert all(len(part) for part in parts) and sum(len(part) for part in parts) == len(table)
     assert CATALOG["patchscopes"].part_names(SETTINGS) == ["t1_s0", "t2_s0"]
     studied = pd.DataFrame({"id": [c.id for c in cases], "order": range(len(cases))})
-    summary = case_stages(studied, case_counts(len(cases)), **{name: tables[name] for name in STAGE_ANALYSES})
+    summary = case_stages(studied, case_counts(len(cases)), {n: tables[n] for n in STAGE_ANALYSES}, STAGE_RULES)
     assert list(summary["id"]) == [c.id for c in cases]
     assert runner.run("knockout", adapter, tokenizer, [], SETTINGS).empty
 
@@ -155,7 +163,7 @@ def test_case_stages_from_hand_made_tables():
         columns=["id", "position", "source_layer", "target_layer", "generation", "correct", "unedited_correct"],
     )  # fmt: skip
     both, every = pd.DataFrame({"id": ["a", "b"], "order": [0, 1]}), case_counts(2)
-    got = case_stages(both, every, ps, pr, ko, bp).set_index("id")
+    got = stages_of(both, every, ps, pr, ko, bp).set_index("id")
     a, b = got.loc["a"], got.loc["b"]
     assert (a.first_hop_resolved, a.e2_decoded_t2, a.e3_decoded_t2) == (3, 4, 5)
     assert (a.e2_in_attention, a.knockout_matters, a.prediction_extracted) == (2, 6, 7)
@@ -164,9 +172,9 @@ def test_case_stages_from_hand_made_tables():
     assert not a.unedited_correct and b.unedited_correct
     assert pd.isna(b.first_hop_resolved) and pd.isna(b.information_propagation)
     # without a knockout layer that matters: the study averages the two layers left; ours needs all three
-    study = case_stages(both[:1], every, ps, pr, ko[ko["layer"] != 6], bp).set_index("id")
+    study = stages_of(both[:1], every, ps, pr, ko[ko["layer"] != 6], bp).set_index("id")
     assert study.loc["a", "information_propagation"] == pytest.approx((2 + 4) / 2)
-    ours = case_stages(both[:1], every, ps, pr, ko[ko["layer"] != 6], bp, propagation="all").set_index("id")
+    ours = stages_of(both[:1], every, ps, pr, ko[ko["layer"] != 6], bp, propagation="all").set_index("id")
     assert pd.isna(ours.loc["a", "information_propagation"]) and ours.loc["a", "e2_in_attention"] == 2
 
 
@@ -183,7 +191,7 @@ def test_stages_count_only_where_their_analyses_studied_the_case():
     ko = pd.DataFrame([(i, "e1", 3, "", False, True, "", False) for i in "ab"], columns=CATALOG["knockout"].columns)
     bp = pd.DataFrame([(i, "t1", 5, 2, "", True, False) for i in "ab"], columns=CATALOG["backpatching"].columns)
     counts = {**case_counts(2), "patchscopes": 1}
-    got = case_stages(pd.DataFrame({"id": ["a", "b"], "order": [1, 0]}), counts, ps, pr, ko, bp).set_index("id")
+    got = stages_of(pd.DataFrame({"id": ["a", "b"], "order": [1, 0]}), counts, ps, pr, ko, bp).set_index("id")
     assert list(got["studied_by_patchscopes"]) == [False, True] and got["studied_by_knockout"].all()
     assert pd.isna(got.loc["a", "first_hop_resolved"]) and got.loc["b", "first_hop_resolved"] == 2
     # propagation needs all three analyses: none for a, though its knockout and projection exist

@@ -74,17 +74,21 @@ def _knockout_case(clean_correct: bool):
         [("a", "e1", 2, "", True, True, "", clean_correct), ("a", "e1", 5, "", False, True, "", clean_correct)],
         columns=["id", "target", "layer", "generation", "correct", "changed", "clean_generation", "clean_correct"],
     )
-    return pd.DataFrame({"id": ["a"], "order": [0]}), case_counts(1), ps, pr, ko, bp
+    tables = {"patchscopes": ps, "projection": pr, "knockout": ko, "backpatching": bp}
+    return pd.DataFrame({"id": ["a"], "order": [0]}), case_counts(1), tables
+
+
+def _knockout_matters(studied, counts, tables, knockout_count="changed"):
+    rules = {"propagation": "any", "knockout_count": knockout_count}
+    return case_stages(studied, counts, tables, rules).set_index("id").loc["a", "knockout_matters"]
 
 
 def test_knockout_counts_a_change_to_the_right_answer_where_the_clean_run_is_wrong_as_the_authors():
-    studied, counts, *tables = _knockout_case(clean_correct=False)
-    assert case_stages(studied, counts, *tables).set_index("id").loc["a", "knockout_matters"] == 2
-    ours = case_stages(studied, counts, *tables, knockout_count="broken").set_index("id")
-    assert ours.loc["a", "knockout_matters"] == 5
+    case = _knockout_case(clean_correct=False)
+    assert _knockout_matters(*case) == 2
+    assert _knockout_matters(*case, knockout_count="broken") == 5
     # where the clean run is right, both runs right means unchanged in meaning: the rules agree
-    studied, counts, *tables = _knockout_case(clean_correct=True)
-    assert case_stages(studied, counts, *tables).set_index("id").loc["a", "knockout_matters"] == 5
+    assert _knockout_matters(*_knockout_case(clean_correct=True)) == 5
 
 
 def test_projection_leaves_out_spaced_names_for_llama_2():

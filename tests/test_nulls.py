@@ -75,7 +75,7 @@ def example(null_rate=0.05):
 def rare():
     """The example whose nulls rarely answer, and its table."""
     bp, fp, ctl = example(null_rate=0.02)
-    return bp, nulls.compared(bp, fp, ctl, GROUPS, LAYERS, seed=0)
+    return bp, nulls.compared(bp, fp, ctl, groups=GROUPS, num_layers=LAYERS, seed=0)
 
 
 def row(table, split, position, null, measure):
@@ -87,6 +87,10 @@ def row(table, split, position, null, measure):
     ]
     assert len(found) == 1, (split, position, null, measure)
     return found.iloc[0]
+
+
+def _result(n, groups, value, low, high):
+    return {"n": n, "groups": groups, "value": value, "ci_low": low, "ci_high": high}
 
 
 def test_signed_rank_is_scipys_exact_wilcoxon_over_the_groups_means():
@@ -112,9 +116,9 @@ def test_mcnemar_is_exact_and_its_power_grows_with_the_cases():
 
 def test_cases_needed_scales_the_interval_to_reach_the_bound():
     # reaching 0.2 below 0.1 with 10 groups: (0.2 / 0.1)^2 = 4 times as many
-    assert cases_needed(20, 10, 0.1, -0.1, 0.3, (0.0, math.inf)) == 80
-    assert cases_needed(20, 10, 0.1, 0.0, 0.5, (0.0, math.inf)) == 21  # on the bound at 20 cases: more than 20
-    assert math.isnan(cases_needed(20, 10, 0.0, -0.1, 0.1, (0.0, math.inf)))  # on the bound: no number
+    assert cases_needed(_result(20, 10, 0.1, -0.1, 0.3), (0.0, math.inf)) == 80
+    assert cases_needed(_result(20, 10, 0.1, 0.0, 0.5), (0.0, math.inf)) == 21  # on the bound at 20 cases: more than 20
+    assert math.isnan(cases_needed(_result(20, 10, 0.0, -0.1, 0.1), (0.0, math.inf)))  # on the bound: no number
 
 
 def test_back_patching_beats_a_null_that_rarely_answers(rare):
@@ -134,7 +138,7 @@ def test_back_patching_beats_a_null_that_rarely_answers(rare):
 
 def test_back_patching_that_a_null_matches_is_not_distinguishable_from_chance():
     bp, fp, ctl = example(null_rate=0.25)  # the nulls hit about as many cells as back-patching
-    table = nulls.compared(bp, fp, ctl, GROUPS, LAYERS, seed=0)
+    table = nulls.compared(bp, fp, ctl, groups=GROUPS, num_layers=LAYERS, seed=0)
     verdict, why = nulls.beats_every_null(table, "incorrect", "t1")
     assert verdict == "not distinguishable from chance" and "forward patching" in why
     claims = findings(stages_of(bp), LAYERS, table, GROUPS)
@@ -148,7 +152,14 @@ def test_back_patching_that_a_null_matches_is_not_distinguishable_from_chance():
 def test_no_null_means_no_verdict_on_back_patching():
     bp, _, _ = example(null_rate=0.02)
     empty = {split: rows.iloc[:0] for split, rows in bp.items()}
-    table = nulls.compared(bp, empty, {split: rows.iloc[:0].assign(control="") for split, rows in bp.items()}, {}, 4, 0)
+    table = nulls.compared(
+        bp,
+        empty,
+        {split: rows.iloc[:0].assign(control="") for split, rows in bp.items()},
+        groups={},
+        num_layers=4,
+        seed=0,
+    )
     assert table.empty
     assert nulls.beats_every_null(table, "incorrect", "t2")[0] == "inconclusive"
     claims = findings(stages_of(bp), LAYERS, table, GROUPS)

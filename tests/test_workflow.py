@@ -21,7 +21,7 @@ import pytest
 import yaml
 from conftest import merged
 
-from multihop.analyses.catalog import CATALOG
+from multihop.analyses.catalog import CATALOG, CONTROLS
 from multihop.evaluation.splits import SPLITS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -212,6 +212,28 @@ def test_reruns_follow_what_code_means(workdir, tmp_path):
     assert {"summarize_stages", "plot_stages", "plot_patchscopes", "make_findings"} <= set(jobs)
     assert not {"plot_backpatching", "table_projection", "plot_knockout"} & set(jobs)
     assert not {"extract_wikidata", "build_dataset", "evaluate", "split_cases", "sample_cases"} & set(jobs)
+    module.write_text(module.read_text().replace("\nEDITED = True\n", ""))
+
+    # a log message reworded reruns nothing; the catalog's entries and constants rerun what reads them
+    selfcheck = project / "multihop" / "engine" / "selfcheck.py"
+    reworded = selfcheck.read_text().replace('"engine self-check: %d of %d', '"self-check: %d of %d')
+    assert reworded != selfcheck.read_text()
+    selfcheck.write_text(reworded)
+    assert planned_jobs(run, project=project) == {}
+    catalog = project / "multihop" / "analyses" / "catalog.py"
+    original = catalog.read_text()
+    catalog.write_text(
+        original.replace('KNOCKOUT_TARGETS = ("e1", "r1", "r2")', 'KNOCKOUT_TARGETS = ("e1", "r1", "r2", "e2")')
+    )
+    jobs = planned_jobs(run, project=project)
+    # knockout's shards, and its four parts: no other analysis's sweep (the report's quick rules, yes)
+    assert jobs["analysis_shard"] == shards and jobs["gather_analysis"] == shards * 4 and "plot_knockout" in jobs
+    assert not {"sample_cases", "evaluate"} & set(jobs), jobs
+    flipped = original.replace("            draws_on_others=True,\n", "")
+    assert flipped != original
+    catalog.write_text(flipped)
+    jobs = planned_jobs(run, project=project)
+    assert jobs["analysis_shard"] == shards and jobs["gather_analysis"] == shards * len(CONTROLS), jobs
 
 
 def test_settings_reach_only_the_analyses_that_read_them(workdir, tmp_path):
@@ -235,7 +257,8 @@ def test_settings_reach_only_the_analyses_that_read_them(workdir, tmp_path):
     assert not {"plot_patchscopes", "plot_knockout", "sample_cases", "evaluate"} & set(fewer)
 
 
-TOY_MODULE = '''"""A toy analysis: the unedited prompt's answer, judged; its figure and table live here too."""
+TOY_MODULE = '''"""A toy stage analysis: the unedited prompt's answer, judged; its stage (a made-up layer where
+the answer is right), figure and table live here too."""
 
 import pandas as pd
 
@@ -245,6 +268,11 @@ from multihop.analyses.catalog import CATALOG
 def run(context, case):
     text = context.generate(case.ids, [()])[0]
     return pd.DataFrame([(case.id, text, context.judge(text, case.names["e3"]))], columns=CATALOG["toy"].columns)
+
+
+def answered(tables, stages, settings):
+    toy = tables["toy"]
+    return pd.Series(settings["toy_layer"], index=toy.loc[toy["correct"], "id"], dtype=float)
 
 
 def figure(inputs):
@@ -266,16 +294,38 @@ TOY_ENTRY = """        Analysis(
             ("id", "generation", "correct"),
             lambda settings: {"all": {}},
             reads=("max_new_tokens", "match"),
+            stages=(
+                Stage(
+                    "toy_answered",
+                    "multihop.analyses.toy:answered",
+                    "toy answered",
+                    place=5,
+                    reads=("toy_layer",),
+                    claim=Claim(5, "toy: the answer comes late", (0.5, math.inf), "interval above 0.5"),
+                ),
+            ),
             figure=Product("multihop.analyses.toy:figure", "toy"),
             table=Product("multihop.analyses.toy:table", "toy", "toy: answers of the unedited prompt"),
+            adds={"toy_layer": {"type": "integer", "minimum": 0, "default": 2, "description": "the toy's layer"}},
         ),
+"""
+# the toy's stages as the stage figure draws them: its x tick labels, from the copy's code
+STAGE_LABELS = """
+import pandas as pd
+from multihop.report.figures import stage_boxplot
+from multihop.report.tables import stage_rows
+stages = {split: pd.read_csv(f"results/tiny-llama/{split}/stages.csv") for split in ("correct", "incorrect")}
+figure = stage_boxplot(stage_rows(stages, never=4), {s: len(t) for s, t in stages.items()}, 4, "")
+names = [" ".join(label.get_text().split("\\n")[:2]) for label in figure.axes[0].get_xticklabels()]
+print("|".join(names))
 """
 
 
 def test_a_new_analysis_is_a_module_an_entry_and_a_caption(workdir, tmp_path):
-    """In a copy of the project: a toy analysis (three files: its module, its catalog entry, its
-    caption) is planned, runs on the .test study, is drawn and tabled, and is in the report with
-    its caption."""
+    """In a copy of the project: a toy stage analysis (three files: its module, its catalog entry,
+    its caption), with a setting of its own declared in its entry, is planned, runs on the .test
+    study, is drawn and tabled, is a column of stages.csv, a row of the findings and a box of the
+    stage figure, and is in the report with its caption."""
     project, run = copy_project(tmp_path / "project"), copy_run(workdir, tmp_path / "run")
     (project / "multihop" / "analyses" / "toy.py").write_text(TOY_MODULE)
     catalog = project / "multihop" / "analyses" / "catalog.py"
@@ -300,6 +350,26 @@ def test_a_new_analysis_is_a_module_an_entry_and_a_caption(workdir, tmp_path):
     assert report.returncode == 0, report.stderr[-3000:]
     html = (run / "report.html").read_text()
     assert "toy.png" in html and "Toy answers of" in html and "toy: answers of the unedited prompt" in html
+    # its stage: read with its own setting's default, tested as a claim, drawn in the stage figure
+    for split in SPLITS:
+        stages = pd.read_csv(run / "results" / MODEL / split / "stages.csv").set_index("id")
+        answered = pd.read_parquet(run / "results" / MODEL / split / "toy_all.parquet").set_index("id")["correct"]
+        assert (stages["toy_answered"].notna() == answered.reindex(stages.index)).all()
+        assert (stages["toy_answered"].dropna() == 2).all()
+    findings = pd.read_csv(run / "results" / MODEL / "tables" / "findings.csv")
+    toy = findings[findings["statement"] == "toy: the answer comes late"]
+    assert list(toy["split"]) == list(SPLITS) and list(toy["claim"].astype(str)) == ["5", "5"]
+    env = {**os.environ, "PYTHONPATH": str(project)}
+    drawn = subprocess.run(
+        [sys.executable, "-c", STAGE_LABELS], cwd=run, env=env, capture_output=True, text=True, check=True
+    )
+    labels = drawn.stdout.strip().split("|")
+    assert labels[-1] == "toy answered" and labels[0] == "first hop resolved", labels
+    # its setting, declared once in its entry: changing it reruns its stage's readers, not its shards
+    extra = tmp_path / "toy_layer.yaml"
+    extra.write_text(yaml.safe_dump({"analyses": {"toy_layer": 3}}))
+    changed = planned_jobs(run, "--configfile", run / "config.yaml", extra, project=project)
+    assert changed["summarize_stages"] == len(SPLITS) and "analysis_shard" not in changed, changed
 
 
 def test_the_rules_outputs_derive_from_the_catalog(workdir, tmp_path):

@@ -67,7 +67,9 @@ def _split_labels(counts: dict[str, int]) -> dict[str, str]:
     return {split: f"{split} (n={counts.get(split, 0)})" for split in SPLITS}
 
 
-def stage_boxplot(stages: pd.DataFrame, counts: dict[str, int], num_layers: int, title: str, studied=None, chance=None):
+def stage_boxplot(
+    stages: pd.DataFrame, counts: dict[str, int], num_layers: int, title: str, *, studied=None, chance=None
+):
     """Box plot of the layer of each stage, correct vs incorrect cases, with every case as a dot;
     cases that never reach a stage sit in the "never" row above the last layer (layer
     `num_layers` in `stages`), inside the boxes, as the findings count them.
@@ -142,6 +144,7 @@ def heatmaps(
     num_layers: int,
     title: str,
     scale: str,
+    *,
     marks: dict | None = None,
     difference: bool = False,
 ):

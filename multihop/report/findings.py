@@ -22,6 +22,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from multihop.analyses import catalog
 from multihop.report import heldout, nulls
 from multihop.report.stages import CHANCE, studied_for, with_donor
 from multihop.report.stats import clustered, clustered_difference, group_of, share
@@ -36,7 +37,7 @@ GROUPED = "groups of cases sharing e3 resampled together"
 NO_REACH = {"k": 0, "n": 0, "share": math.nan, "low": math.nan, "high": math.nan}
 
 
-def _row(claim, split, statement, quantity, treatment, reached, result, region, criterion, judged=None):
+def _row(claim, split, statement, *, quantity, treatment, reached, result, region, criterion, judged=None):
     """A findings row; its verdict from the interval, or `judged` (holds, why, cases needed, p)."""
     if judged is None:
         judged = (*judge(result, region), math.nan)
@@ -54,37 +55,14 @@ def _groups(split: str, table: pd.DataFrame, groups: dict | None) -> list:
     return group_of((groups or {}).get(split, {}), table["id"])
 
 
-# claims about when a stage happens: (claim, statement, stages.csv column, region of relative depth, criterion)
-DEPTH_CLAIMS = [
-    (
-        1,
-        "the bridge entity e2 is resolved early, at the last token of e1 (t1)",
-        "first_hop_resolved",
-        (-math.inf, 0.5),
-        "interval below 0.5 (first half of the layers)",
-    ),
-    (
-        2,
-        "information then propagates to the last token (t2) in middle layers",
-        "information_propagation",
-        (0.25, 0.75),
-        "interval within 0.25-0.75 (middle half of the layers)",
-    ),
-    (
-        3,
-        "the second hop is resolved late, at t2",
-        "e3_decoded_t2",
-        (0.5, math.inf),
-        "interval above 0.5 (second half of the layers)",
-    ),
-    (
-        3,
-        "the answer e3 is extracted in the last layers",
-        "prediction_extracted",
-        (0.75, math.inf),
-        "interval above 0.75 (last quarter of the layers)",
-    ),
-]
+def depth_claims() -> list[tuple]:
+    """The claims about when a stage happens, from the catalog's stages (multihop.analyses.catalog):
+    (claim, statement, stages.csv column, region of relative depth, criterion), by claim number."""
+    claimed = [(stage.claim, column) for column, (_, stage) in catalog.stages().items() if stage.claim is not None]
+    return [
+        (claim.number, claim.statement, column, claim.region, claim.criterion)
+        for claim, column in sorted(claimed, key=lambda pair: pair[0].number)
+    ]
 
 
 def findings(
@@ -106,11 +84,21 @@ def findings(
             for split, table in stages.items():
                 studied = studied_for(table, column)
                 result = clustered(depth(studied, column), _groups(split, studied, groups), np.median)
-                quantity = f"{STAGES[column]}: median relative depth"
+                quantity = f"{STAGES.get(column, column)}: median relative depth"
                 counts = reached(studied, column)
-                yield _row(claim, split, statement, quantity, CENSORED, counts, result, region, criterion)
+                yield _row(
+                    claim,
+                    split,
+                    statement,
+                    quantity=quantity,
+                    treatment=CENSORED,
+                    reached=counts,
+                    result=result,
+                    region=region,
+                    criterion=criterion,
+                )
 
-    rows = list(depth_rows(DEPTH_CLAIMS[:3]))
+    rows = list(depth_rows(depth_claims()))
     for split, table in stages.items():
         studied = studied_for(table, "first_hop_resolved")  # both stages come from Patchscopes
         after = depth(studied, "e3_decoded_t2") - depth(studied, "first_hop_resolved")
@@ -121,16 +109,15 @@ def findings(
                 3,
                 split,
                 "the second hop is resolved after the first",
-                "per case: second hop resolved minus first hop resolved, median relative depth "
+                quantity="per case: second hop resolved minus first hop resolved, median relative depth "
                 "(reached: both stages; e3 decoded but e2 never counts against the claim)",
-                CENSORED,
-                share(int(both.sum()), len(studied)),
-                result,
-                (0.0, math.inf),
-                "interval above 0",
+                treatment=CENSORED,
+                reached=share(int(both.sum()), len(studied)),
+                result=result,
+                region=(0.0, math.inf),
+                criterion="interval above 0",
             )
         )
-    rows += depth_rows(DEPTH_CLAIMS[3:])
     rows += chance_rows(stages, depth, groups)
     never = {split: studied_for(table, "first_hop_resolved") for split, table in stages.items()}
     if {"correct", "incorrect"} <= set(never):
@@ -147,12 +134,12 @@ def findings(
                 4,
                 "both",
                 "in incorrect cases the first hop resolves later than in correct ones",
-                "first hop resolved: median relative depth, incorrect minus correct",
-                CENSORED,
-                reached(counts, "first_hop_resolved"),
-                result,
-                (0.0, math.inf),
-                "interval above 0",
+                quantity="first hop resolved: median relative depth, incorrect minus correct",
+                treatment=CENSORED,
+                reached=reached(counts, "first_hop_resolved"),
+                result=result,
+                region=(0.0, math.inf),
+                criterion="interval above 0",
             )
         )
     if "incorrect" in stages:
@@ -190,7 +177,15 @@ def chance_rows(stages: dict[str, pd.DataFrame], depth, groups) -> list[dict]:
             )
             rows.append(
                 _row(
-                    "chance", split, statement, quantity, CENSORED, chance, result, (-math.inf, 0.0), "interval below 0"
+                    "chance",
+                    split,
+                    statement,
+                    quantity=quantity,
+                    treatment=CENSORED,
+                    reached=chance,
+                    result=result,
+                    region=(-math.inf, 0.0),
+                    criterion="interval below 0",
                 )
             )
     return rows
@@ -230,14 +225,14 @@ def headline_rows(table: pd.DataFrame, against: pd.DataFrame | None, groups) -> 
                 4,
                 "incorrect",
                 f"{HEADLINE}, at {position}{ours}",
-                f"share of incorrect cases with some back-patch at {position} answering e3; cases whose unedited "
-                "run already answers e3 (drift) left out",
-                "exact (Clopper-Pearson) interval over cases, as the study reports a share",
-                counts,
-                result,
-                (0.0, math.inf),
-                f"{NULLS_CRITERION}; the study found 32-66% per position",
-                judged,
+                quantity=f"share of incorrect cases with some back-patch at {position} answering e3; cases whose "
+                "unedited run already answers e3 (drift) left out",
+                treatment="exact (Clopper-Pearson) interval over cases, as the study reports a share",
+                reached=counts,
+                result=result,
+                region=(0.0, math.inf),
+                criterion=f"{NULLS_CRITERION}; the study found 32-66% per position",
+                judged=judged,
             )
         )
     return rows
@@ -278,13 +273,13 @@ def null_rows(against: pd.DataFrame) -> list[dict]:
                     "nulls",
                     row["split"],
                     statements[measure].format(**names),
-                    quantities[measure].format(**names),
-                    f"{GROUPED}; {row['test']}",
-                    compared,
-                    result,
-                    (0.0, math.inf),
-                    "interval above 0 and p < 0.05",
-                    judged,
+                    quantity=quantities[measure].format(**names),
+                    treatment=f"{GROUPED}; {row['test']}",
+                    reached=compared,
+                    result=result,
+                    region=(0.0, math.inf),
+                    criterion="interval above 0 and p < 0.05",
+                    judged=judged,
                 )
             )
     return rows

@@ -101,7 +101,7 @@ def cross_validated(incorrect: dict, correct: dict, groups: dict, seed: int):
     return shares, chosen
 
 
-def _row(null, measure, split, back, other, groups, higher_is_better=True):
+def _row(null, measure, split, *, back, other, groups, higher_is_better=True):
     """A comparison row: per case back-patching minus the null, its mean and interval over groups."""
     differences = back - other
     result = clustered(differences, group_of(groups, back.index), np.mean)
@@ -154,10 +154,13 @@ def held_out(methods: dict, first: str, groups: dict, num_layers: int, seed: int
                 a, b = a.xs(split, level="split"), b.xs(split, level="split")
             else:
                 continue
-            rows.append(_row(null, measure, split, a, b, everyone, measure != BREAKS) | {"detail": detail})
+            rows.append(
+                _row(null, measure, split, back=a, other=b, groups=everyone, higher_is_better=measure != BREAKS)
+                | {"detail": detail}
+            )
             if measure == NET and (alone is None or len(a) > len(alone[0])):
                 alone = (a, detail)
     if alone is not None:  # does the chosen patch help at all? its net effect against none
         net, detail = alone
-        rows.append(_row("", OWN_NET, "both", net, net * 0.0, everyone) | {"detail": detail})
+        rows.append(_row("", OWN_NET, "both", back=net, other=net * 0.0, groups=everyone) | {"detail": detail})
     return rows

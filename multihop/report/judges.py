@@ -11,9 +11,15 @@ rule) and which cases are studied (a rerun with `evaluation.match: word`).
 
 import pandas as pd
 
+from multihop.analyses.catalog import CATALOG
 from multihop.evaluation.judging import entity_names, mentions
 
-JUDGED = ("knockout", "backpatching", "forwardpatching", "controls")  # the analyses whose `correct` a judge decides
+# the analyses whose `correct` a judge decides: those that read the answer rule and store what they judged
+JUDGED = tuple(
+    name
+    for name, analysis in CATALOG.items()
+    if "match" in analysis.reads and {"generation", "correct"} <= set(analysis.columns)
+)
 
 
 def rejudged(table: pd.DataFrame, studied: pd.DataFrame, match: str, one_character: str = "alias") -> pd.DataFrame:

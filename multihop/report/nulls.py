@@ -69,7 +69,7 @@ def per_case(rows: pd.DataFrame, where: str) -> pd.DataFrame:
     return pd.DataFrame({"fixable": answers.any(), "success": answers.mean()})
 
 
-def _compare(split, where, null, back, other, groups) -> list[dict]:
+def _compare(split, where, null, *, back, other, groups) -> list[dict]:
     """The two comparison rows of back-patching and one null at a position, on their shared cases."""
     cases = sorted(set(back["id"]) & set(other["id"]))
     if not cases:
@@ -125,7 +125,7 @@ def comparisons(methods: dict[str, dict[str, pd.DataFrame]], groups: dict) -> li
             if other is None:
                 continue
             for where in WHERE:
-                rows += _compare(split, where, null, back, other, groups.get(split, {}))
+                rows += _compare(split, where, null, back=back, other=other, groups=groups.get(split, {}))
     return rows
 
 
@@ -185,7 +185,7 @@ def cell_differences(back: pd.DataFrame, forward: pd.DataFrame) -> pd.DataFrame:
     return cells[columns]
 
 
-def compared(backpatching: dict, forwardpatching: dict, controls: dict, groups: dict, num_layers: int, seed: int):
+def compared(backpatching: dict, forwardpatching: dict, controls: dict, *, groups: dict, num_layers: int, seed: int):
     """The nulls table: per split and position, back-patching against each null (`comparisons`),
     then the held-out test (multihop.report.heldout). Each argument maps split -> rows; `groups`
     maps split -> {case: e3}."""

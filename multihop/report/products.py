@@ -66,7 +66,9 @@ def forwardpatching_figure(inputs: Inputs):
             panels[key] = tables.rate_grid(own, own["value"], inputs.layers)
             marks[key] = own[own["survives"]][["source_layer", "target_layer"]].itertuples(index=False, name=None)
     title = f"{inputs.model}: back-patching s → t minus forward patching t → s (• q < 0.05, FDR)"
-    return figures.heatmaps(panels, inputs.layers, title, "difference in share answering e3", marks, difference=True)
+    return figures.heatmaps(
+        panels, inputs.layers, title, "difference in share answering e3", marks=marks, difference=True
+    )
 
 
 def backpatching_table(inputs: Inputs) -> pd.DataFrame:

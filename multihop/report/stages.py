@@ -1,40 +1,16 @@
 """The layer at which each stage of the study happens, per studied case, from the analyses' tables."""
 
+import importlib
 import random
 
 import pandas as pd
 
-from multihop.analyses.catalog import CATALOG, POSITIONS
+from multihop.analyses.catalog import CATALOG, POSITIONS, Stage, stage_sources, stages
 from multihop.analyses.naming import named_at_colon
 from multihop.evaluation.judging import case_names
 
-COLUMNS = [
-    "id",
-    "first_hop_resolved",
-    "e2_decoded_t2",
-    "e3_decoded_t2",
-    "e2_in_attention",
-    "knockout_matters",
-    "information_propagation",
-    "prediction_extracted",
-    "fixable_t1",
-    "fixable_t2",
-    "unedited_correct",
-    *(f"studied_by_{name}" for name in CATALOG),
-]
-# the analyses each stage comes from: a case's stage counts only where all of them studied it
-SOURCES = {
-    "first_hop_resolved": ("patchscopes",),
-    "e2_decoded_t2": ("patchscopes",),
-    "e3_decoded_t2": ("patchscopes",),
-    "e2_in_attention": ("projection",),
-    "knockout_matters": ("knockout",),
-    "information_propagation": ("knockout", "projection", "patchscopes"),
-    "prediction_extracted": ("projection",),
-    "fixable_t1": ("backpatching",),
-    "fixable_t2": ("backpatching",),
-    "unedited_correct": ("backpatching",),
-}
+# the columns of stages.csv: each stage the catalog's analyses measure, then which analyses studied the case
+COLUMNS = ["id", *stages(), *(f"studied_by_{name}" for name in CATALOG)]
 
 
 def fixable(backpatching: pd.DataFrame) -> pd.DataFrame:
@@ -47,7 +23,7 @@ def fixable(backpatching: pd.DataFrame) -> pd.DataFrame:
 def studied_for(table: pd.DataFrame, column: str) -> pd.DataFrame:
     """The rows of a stages table whose cases every analysis behind `column` studied."""
     studied = pd.Series(True, index=table.index)
-    for name in SOURCES[column]:
+    for name in stage_sources(column):
         if f"studied_by_{name}" in table:  # (absent from tables made before per-analysis samples)
             studied &= table[f"studied_by_{name}"].astype(bool)
     return table[studied]
@@ -58,60 +34,102 @@ def _first(table: pd.DataFrame, mask, column: str) -> pd.Series:
     return table[mask].groupby("id")[column].min()
 
 
-def case_stages(
-    studied,
-    counts,
-    patchscopes,
-    projection,
-    knockout,
-    backpatching,
-    propagation="any",
-    knockout_count="changed",
-) -> pd.DataFrame:
-    """The stage layers the study defines (Biran et al. 2024, arXiv 2406.12775), per case; NaN where the
-    event never happens. `studied`: the studied cases (id, order); `counts`: how many of them
-    each analysis studies (the first in order; `studied_by_{analysis}` says which), NaN where an
-    analysis a stage needs did not study the case; the tables: each analysis's rows.
+# How each stage of the study (Biran et al. 2024, arXiv 2406.12775) is read from its analysis's
+# rows: the readers the catalog's entries name, each (tables, stages so far, settings) -> per case.
 
-    - first_hop_resolved: first source layer whose t1 state decodes to e2 (any target layer, seed);
-    - e2_decoded_t2 / e3_decoded_t2 (second hop resolved): the same from t2;
-    - e2_in_attention: first layer whose attention output at t2 ranks e2 first;
-    - knockout_matters: first layer whose e1 knockout matters: with `knockout_count` "changed" (the
-      study's, classify_results.py 36-49, classify_by_vanilla) the output changes and the clean
-      and knocked-out runs are not both judged correct (the clean run as judged in the knockout's
-      own batch), so where the clean run is wrong a change to the right answer counts too; with
-      "broken" (ours) it changes to a wrong answer;
-    - information_propagation: mean of the three layers above; with `propagation` "any" (the
-      study's) of those that exist, NaN only when none does; with "all" (ours) NaN unless all three do;
-    - prediction_extracted: first layer whose MLP output ranks the final prediction first;
-    - fixable_t1 / fixable_t2: some back-patch (s > t) at that position gives the correct answer;
-    - unedited_correct: the unedited prompt, run in the same batch as the back-patches, answers
-      correctly (true for correct cases; for an incorrect one it flags numerical drift).
-    """
+
+def _decoded(patchscopes: pd.DataFrame, position: str, entity: str) -> pd.Series:
+    ps = patchscopes
+    return _first(ps, (ps["position"] == position) & (ps["classification"] == entity), "source_layer")
+
+
+def first_hop_resolved(tables, stages, settings):
+    """First source layer whose t1 state Patchscopes decodes to e2 (any target layer, any seed)."""
+    return _decoded(tables["patchscopes"], "t1", "e2")
+
+
+def e2_decoded_t2(tables, stages, settings):
+    """First source layer whose t2 state decodes to e2."""
+    return _decoded(tables["patchscopes"], "t2", "e2")
+
+
+def e3_decoded_t2(tables, stages, settings):
+    """Second hop resolved: the first source layer whose t2 state decodes to e3."""
+    return _decoded(tables["patchscopes"], "t2", "e3")
+
+
+def e2_in_attention(tables, stages, settings):
+    """First layer whose attention output at t2 ranks e2 first."""
+    pr = tables["projection"]
+    return _first(pr, (pr["sublayer"] == "attention") & (pr["e2_rank"] == 1), "layer")
+
+
+def prediction_extracted(tables, stages, settings):
+    """First layer whose MLP output ranks the final prediction first."""
+    pr = tables["projection"]
+    return _first(pr, (pr["sublayer"] == "mlp") & (pr["prediction_rank"] == 1), "layer")
+
+
+def knockout_matters(tables, stages, settings):
+    """First layer whose e1 knockout matters: with `knockout_count` "changed" (the study's,
+    classify_results.py 36-49, classify_by_vanilla) the output changes and the clean and
+    knocked-out runs are not both judged correct (the clean run as judged in the knockout's own
+    batch), so where the clean run is wrong a change to the right answer counts too; with
+    "broken" (ours) it changes to a wrong answer."""
+    ko = tables["knockout"]
+    kept = ~(ko["correct"] & ko["clean_correct"]) if settings["knockout_count"] == "changed" else ~ko["correct"]
+    return _first(ko, (ko["target"] == "e1") & ko["changed"] & kept, "layer")
+
+
+def information_propagation(tables, stages, settings):
+    """Mean of knockout_matters, e2_in_attention and e2_decoded_t2: with `propagation` "any" (the
+    study's) of those that exist, NaN only when none does; with "all" (ours) NaN unless all three do."""
+    parts = ["knockout_matters", "e2_in_attention", "e2_decoded_t2"]
+    return stages[parts].mean(axis=1, skipna=settings["propagation"] == "any")
+
+
+def fixable_t1(tables, stages, settings):
+    """Some back-patch (s > t) at t1 gives the correct answer."""
+    return fixable(tables["backpatching"])["t1"]
+
+
+def fixable_t2(tables, stages, settings):
+    """Some back-patch (s > t) at t2 gives the correct answer."""
+    return fixable(tables["backpatching"])["t2"]
+
+
+def unedited_correct(tables, stages, settings):
+    """The unedited prompt, run in the same batch as the back-patches, answers correctly (true for
+    correct cases; for an incorrect one it flags numerical drift)."""
+    return tables["backpatching"].groupby("id")["unedited_correct"].all()
+
+
+def _reader(stage: Stage):
+    module, function = stage.read.split(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def case_stages(studied: pd.DataFrame, counts: dict, tables: dict, settings: dict) -> pd.DataFrame:
+    """The stage of each case for every stage of the catalog (multihop.analyses.catalog.stages):
+    its first layer (NaN where the event never happens) or its flag. `studied`: the studied cases
+    (id, order); `counts`: how many of them each analysis studies (the first in order;
+    `studied_by_{analysis}` says which); `tables`: each stage analysis's rows; `settings`: what the
+    stages read (catalog.stage_settings). A layer is NaN also where an analysis the stage needs did
+    not study the case."""
     out = pd.DataFrame({"id": list(studied["id"])}).set_index("id")
     order = pd.Series(list(studied["order"]), index=out.index)
     for name in CATALOG:
         out[f"studied_by_{name}"] = order < counts[name]
-    ps = patchscopes
-    out["first_hop_resolved"] = _first(ps, (ps["position"] == "t1") & (ps["classification"] == "e2"), "source_layer")
-    out["e2_decoded_t2"] = _first(ps, (ps["position"] == "t2") & (ps["classification"] == "e2"), "source_layer")
-    out["e3_decoded_t2"] = _first(ps, (ps["position"] == "t2") & (ps["classification"] == "e3"), "source_layer")
-    pr = projection
-    out["e2_in_attention"] = _first(pr, (pr["sublayer"] == "attention") & (pr["e2_rank"] == 1), "layer")
-    out["prediction_extracted"] = _first(pr, (pr["sublayer"] == "mlp") & (pr["prediction_rank"] == 1), "layer")
-    ko = knockout
-    kept = ~(ko["correct"] & ko["clean_correct"]) if knockout_count == "changed" else ~ko["correct"]
-    out["knockout_matters"] = _first(ko, (ko["target"] == "e1") & ko["changed"] & kept, "layer")
-    parts = ["knockout_matters", "e2_in_attention", "e2_decoded_t2"]
-    out["information_propagation"] = out[parts].mean(axis=1, skipna=propagation == "any")
-    fixed = fixable(backpatching).reindex(out.index, fill_value=False)
-    for position in POSITIONS:
-        out[f"fixable_{position}"] = fixed[position]
-    unedited = backpatching.groupby("id")["unedited_correct"].all()
-    out["unedited_correct"] = unedited.reindex(out.index, fill_value=False).astype(bool)
-    for column, sources in SOURCES.items():
-        if out[column].dtype != bool:  # layers: none where a source did not study the case
-            out.loc[~out[[f"studied_by_{name}" for name in sources]].all(axis=1), column] = float("nan")
+    for column, (_, stage) in stages().items():
+        values = _reader(stage)(tables, out, {key: settings[key] for key in stage.reads})
+        if stage.flag:
+            out[column] = values.reindex(out.index, fill_value=False).astype(bool)
+        else:
+            out[column] = values.reindex(out.index)
+    for column, (_, stage) in stages().items():
+        if not stage.flag:  # layers: none where a source did not study the case
+            sources = [f"studied_by_{name}" for name in stage_sources(column)]
+            out.loc[~out[sources].all(axis=1), column] = float("nan")
     return out.reset_index()[COLUMNS]
 
 
@@ -163,15 +181,13 @@ def with_chance_baseline(stages: pd.DataFrame, studied: pd.DataFrame, patchscope
     return out.reset_index()
 
 
-def split_stages(studied, counts, tables: dict, rules: dict, seed: int) -> pd.DataFrame:
-    """A split's stages.csv: `case_stages` under `rules` (propagation, knockout_count,
-    patchscopes_reading, one_character), with the chance baseline beside it."""
-    stages = case_stages(
-        studied,
-        counts,
-        **tables,
-        propagation=rules["propagation"],
-        knockout_count=rules["knockout_count"],
-    )
-    reading = {"reading": rules["patchscopes_reading"], "one_character": rules["one_character"]}
-    return with_chance_baseline(stages, studied, tables["patchscopes"], seed, **reading)
+# what the chance baseline reads besides the stages' settings: how Patchscopes reads a name
+CHANCE_READS = ("patchscopes_reading", "one_character")
+
+
+def split_stages(studied, counts, tables: dict, settings: dict, seed: int) -> pd.DataFrame:
+    """A split's stages.csv: `case_stages` under `settings` (the stages' and CHANCE_READS), with
+    the chance baseline beside it."""
+    out = case_stages(studied, counts, tables, settings)
+    reading = {"reading": settings["patchscopes_reading"], "one_character": settings["one_character"]}
+    return with_chance_baseline(out, studied, tables["patchscopes"], seed, **reading)

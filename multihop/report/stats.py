@@ -90,7 +90,7 @@ def clustered(values, groups, statistic=np.median, confidence=0.95, seed=0) -> d
     return {"n": len(pooled), "groups": len(members), "value": value, "ci_low": low, "ci_high": high}
 
 
-def clustered_difference(a, a_groups, b, b_groups, statistic=np.median, confidence=0.95, seed=0) -> dict:
+def clustered_difference(a, a_groups, b, b_groups, *, statistic=np.median, confidence=0.95, seed=0) -> dict:
     """statistic(a) - statistic(b) of two independent samples, each resampled by its groups; n
     and groups count both."""
     first, second = _members(a, a_groups), _members(b, b_groups)
@@ -157,7 +157,9 @@ def mcnemar_power(cases: int, discordant_rate: float, first_share: float, alpha=
     return float(np.sum(weight * np.where(counts > 0, rejects, 0.0)))
 
 
-def mcnemar_cases_needed(cases: int, only_first: int, only_second: int, power=0.8, alpha=0.05, most=100_000) -> float:
+def mcnemar_cases_needed(
+    cases: int, only_first: int, only_second: int, *, power=0.8, alpha=0.05, most=100_000
+) -> float:
     """The fewest cases at which the exact McNemar test has `power`, at the observed rates; NaN
     where more cases would not favour the first, inf beyond `most`."""
     discordant = only_first + only_second

@@ -5,17 +5,12 @@ A split's `stages` is its stages.csv: one row per studied case, the layer of eac
 import numpy as np
 import pandas as pd
 
-from multihop.analyses.catalog import POSITIONS
+from multihop.analyses.catalog import POSITIONS, drawn_stages
 from multihop.report.stages import CHANCE, studied_for, with_donor
 from multihop.report.stats import estimate
 
-# stages.csv column -> the stage's name in the study's box plot, in the order the study expects them
-STAGES = {
-    "first_hop_resolved": "first hop resolved",
-    "information_propagation": "information propagation",
-    "e3_decoded_t2": "second hop resolved",
-    "prediction_extracted": "prediction extracted",
-}
+# stages.csv column -> the stage's name in the stage figure, left to right (the catalog's labels and places)
+STAGES = drawn_stages()
 # stages.csv column -> the first-layer event of the study's line plot
 FIRST_LAYERS = {"first_hop_resolved": "e2 decoded from t1", "e3_decoded_t2": "e3 decoded from t2"}
 

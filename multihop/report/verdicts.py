@@ -30,11 +30,12 @@ def verdict(groups: int, low: float, high: float, region: tuple[float, float]) -
     return "inconclusive", "the interval reaches both sides of the claim's bound"
 
 
-def cases_needed(n: int, groups: int, value: float, low: float, high: float, region) -> float:
+def cases_needed(result: dict, region) -> float:
     """About how many cases an inconclusive interval would need to exclude the region's nearest
     bound, if the estimate, the spread between groups and the cases per group stayed as they are
     (an interval's reach from its estimate shrinks as one over the square root of the groups);
     NaN where that cannot be said (no groups or interval, zero width, an estimate on the bound)."""
+    n, groups, value, low, high = (result[key] for key in ("n", "groups", "value", "ci_low", "ci_high"))
     bounds = [bound for bound in region if math.isfinite(bound)]
     values = (value, low, high)
     if not bounds or not groups or any(math.isnan(v) for v in values) or math.isclose(low, high, abs_tol=1e-12):
@@ -55,9 +56,7 @@ def judge(result: dict, region) -> tuple[str, str, float]:
     holds, why = verdict(result["groups"], result["ci_low"], result["ci_high"], region)
     needed = math.nan
     if holds == "inconclusive":
-        needed = cases_needed(
-            result["n"], result["groups"], result["value"], result["ci_low"], result["ci_high"], region
-        )
+        needed = cases_needed(result, region)
     return holds, why, needed
 
 
@@ -68,7 +67,5 @@ def paired_verdict(result: dict, p: float) -> tuple[str, str, float]:
     beats, why, needed = judge(result, (0.0, math.inf))
     if beats == "yes" and p >= ALPHA:
         beats, why = "inconclusive", f"the interval lies above 0 but the test's p = {p:.3f}"
-        needed = cases_needed(
-            result["n"], result["groups"], result["value"], result["ci_low"], result["ci_high"], (0.0, math.inf)
-        )
+        needed = cases_needed(result, (0.0, math.inf))
     return beats, why, needed
