@@ -83,5 +83,10 @@ def controls_table(inputs: Inputs) -> pd.DataFrame:
     """Back-patching against its nulls, and the held-out test (multihop.report.nulls)."""
     by = inputs.tables
     return nulls.compared(
-        by["backpatching"], by["forwardpatching"], by["controls"], inputs.groups, inputs.layers, inputs.settings["seed"]
+        by["backpatching"],
+        by["forwardpatching"],
+        by["controls"],
+        groups=inputs.groups,
+        num_layers=inputs.layers,
+        seed=inputs.settings["seed"],
     )
