@@ -18,7 +18,8 @@ class Inputs:
     layers: int
     settings: dict = field(default_factory=dict)  # the settings its analysis reads
     stages: dict[str, pd.DataFrame] = field(default_factory=dict)  # split -> stages.csv
-    groups: dict[str, dict] = field(default_factory=dict)  # split -> {case id: its e3}
+    groups: dict[str, dict] = field(default_factory=dict)  # split -> {case id: its group (shared e2 or e3)}
+    sizes: dict[str, int] = field(default_factory=dict)  # split -> the model's cases in it (cases/{split}.csv)
 
 
 def make(function: str, inputs: Inputs):
@@ -72,7 +73,7 @@ def forwardpatching_figure(inputs: Inputs):
 
 
 def backpatching_table(inputs: Inputs) -> pd.DataFrame:
-    return tables.backpatching(inputs.stages)
+    return tables.backpatching(inputs.stages, inputs.groups)
 
 
 def projection_table(inputs: Inputs) -> pd.DataFrame:
@@ -83,5 +84,11 @@ def controls_table(inputs: Inputs) -> pd.DataFrame:
     """Back-patching against its nulls, and the held-out test (multihop.report.nulls)."""
     by = inputs.tables
     return nulls.compared(
-        by["backpatching"], by["forwardpatching"], by["controls"], inputs.groups, inputs.layers, inputs.settings["seed"]
+        by["backpatching"],
+        by["forwardpatching"],
+        by["controls"],
+        groups=inputs.groups,
+        num_layers=inputs.layers,
+        seed=inputs.settings["seed"],
+        sizes=inputs.sizes or None,
     )
