@@ -261,7 +261,12 @@ def test_the_nulls_figures_with_and_without_rows(tmp_path, rare):
     bp, fp, _ = example(null_rate=0.02)
     _, full = rare
     for name, table in (("full", full), ("none", full.iloc[:0])):
-        figures.save(figures.nulls_bars(table, name), tmp_path / f"{name}.png", tmp_path / f"{name}.pdf")
+        figure = figures.nulls_bars(table, name)
+        if name == "full":  # every bar a paired difference; the legend says over how many cases
+            labels = [text.get_text() for text in figure.legends[0].get_texts()]
+            assert labels == ["forward patching (24 cases)", "matched noise (12 cases)"]
+            assert "minus null" in figure.axes[0].get_title()
+        figures.save(figure, tmp_path / f"{name}.png", tmp_path / f"{name}.pdf")
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
     inputs = Inputs({"backpatching": bp, "forwardpatching": fp}, "m", LAYERS)
     figures.save(forwardpatching_figure(inputs), tmp_path / "cells.png", tmp_path / "cells.pdf")

@@ -522,3 +522,21 @@ def test_verdicts_under_both_judges_from_the_stored_generations():
     assert fix.holds == fix.holds_word == "inconclusive" and not fix.flips  # no null: no verdict either way
     with pytest.raises(ValueError, match="same rows"):
         judges.with_other_judge(lenient, strict.iloc[::-1], "word")
+
+
+def test_the_figures_name_their_quantity_and_scale_and_count_cases_per_stage():
+    """The stage figure's legend has no count per split (each stage has its own, under it); a
+    heatmap's colour bar says a square-root scale where it uses one; back-patching's is linear
+    and named as its title names it."""
+    boxes = figures.stage_boxplot(stage_rows(STAGES, 21), {"correct": 2, "incorrect": 3}, 21, "t")
+    legend = [text.get_text() for text in boxes.axes[0].get_legend().get_texts()]
+    assert legend == ["correct", "incorrect"]
+    grid = pd.DataFrame(np.full((4, 4), 0.25))
+    stretched = figures.heatmaps({("correct", "t1"): grid}, 4, "t", "share of generations", stretch=True)
+    linear = figures.heatmaps({("correct", "t1"): grid}, 4, "t", "share of runs answering e3")
+    assert stretched.axes[-1].get_ylabel() == "share of generations (colour: square-root scale)"
+    assert linear.axes[-1].get_ylabel() == "share of runs answering e3"
+    assert linear.axes[0].get_images()[0].norm(0.25) == pytest.approx(0.25)  # linear
+    assert stretched.axes[0].get_images()[0].norm(0.25) == pytest.approx(0.5)  # its square root
+    for figure in (boxes, stretched, linear):
+        figures.plt.close(figure)

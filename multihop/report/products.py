@@ -31,14 +31,14 @@ def make(function: str, inputs: Inputs):
 def patchscopes_figure(inputs: Inputs):
     dedupe = inputs.settings.get("patchscopes_dedupe", True)
     panels = tables.patchscopes_panels(inputs.tables["patchscopes"], inputs.layers, dedupe)
-    title = f"{inputs.model}: Patchscopes, share of generations naming the entity"
-    return figures.heatmaps(panels, inputs.layers, title, "share")
+    quantity = "share of generations naming the entity"
+    return figures.heatmaps(panels, inputs.layers, f"{inputs.model}: Patchscopes, {quantity}", quantity, stretch=True)
 
 
 def backpatching_figure(inputs: Inputs):
     panels = tables.backpatching_panels(inputs.tables["backpatching"], inputs.layers)
-    title = f"{inputs.model}: back-patching, share of runs answering e3"
-    return figures.heatmaps(panels, inputs.layers, title, "success rate")
+    quantity = "share of runs answering e3"  # one name, in the title and on the colour bar; a linear scale
+    return figures.heatmaps(panels, inputs.layers, f"{inputs.model}: back-patching, {quantity}", quantity)
 
 
 def projection_figure(inputs: Inputs):
