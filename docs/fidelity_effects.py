@@ -4,7 +4,7 @@ recomputing from the run's stored tables with the switch flipped: no model is lo
     .venv/bin/python docs/fidelity_effects.py [results] [model]
 
 Measured: the Patchscopes reading, the heatmap dedupe, the knockout count, information
-propagation, one-character names (evaluation judged again) and the split cap. Not here: the
+propagation, the stage reading, one-character names (evaluation judged again) and the split cap. Not here: the
 switches that change what the model is asked (sampling, projection tokens, the dataset rules),
 which need a rerun with the switch flipped.
 """
@@ -44,8 +44,8 @@ def main(results: Path, model: str) -> None:
     }
     groups = groups_by_split(studied)
 
-    def claims(**rules) -> pd.DataFrame:
-        """findings.csv's stage rows, with the run's settings but for `rules`."""
+    def claims(reading=analyses["stage_reading"], **rules) -> pd.DataFrame:
+        """findings.csv's stage rows, with the run's settings but for `rules` (and the stage reading)."""
         settings = {key: analyses[key] for key in ("propagation", "knockout_count", "patchscopes_reading")}
         settings |= {"one_character": evaluation["one_character"], **rules}
         stages = {}
@@ -55,13 +55,14 @@ def main(results: Path, model: str) -> None:
                 reading = settings["patchscopes_reading"]
                 own["patchscopes"] = reread(own["patchscopes"], studied[split], reading, evaluation)
             stages[split] = split_stages(studied[split], counts, own, settings, analyses["seed"])
-        return findings(stages, layers, groups=groups)[SHOWN]
+        return findings(stages, layers, groups=groups, reading=reading)[SHOWN]
 
     run = claims()
     for name, flipped in {
         "analyses.patchscopes_reading: regex": claims(patchscopes_reading="regex"),
         "analyses.knockout_count: broken": claims(knockout_count="broken"),
         "analyses.propagation: all": claims(propagation="all"),
+        "analyses.stage_reading: share": claims(reading="share"),
     }.items():
         print(f"\n## {name}: the findings rows that change (the run's, then flipped)")
         changed = (run.fillna(-1) != flipped.fillna(-1)).any(axis=1)

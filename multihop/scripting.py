@@ -42,6 +42,9 @@ def by_split(inputs, name: str, read) -> dict:
 
 
 def groups_by_split(studied: dict) -> dict:
-    """split -> {case id: its e3}, from each split's studied.csv: the statistics resample cases
-    that share an answer together, as they are not independent."""
-    return {split: dict(zip(table["id"], table["e3"], strict=True)) for split, table in studied.items()}
+    """split -> {case id: its group}, from each split's studied.csv: cases joined by a shared e2
+    or e3, across both splits (multihop.report.stats.connected_groups). The statistics resample a
+    group's cases together, as they are not independent."""
+    from multihop.report.stats import connected_groups
+
+    return connected_groups(studied)

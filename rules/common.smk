@@ -234,16 +234,25 @@ def reported_table(name, caption=None):
 
 
 def product_inputs(analysis, product):
-    """A figure's or table's inputs: the parts of the analyses it reads, split by split, the stage
-    tables and the studied cases if it reads them, and the model's depth."""
+    """A figure's or table's inputs: the parts of the analyses it reads, split by split,
+    the stage tables, the studied cases and split sizes if it reads them, and the model's
+    depth."""
     files = {name: analysis_parts(name) for name in uses(analysis, product)}
     if product.stages:
         files["stages"] = ["stages.csv"]
     if product.groups:
         files["studied"] = ["studied.csv"]
     inputs = per_split(**files)
+
+    def sizes(wildcards):  # each split's cases, whose count weighs the splits
+        if not product.groups:
+            return {}
+        model = wildcards.model
+        return {"cases": [f"results/{model}/cases/{split}.csv" for split in SPLITS]}
+
     return lambda wildcards: {
         **inputs(wildcards),
+        **sizes(wildcards),
         "model": f"results/{wildcards.model}/model.json",
     }
 

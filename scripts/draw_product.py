@@ -3,6 +3,7 @@ names the function), from the tables of the analyses it reads, split by split.""
 
 import pandas as pd
 
+from multihop.evaluation.splits import SPLITS
 from multihop.files import read_json, read_table, write_csv
 from multihop.report.products import Inputs, make
 from multihop.scripting import by_split, groups_by_split, run
@@ -12,8 +13,13 @@ def main(snakemake):
     model, params = read_json(snakemake.input.model), snakemake.params
     tables = {name: by_split(snakemake.input, name, pd.read_parquet) for name in params.uses}
     stages = by_split(snakemake.input, "stages", pd.read_csv) if params.stages else {}
-    groups = groups_by_split(by_split(snakemake.input, "studied", read_table)) if params.groups else {}
-    inputs = Inputs(tables, model["name"], model["layers"], params.settings, stages, groups)
+    groups, sizes = {}, {}
+    if params.groups:  # cases joined by a shared e2 or e3; the model's cases per split (cases/{split}.csv)
+        groups = groups_by_split(by_split(snakemake.input, "studied", read_table))
+        sizes = {split: len(read_table(path)) for split, path in zip(SPLITS, snakemake.input.cases, strict=True)}
+    inputs = Inputs(
+        tables, model["name"], model["layers"], settings=params.settings, stages=stages, groups=groups, sizes=sizes
+    )
     made = make(params.function, inputs)
     if params.kind == "figure":
         from multihop.report.figures import save

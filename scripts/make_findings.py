@@ -21,17 +21,22 @@ def main(snakemake):
     ran = read_json(snakemake.input.runtime)  # the precision the run used: bf16 changes answers
     sizes = {split: len(read_table(path)) for split, path in zip(SPLITS, snakemake.input.cases, strict=True)}
     used = choices(snakemake.params.config, ran["dtype"], sizes)
-    # cases that share an answer (e3) are resampled together
+    # cases joined by a shared e2 or e3, across both splits, are resampled together
     studied = by_split(snakemake.input, "studied", read_table)
     groups = groups_by_split(studied)
+    reading = snakemake.params.config["analyses"]["stage_reading"]
     names = NULLS_COMPARED  # back-patching and its nulls
     parts = {name: by_split(snakemake.input, name, pd.read_parquet) for name in names}
 
     def claims(stages, parts):
         against = compared(
-            *(parts[name] for name in names), groups=groups, num_layers=model["layers"], seed=snakemake.params.seed
+            *(parts[name] for name in names),
+            groups=groups,
+            num_layers=model["layers"],
+            seed=snakemake.params.seed,
+            sizes=sizes,  # the held-out net effect weighs the splits as the model's cases do
         )
-        return findings(stages, model["layers"], against, groups)
+        return findings(stages, model["layers"], against, groups, reading=reading)
 
     one_character = snakemake.params.config["evaluation"]["one_character"]
     run_judge = claims(by_split(snakemake.input, "stages", pd.read_csv), parts)

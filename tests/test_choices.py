@@ -50,7 +50,7 @@ def test_a_run_in_bfloat16_or_on_a_sample_of_the_splits_is_named(config):
     table = choices(chosen(study, "gemma3-270m"), "bfloat16", {"correct": 12, "incorrect": 152})
     assert summary(table) == (
         "differs from the study: analyses.cases_per_split={'patchscopes': 12, 'projection': 60, 'knockout': 60, "
-        "'backpatching': 60, 'forwardpatching': 60, 'controls': 12}; model.dtype=bfloat16 (auto)"
+        "'backpatching': 60, 'forwardpatching': 60, 'controls': 60}; model.dtype=bfloat16 (auto)"
     )
     study["models"][0] |= {"source": "meta-llama/Meta-Llama-3-70B", "dtype": "auto"}  # loaded as the authors
     assert summary(choices(chosen(study, "gemma3-270m"), "bfloat16", {"correct": 12, "incorrect": 12})) == "the study's"

@@ -15,9 +15,9 @@ from multihop.report.comparison import model_rows
 from multihop.report.findings import findings
 from multihop.report.products import Inputs, forwardpatching_figure
 from multihop.report.stages import COLUMNS
-from multihop.report.stats import mcnemar, mcnemar_cases_needed, mcnemar_power, signed_rank
+from multihop.report.stats import sign_flip
 from multihop.report.tables import backpatching
-from multihop.report.verdicts import cases_needed
+from multihop.report.verdicts import paired
 
 LAYERS = 4
 
@@ -93,32 +93,44 @@ def _result(n, groups, value, low, high):
     return {"n": n, "groups": groups, "value": value, "ci_low": low, "ci_high": high}
 
 
-def test_signed_rank_is_scipys_exact_wilcoxon_over_the_groups_means():
-    differences = np.array([0.3, 0.1, 0.0, 0.0, 0.2, -0.05, 0.15, 0.12, 0.4])
-    p, how = signed_rank(differences, range(9))
-    assert p == pytest.approx(scipy_stats.wilcoxon(differences, alternative="greater", method="exact").pvalue)
-    assert "exact" in how and "9 groups" in how
-    # two cases of one group count once, as their mean
-    grouped, _ = signed_rank([0.3, 0.1, 0.2, -0.1], ["a", "a", "b", "c"])
-    assert grouped == pytest.approx(scipy_stats.wilcoxon([0.2, 0.2, -0.1], alternative="greater").pvalue)
-    assert signed_rank([0.0, 0.0], ["a", "b"])[0] == 1.0
+def test_the_sign_flip_test_flips_the_groups_summed_differences():
+    # five groups, all above 0: of the 32 sign flips only the observed one is as large
+    result = sign_flip([0.3, 0.1, 0.2, 0.05, 0.4], range(5))
+    assert result["p_greater"] == pytest.approx(1 / 32) and result["p_less"] == 1 and result["differing"] == 5
+    assert "exact" in result["test"]
+    # two cases of one group count as their sum; a group summing to 0 does not count
+    grouped = sign_flip([0.3, 0.1, 0.2, -0.2, 0.5], ["a", "a", "b", "b", "c"])
+    assert grouped["differing"] == 2 and grouped["p_greater"] == pytest.approx(1 / 4)
+    # the statistic is the case-weighted sum: weights count
+    weighted = sign_flip([1.0, -1.0], ["a", "b"], weights=[3.0, 1.0])
+    assert weighted["p_greater"] == pytest.approx(2 / 4)  # +3 -1 = 2: flips give 2, 4, -4, -2
+    assert sign_flip([1.0, -1.0], ["a", "b"])["p_greater"] == pytest.approx(3 / 4)  # alike: 0, 2, -2, 0
+    assert sign_flip([0.0, 0.0], ["a", "b"])["p_greater"] == 1.0
+    # against the exact distribution scipy enumerates
+    values = np.array([0.3, -0.1, 0.2, 0.05, 0.4, 0.15, -0.05])
+    expected = scipy_stats.permutation_test(
+        (values,), np.sum, permutation_type="samples", alternative="greater", n_resamples=np.inf
+    ).pvalue
+    assert sign_flip(values, range(7))["p_greater"] == pytest.approx(expected)
 
 
-def test_mcnemar_is_exact_and_its_power_grows_with_the_cases():
-    assert mcnemar(8, 1) == pytest.approx(scipy_stats.binomtest(8, 9, 0.5, alternative="greater").pvalue)
-    assert mcnemar(0, 0) == 1.0
-    assert mcnemar_power(50, 0.25, 2 / 3) < mcnemar_power(200, 0.25, 2 / 3) < mcnemar_power(800, 0.25, 2 / 3)
-    # the issue's example: about two cases for back-patching to one against in 12
-    needed = mcnemar_cases_needed(12, 2, 1)
-    assert 150 < needed < 400 and mcnemar_power(int(needed), 0.25, 2 / 3) >= 0.8
-    assert math.isnan(mcnemar_cases_needed(12, 1, 2))  # more cases would not favour back-patching
-
-
-def test_cases_needed_scales_the_interval_to_reach_the_bound():
-    # reaching 0.2 below 0.1 with 10 groups: (0.2 / 0.1)^2 = 4 times as many
-    assert cases_needed(_result(20, 10, 0.1, -0.1, 0.3), (0.0, math.inf)) == 80
-    assert cases_needed(_result(20, 10, 0.1, 0.0, 0.5), (0.0, math.inf)) == 21  # on the bound at 20 cases: more than 20
-    assert math.isnan(cases_needed(_result(20, 10, 0.0, -0.1, 0.1), (0.0, math.inf)))  # on the bound: no number
+def test_a_paired_verdict_comes_from_the_test_with_the_interval_agreeing_where_there_are_enough_groups():
+    """Four groups that differ cannot reach p < 0.05 (1/16 at best): inconclusive, with the cases
+    that would decide; five can, and with fewer than 20 groups the interval is not judged."""
+    four = paired([1.0, 1.0, 1.0, 1.0, 0.0], ["a", "b", "c", "d", "e"])
+    assert four["beats"] == "inconclusive" and "4 groups differ" in four["why"] and four["p_value"] == 1 / 16
+    assert four["cases_needed"] >= 5  # at least the groups a sign-flip test needs
+    five = paired([1.0] * 5, list("abcde"))
+    assert five["beats"] == "yes" and five["p_value"] == 1 / 32 and "not judged" in five["why"]
+    assert math.isnan(five["cases_needed"])
+    below = paired([-1.0] * 6, list("abcdef"))
+    assert below["beats"] == "no"
+    nothing = paired([0.0] * 30, range(30))
+    assert nothing["beats"] == "inconclusive" and math.isnan(nothing["cases_needed"])
+    assert "cannot decide at this estimate" in nothing["why"]
+    # with 20 groups the interval must agree: here the test and the interval both say above 0
+    many = paired([0.5, 0.2, 0.1, 0.3, -0.1] * 6, range(30))
+    assert many["beats"] == "yes" and many["ci_low"] > 0
 
 
 def test_back_patching_beats_a_null_that_rarely_answers(rare):
@@ -127,10 +139,12 @@ def test_back_patching_beats_a_null_that_rarely_answers(rare):
     assert success["n"] == 24 and success["groups"] == 12  # the drifting case left out; pairs of cases one group
     assert success["ci_low"] > 0 and success["p_value"] < 0.05 and success["beats"] == "yes"
     flag = row(table, "incorrect", "t2", nulls.FORWARD, nulls.FIXABLE)
-    only_back, only_null = (int(count) for count in re.findall(r"\d+", flag["detail"]))
-    assert flag["backpatching"] > flag["null_value"] and flag["p_value"] == pytest.approx(mcnemar(only_back, only_null))
-    verdict, why = nulls.beats_every_null(table, "incorrect", "t2")
-    assert verdict == "yes" and "forward patching" in why and "matched noise" in why
+    counts = re.findall(r"(\d+) cases fixable by back-patching only, (\d+) by the null only", flag["detail"])
+    only_back, only_null = (int(count) for count in counts[0])
+    assert flag["value"] == pytest.approx((only_back - only_null) / 24) == flag["backpatching"] - flag["null_value"]
+    assert flag["groups"] == 12 and flag["beats"] == "yes" and "sign-flip" in flag["test"]
+    verdict, why, needed = nulls.beats_every_null(table, "incorrect", "t2")
+    assert verdict == "yes" and "forward patching" in why and "matched noise" in why and math.isnan(needed)
     claims = findings(stages_of(bp), LAYERS, table, GROUPS)
     headline = claims[claims["statement"].str.endswith("at t2 (the study's headline)")].iloc[0]
     assert headline["holds"] == "yes" and headline["n"] == 24 and headline["ci_low"] > 0
@@ -139,12 +153,17 @@ def test_back_patching_beats_a_null_that_rarely_answers(rare):
 def test_back_patching_that_a_null_matches_is_not_distinguishable_from_chance():
     bp, fp, ctl = example(null_rate=0.25)  # the nulls hit about as many cells as back-patching
     table = nulls.compared(bp, fp, ctl, groups=GROUPS, num_layers=LAYERS, seed=0)
-    verdict, why = nulls.beats_every_null(table, "incorrect", "t1")
+    verdict, why, _ = nulls.beats_every_null(table, "incorrect", "t1")
     assert verdict == "not distinguishable from chance" and "forward patching" in why
     claims = findings(stages_of(bp), LAYERS, table, GROUPS)
     headline = claims[claims["statement"].str.endswith("at t1 (the study's headline)")].iloc[0]
     assert headline["holds"] == "not distinguishable from chance"
-    null_row = claims[claims["statement"] == "back-patching beats forward patching at t1"].iloc[0]
+    flag_row = claims[
+        claims["statement"] == "back-patching fixes more cases than forward patching at t1 (the fixable flag)"
+    ]
+    assert len(flag_row) == 1 and flag_row.iloc[0]["holds"] in ("inconclusive", "no")
+    null_row = claims[claims["statement"].str.startswith("back-patching beats forward patching at t1 (per-case")]
+    null_row = null_row.iloc[0]
     assert null_row["holds"] in ("inconclusive", "no") and null_row["claim"] == "nulls"
     assert null_row["holds"] == "no" or null_row["cases_needed"] > 24  # an inconclusive row says how many
 
@@ -163,7 +182,8 @@ def test_no_null_means_no_verdict_on_back_patching():
     assert table.empty
     assert nulls.beats_every_null(table, "incorrect", "t2")[0] == "inconclusive"
     claims = findings(stages_of(bp), LAYERS, table, GROUPS)
-    assert set(claims[claims["claim"] == 4]["holds"]) == {"inconclusive"}
+    headline = claims[(claims["claim"] == 4) & claims["statement"].str.startswith("back-patching")]
+    assert len(headline) == 3 and set(headline["holds"]) == {"inconclusive"}
 
 
 def stages_of(bp):
@@ -205,6 +225,8 @@ def test_a_cell_that_emits_one_answer_does_not_carry_over_to_held_out_cases():
     assert fixes["backpatching"] == 0 and fixes["n"] == 24
     breaks = next(r for r in out if r["measure"] == heldout.BREAKS)
     assert breaks["backpatching"] == 0 and breaks["null_value"] == 0  # every cell keeps the correct answers
+    net = next(r for r in out if r["measure"] == heldout.NET)  # neither fixes a held-out case: it says so
+    assert net["why"].startswith("break rates only")
 
 
 def test_held_out_fix_and_break_rates_on_the_same_chosen_cells(rare):
@@ -239,10 +261,63 @@ def test_the_nulls_figures_with_and_without_rows(tmp_path, rare):
     bp, fp, _ = example(null_rate=0.02)
     _, full = rare
     for name, table in (("full", full), ("none", full.iloc[:0])):
-        figures.save(figures.nulls_bars(table, name), tmp_path / f"{name}.png", tmp_path / f"{name}.pdf")
+        figure = figures.nulls_bars(table, name)
+        if name == "full":  # every bar a paired difference; the legend says over how many cases
+            labels = [text.get_text() for text in figure.legends[0].get_texts()]
+            assert labels == ["forward patching (24 cases)", "matched noise (12 cases)"]
+            assert "minus null" in figure.axes[0].get_title()
+        figures.save(figure, tmp_path / f"{name}.png", tmp_path / f"{name}.pdf")
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
     inputs = Inputs({"backpatching": bp, "forwardpatching": fp}, "m", LAYERS)
     figures.save(forwardpatching_figure(inputs), tmp_path / "cells.png", tmp_path / "cells.pdf")
     assert (tmp_path / "cells.png").stat().st_size > 10_000
     rows = model_rows("m", stages_of(bp), LAYERS, backpatching(stages_of(bp)), full)
     assert rows["measure"].str.contains("back-patching minus forward patching").any()
+
+
+def test_the_headline_is_judged_on_the_fixable_flag_it_reports():
+    """Back-patching answers e3 in four of six cells at t1 for every case, forward patching and
+    noise in one: per case, the share of cells says back-patching is far ahead, but every case is
+    fixable under each, so on the fixable flag (the headline's quantity) nothing beats anything."""
+    many = lambda case, position, s, t: position == "t1" and s - t >= 1 and (s, t) not in ((2, 1), (3, 2))  # noqa: E731
+    one = lambda case, position, s, t: position == "t1" and (s, t) in ((0, 1), (2, 1))  # noqa: E731
+    backpatching = {"incorrect": sweep(INCORRECT, many), "correct": sweep(CORRECT, lambda *cell: True)}
+    assert per_case_share(backpatching["incorrect"], "t1") == pytest.approx(4 / 6)
+    forward = {"incorrect": sweep(INCORRECT, lambda case, position, s, t: one(case, position, t, s), forward=True)}
+    forward["correct"] = sweep(CORRECT, lambda *cell: True, forward=True)
+    controls = {"incorrect": sweep(INCORRECT, one).assign(control="noise")}
+    table = nulls.compared(backpatching, forward, controls, groups=GROUPS, num_layers=LAYERS, seed=0)
+    success = row(table, "incorrect", "t1", nulls.FORWARD, nulls.SUCCESS)
+    assert success["value"] == pytest.approx(4 / 6 - 1 / 6) and success["beats"] == "yes"  # the share of cells
+    flag = row(table, "incorrect", "t1", nulls.FORWARD, nulls.FIXABLE)
+    assert flag["backpatching"] == flag["null_value"] == 1 and flag["value"] == 0 and flag["beats"] == "inconclusive"
+    assert "cannot decide at this estimate" in flag["why"] and math.isnan(flag["cases_needed"])
+    claims = findings(stages_of(backpatching), LAYERS, table, GROUPS)
+    headline = claims[claims["statement"].str.endswith("at t1 (the study's headline)")].iloc[0]
+    assert headline["value"] == 1 and headline["holds"] == "not distinguishable from chance"
+    cells = claims[
+        claims["statement"] == "back-patching beats forward patching at t1 (per-case share of cells answering e3)"
+    ]
+    assert cells.iloc[0]["holds"] == "yes"  # its own row, labelled, deciding nothing else
+
+
+def per_case_share(rows, position):
+    return float(nulls.per_case(rows, position)["success"].mean())
+
+
+def test_the_held_out_net_effect_weighs_the_splits_as_the_model_does(rare):
+    bp, fp, ctl = example(null_rate=0.02)
+    sizes = {"incorrect": 152, "correct": 12}
+    table = nulls.compared(bp, fp, ctl, groups=GROUPS, num_layers=LAYERS, seed=0, sizes=sizes)
+    fixes = row(table, "incorrect", "chosen", nulls.FORWARD, heldout.FIXES)
+    breaks = row(table, "correct", "chosen", nulls.FORWARD, heldout.BREAKS)
+    net = row(table, "both", "chosen", nulls.FORWARD, heldout.NET)
+    for method in ("backpatching", "null_value"):  # 152 incorrect cases to 12 correct, as the model's splits
+        expected = (152 * fixes[method] - 12 * breaks[method]) / (152 + 12)
+        assert net[method] == pytest.approx(expected)
+    assert "incorrect 152, correct 12" in net["detail"]
+    _, design = rare  # without the sizes: every case studied alike (24 incorrect, 8 correct)
+    unweighted = row(design, "both", "chosen", nulls.FORWARD, heldout.NET)
+    assert unweighted["backpatching"] == pytest.approx((24 * fixes["backpatching"] - 8 * breaks["backpatching"]) / 32)
+    two = pd.MultiIndex.from_tuples([("incorrect", "a"), ("correct", "b")], names=["split", "id"])
+    assert heldout.split_weights(two, sizes).tolist() == [152, 12]

@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
+from scipy.stats import norm
 
 from multihop.report import figures, judges
 from multihop.report import stages as stages_module
@@ -12,9 +14,9 @@ from multihop.report.comparison import model_rows, relative_stages
 from multihop.report.findings import findings
 from multihop.report.pages import write_html_table
 from multihop.report.stages import COLUMNS
-from multihop.report.stats import clustered, clustered_difference, estimate, median_difference, share
-from multihop.report.tables import backpatching, first_layer_shares, projection, rate_grid, stage_rows
-from multihop.report.verdicts import verdict
+from multihop.report.stats import clustered, clustered_difference, clustered_share, connected_groups, estimate
+from multihop.report.tables import backpatching, first_layer_shares, projection, rate_grid, relative_depth, stage_rows
+from multihop.report.verdicts import MIN_GROUPS, cases_needed, judge, verdict
 
 
 def stages_table(rows) -> pd.DataFrame:
@@ -36,28 +38,91 @@ def test_estimate_and_its_interval():
     assert estimate(range(10), seed=1) == estimate(range(10), seed=1)  # seeded: a rerun gives the same table
 
 
-def test_median_difference():
-    result = median_difference([5, 6, 7], [1, 2])
-    assert result["n"] == 5 and result["value"] == 6 - 1.5
-    assert 0 < result["ci_low"] <= result["value"] <= result["ci_high"]
-    assert math.isnan(median_difference([5], [1, 2])["ci_low"])
+def _result(n, groups, value, low, high, variance=math.nan, naive_variance=math.nan):
+    return {"n": n, "groups": groups, "value": value, "ci_low": low, "ci_high": high, "variance": variance,
+            "naive_variance": naive_variance}  # fmt: skip
 
 
-def test_verdict_reads_the_whole_interval():
-    assert verdict(6, 0.1, 0.3, (-math.inf, 0.5)) == ("yes", "")
-    assert verdict(6, 0.6, 0.9, (-math.inf, 0.5))[0] == "no"
-    assert verdict(6, 0.4, 0.6, (-math.inf, 0.5))[0] == "inconclusive"
-    holds, why = verdict(9, 0.0, 0.0, (0.0, math.inf))  # a zero-width interval bounds nothing
+def test_a_difference_between_splits_draws_each_group_with_its_cases_of_both_splits():
+    """Group g0 holds a case of each split: it is one group, drawn (or not) with both cases."""
+    result = clustered_difference([5, 6, 7], ["g0", "g1", "g2"], [1, 2], ["g0", "g3"], statistic="median")
+    assert result["n"] == 5 and result["groups"] == 4 and result["value"] == 6 - 1.5
+    assert result["ci_low"] <= result["value"] <= result["ci_high"]
+    assert math.isnan(clustered_difference([5], ["g0"], [1], ["g0"])["ci_low"])  # one group: no interval
+    means = clustered_difference([1.0, 0.0], ["a", "b"], [0.0, 0.0], ["a", "b"], statistic="mean")
+    assert means["value"] == 0.5 and means["naive_variance"] == pytest.approx(0.5 / 2)
+
+
+def test_verdict_reads_the_whole_interval_of_enough_groups():
+    assert verdict(_result(20, 20, 0.2, 0.1, 0.3), (-math.inf, 0.5)) == ("yes", "")
+    assert verdict(_result(20, 20, 0.7, 0.6, 0.9), (-math.inf, 0.5))[0] == "no"
+    assert verdict(_result(20, 20, 0.5, 0.4, 0.6), (-math.inf, 0.5))[0] == "inconclusive"
+    holds, why = verdict(_result(30, 30, 0.0, 0.0, 0.0), (0.0, math.inf))  # a zero-width bootstrap bounds nothing
     assert holds == "inconclusive" and "zero width" in why
-    holds, why = verdict(5, 0.1, 0.3, (-math.inf, 0.5))  # a bootstrap of 5 groups is too narrow
-    assert holds == "too few cases" and "5 independent groups" in why
-    assert verdict(9, math.nan, math.nan, (0.0, 1.0))[0] == "too few cases"
+    assert verdict(_result(30, 30, 0.0, 0.0, 0.0), (-math.inf, 0.5), bootstrap=False)[0] == "yes"  # an exact one can
+    # the minimum of groups: 19 groups give no verdict however narrow the interval, 20 do
+    holds, why = verdict(_result(19, 19, 0.2, 0.1, 0.3), (-math.inf, 0.5))
+    assert MIN_GROUPS == 20 and holds == "too few groups" and "19 independent groups" in why
+    assert verdict(_result(40, 19, 0.2, 0.1, 0.3), (-math.inf, 0.5))[0] == "too few groups"  # groups, not cases
+    assert verdict(_result(9, 30, math.nan, math.nan, math.nan), (0.0, 1.0))[0] == "too few groups"
 
 
-def test_shares_have_exact_intervals():
-    none = share(0, 12)
-    assert none["share"] == 0 and none["low"] == 0 and none["high"] == pytest.approx(0.2646, abs=1e-4)
-    assert share(12, 12)["low"] == pytest.approx(1 - 0.2646, abs=1e-4) and math.isnan(share(0, 0)["share"])
+def test_cases_needed_is_one_formula():
+    """n = DE (z_0.975 + z_0.80)^2 sigma^2 / d^2, at least MIN_GROUPS groups of the present size."""
+    z2 = (norm.ppf(0.975) + norm.ppf(0.8)) ** 2  # 7.849
+    # a share of 0.6 over 100 cases in 100 groups: sigma^2 = 0.24, d = 0.1, no design effect
+    alone = _result(100, 100, 0.6, 0.5, 0.7, variance=0.0024, naive_variance=0.0024)
+    assert cases_needed(alone, (0.5, math.inf)) == (math.ceil(z2 * 0.24 / 0.01), "") == (189, "")
+    # the same with a design effect of 2 (the clustered variance twice the naive one): twice the cases
+    assert cases_needed({**alone, "variance": 0.0048}, (0.5, math.inf))[0] == math.ceil(2 * z2 * 0.24 / 0.01)
+    # a design effect below 1 counts as 1
+    assert cases_needed({**alone, "variance": 0.001}, (0.5, math.inf))[0] == 189
+    # never fewer than the groups a verdict needs: 20 groups of 5 cases
+    assert cases_needed(_result(50, 10, 0.9, 0.6, 1.0, 0.0, 0.0), (0.5, math.inf))[0] == 100
+    # on the bound: no number, and why
+    needed, why = cases_needed({**alone, "value": 0.5}, (0.5, math.inf))
+    assert math.isnan(needed) and why == "cannot decide at this estimate (it sits on the bound)"
+    # the nearest bound of a two-sided region
+    assert cases_needed({**alone, "value": 0.35}, (0.25, 0.75))[0] == math.ceil(z2 * 100 * 0.0024 / 0.1**2)
+    # every undecided row carries it (inconclusive or too few groups); decided rows do not
+    assert judge(alone, (0.5, math.inf))[2] == 189
+    assert math.isnan(judge({**alone, "ci_low": 0.55}, (0.5, math.inf))[2])
+    few = judge(_result(10, 10, 0.6, 0.5, 0.7, 0.0024, 0.0024), (0.5, math.inf))
+    assert few[0] == "too few groups" and few[2] == 20  # 7.85 * 10 * 0.0024 / 0.01 = 19, but 20 groups
+    on_the_bound = judge({**alone, "value": 0.5}, (0.5, math.inf))
+    assert math.isnan(on_the_bound[2]) and "cannot decide at this estimate" in on_the_bound[1]
+
+
+def test_shares_have_clustered_exact_intervals():
+    """Cases alone: the exact Clopper-Pearson interval. Pairs of identical cases: the design
+    effect doubles the variance and halves the effective cases. 12 of 12 is not [1, 1]."""
+    alone = clustered_share([1] * 6 + [0] * 6, range(12))
+    exact = scipy_stats.binomtest(6, 12).proportion_ci(method="exact")
+    assert (alone["ci_low"], alone["ci_high"]) == pytest.approx((exact.low, exact.high))
+    assert alone["variance"] == pytest.approx(alone["naive_variance"])  # a design effect of 1
+    paired = clustered_share([1] * 6 + [0] * 6, [k // 2 for k in range(12)])
+    effect = 2 * (11 / 12) * (6 / 5)  # two alike per group; the finite corrections of 12 cases and 6 groups
+    assert paired["groups"] == 6 and paired["variance"] == pytest.approx(effect * paired["naive_variance"])
+    size = 12 / effect  # Clopper-Pearson at the effective sample size
+    low, high = scipy_stats.beta.ppf([0.025, 0.975], [size / 2, size / 2 + 1], [size / 2 + 1, size / 2])
+    assert (paired["ci_low"], paired["ci_high"]) == pytest.approx((low, high))
+    every = clustered_share([1] * 12, [k // 4 for k in range(12)])
+    assert every["value"] == 1 and every["ci_high"] == 1 and every["ci_low"] == pytest.approx(1 - 0.2646, abs=1e-4)
+    assert math.isnan(clustered_share([], [])["value"])
+
+
+def test_connected_groups_join_cases_sharing_e2_or_e3_across_splits():
+    correct = pd.DataFrame({"id": ["a", "b", "c", "e"], "e2": ["X", "X", "Y", "W"], "e3": ["P", "Q", "Q", "R"]})
+    incorrect = pd.DataFrame({"id": ["d", "f", "g"], "e2": ["Z", "V", "V"], "e3": ["P", "S", "T"]})
+    groups = connected_groups({"correct": correct, "incorrect": incorrect})
+    # a-b by e2 X, b-c by e3 Q, a-d by e3 P (across the splits); f-g by e2 V; e alone
+    assert len({groups["correct"][case] for case in "abc"} | {groups["incorrect"]["d"]}) == 1
+    assert groups["incorrect"]["f"] == groups["incorrect"]["g"] != groups["correct"]["a"]
+    assert groups["correct"]["e"] not in {groups["correct"]["a"], groups["incorrect"]["f"]}
+    assert len(set(groups["correct"].values()) | set(groups["incorrect"].values())) == 3
+    # an entity in another role does not join: X as e3 of h does not join h to a and b
+    other = connected_groups({"correct": correct, "incorrect": pd.DataFrame({"id": ["h"], "e2": ["U"], "e3": ["X"]})})
+    assert other["incorrect"]["h"] not in set(other["correct"].values())
 
 
 def test_duplicated_clusters_give_the_interval_of_one_case_per_cluster():
@@ -69,8 +134,9 @@ def test_duplicated_clusters_give_the_interval_of_one_case_per_cluster():
     # as independent cases the copies would narrow the interval
     naive = clustered(np.repeat(values, 3), np.arange(24))
     assert naive["ci_high"] - naive["ci_low"] < single["ci_high"] - single["ci_low"]
+    assert twice["variance"] > 2 * twice["naive_variance"]  # a design effect of about 3
     difference = clustered_difference(values, np.arange(8), values - 0.5, np.arange(8))
-    assert difference["value"] == pytest.approx(0.5) and difference["groups"] == 16
+    assert difference["value"] == pytest.approx(0.5) and difference["groups"] == 8  # one group in both splits
 
 
 STAGES = {
@@ -127,7 +193,14 @@ def test_backpatching_table():
     assert table.loc[("incorrect", "t1"), ["n", "fixable", "unedited_correct"]].tolist() == [2, 0, 1]
     assert table.loc[("incorrect", "t1 or t2"), ["fixable", "share"]].tolist() == [1, 0.5]
     assert table.loc[("correct", "t1"), ["n", "fixable", "share"]].tolist() == [2, 1, 0.5]
-    assert table.loc[("correct", "t2"), ["fixable", "share", "ci_low", "ci_high"]].tolist() == [0, 0, 0, 0]
+    # 0 of 2: the exact interval, not [0, 0]
+    none = table.loc[("correct", "t2")]
+    assert (none["fixable"], none["share"], none["ci_low"]) == (0, 0, 0) and none["ci_high"] > 0.8
+    # the two correct cases share an answer: one group, and the interval widens with it
+    together = backpatching(STAGES, {"correct": {"a": "g", "b": "g"}}).set_index(["split", "position"])
+    assert together.loc[("correct", "t1"), "groups"] == 1 and table.loc[("correct", "t1"), "groups"] == 2
+    twelve = backpatching({"correct": stages_table([{"id": f"c{k}", "fixable_t1": True} for k in range(12)])})
+    assert twelve.set_index("position").loc["t1", "ci_low"] == pytest.approx(1 - 0.2646, abs=1e-4)  # not [1, 1]
 
 
 def test_projection_table():
@@ -144,18 +217,22 @@ def test_projection_table():
     assert got.loc[("attention", "e3"), "cases"] == 0 and np.isnan(got.loc[("attention", "e3"), "mean_first_layer"])
 
 
+CASES = 24  # enough groups for a verdict (MIN_GROUPS), each case alone
+
+
 def many_cases(first_hops_correct=(1, 2), first_hops_incorrect=(3, 5, 4, 6, None, None, 5, 4)):
-    """Eight correct and eight incorrect cases (plus one drifting) following the study's picture."""
+    """24 correct and 24 incorrect cases (plus one drifting) following the study's picture."""
     correct = [
         {"id": f"c{i}", "first_hop_resolved": first_hops_correct[i % 2], "information_propagation": 9 + i % 2,
-         "e3_decoded_t2": 15 + (i // 2) % 2, "prediction_extracted": 18 + i % 2, "fixable_t1": True,
+         "e3_decoded_t2": 14 + i % 5, "prediction_extracted": 18 + i % 2, "fixable_t1": True,
          "unedited_correct": True}
-        for i in range(8)
+        for i in range(CASES)
     ]  # fmt: skip
     incorrect = [
-        {"id": f"i{i}", "first_hop_resolved": layer, "fixable_t2": i % 2 == 0}
-        for i, layer in enumerate(first_hops_incorrect)
-    ]
+        {"id": f"i{i}", "first_hop_resolved": first_hops_incorrect[i % len(first_hops_incorrect)],
+         "fixable_t2": i % 2 == 0}
+        for i in range(CASES)
+    ]  # fmt: skip
     incorrect.append({"id": "drift", "fixable_t1": True, "unedited_correct": True})
     return {"correct": stages_table(correct), "incorrect": stages_table(incorrect)}
 
@@ -166,60 +243,123 @@ def row(table, statement: str, split: str):
     return found.iloc[0]
 
 
-def test_findings_hold_where_the_cases_follow_the_study():
-    got = findings(many_cases(), num_layers=21)  # relative depth = layer / 20
+@pytest.mark.parametrize("reading", ["reached", "share"])
+def test_findings_hold_where_the_cases_follow_the_study(reading):
+    got = findings(many_cases(), num_layers=21, reading=reading)  # relative depth = layer / 20
     assert list(got["claim"]) == [1, 1, 2, 2, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4]
     assert list(got["split"]) == ["correct", "incorrect"] * 5 + ["both", "incorrect", "incorrect", "incorrect"]
     correct = got[got["split"] == "correct"]
     assert set(correct["holds"]) == {"yes"}, correct[["statement", "value", "ci_low", "ci_high", "holds", "why"]]
+    assert correct["cases_needed"].isna().all()  # decided rows need no more cases
     early = row(got, "the bridge entity", "correct")
-    assert early.n == 8 and early.reached == 8 and early.value == pytest.approx(1.5 / 20)
-    # incorrect: 3,4,4,5,5,6 and three never resolved (the drifting case too), past the last layer
+    assert early.reached == CASES and early.studied == CASES
+    # incorrect: 3,5,4,6,5,4 (x3) and six never resolved (the drifting case too)
     late = row(got, "the bridge entity", "incorrect")
-    assert (late.studied, late.reached, late.value) == (9, 6, pytest.approx(5 / 20))
-    assert late.reached_low < 6 / 9 < late.reached_high  # the exact interval of the reached share
+    assert (late.studied, late.reached) == (CASES + 1, 18) and late.reached_low < 18 / 25 < late.reached_high
     later = row(got, "in incorrect cases", "both")
-    assert later.n == 17 and later.value == pytest.approx(5 / 20 - 1.5 / 20) and later.holds == "yes"
+    assert later.holds == "yes" and later.studied == 2 * CASES + 1
+    if reading == "reached":  # medians of the cases that reach the stage
+        assert early.n == CASES and early.value == pytest.approx(1.5 / 20)
+        assert late.n == 18 and late.value == pytest.approx(4.5 / 20)
+        assert later.value == pytest.approx(4.5 / 20 - 1.5 / 20)
+    else:  # shares of the studied cases that reach it inside the claim's region
+        assert early.n == CASES and early.value == 1
+        assert late.n == CASES + 1 and late.value == pytest.approx(18 / 25)
+        assert later.value == pytest.approx(1 - 18 / 25)  # resolving early: correct minus incorrect
     fix = row(
         got,
         "back-patching a later layer's state into an earlier layer fixes some incorrect cases, at t2 (",
         "incorrect",
     )
-    assert fix.n == 8 and fix.value == 0.5  # the drifting case is left out
+    assert fix.n == CASES and fix.value == 0.5  # the drifting case is left out
     assert fix.holds == "inconclusive" and fix.why == "no null to compare with"  # the share alone decides nothing
 
 
-def test_a_stage_never_reached_is_counted_not_dropped():
-    """Seven cases resolve the first hop early and six never do: dropping the six says "early",
-    counting them as past the last layer cannot say so."""
-    rows = [{"id": f"r{i}", "first_hop_resolved": 1 + i % 3} for i in range(7)]
-    rows += [{"id": f"n{i}"} for i in range(6)]
+def varied_stages():
+    """Both splits, every stage (some never reached), with chance baselines, 30 cases each."""
+    rows = {"correct": [], "incorrect": []}
+    for k in range(30):
+
+        def maybe(layer, every, k=k):
+            return None if k % every == 0 else layer
+
+        for split, shift in (("correct", 0), ("incorrect", 4)):
+            rows[split].append(
+                {"id": f"{split}{k}", "first_hop_resolved": maybe(1 + k % 5 + shift, 4),
+                 "information_propagation": maybe(6 + k % 7, 5), "e3_decoded_t2": maybe(8 + k % 9, 3),
+                 "e2_decoded_t2": maybe(5 + k % 6, 4), "prediction_extracted": maybe(12 + k % 6, 2),
+                 "fixable_t1": k % 3 == 0, "fixable_t2": k % 4 == 0, "unedited_correct": split == "correct",
+                 "baseline_donor": f"{split}{(k + 1) % 30}",
+                 "baseline_first_hop_resolved": maybe(2 + k % 11, 2), "baseline_e3_decoded_t2": maybe(k % 20, 3)}
+            )  # fmt: skip
+    columns = [*COLUMNS, *stages_module.BASELINE]
+    return {split: stages_table(own).join(pd.DataFrame(own).reindex(columns=stages_module.BASELINE))[columns]
+            for split, own in rows.items()}  # fmt: skip
+
+
+@pytest.mark.parametrize("reading", ["reached", "share"])
+def test_no_verdict_depends_on_the_depth_given_to_never(reading):
+    """The same stored stages, "never reached" scored just past the last layer (1.06) and far
+    past it (5.0): every verdict (and every value) is the same, under either reading."""
+    stages = varied_stages()
+    groups = {split: {f"{split}{k}": f"g{k % 25}" for k in range(30)} for split in stages}  # shared across splits
+    near = findings(stages, num_layers=18, groups=groups, reading=reading)
+    far = findings(stages, num_layers=18, groups=groups, reading=reading, never=5.0)
+    assert relative_depth(18, 18) == pytest.approx(1.06, abs=0.01)
+    assert list(near["holds"]) == list(far["holds"]), near.compare(far)
+    pd.testing.assert_frame_equal(near, far)
+    assert {"yes", "no"} & set(near["holds"])  # (some verdicts to keep)
+    assert (near["claim"].astype(str) == "chance").sum() == 4
+
+
+@pytest.mark.parametrize("never", [None, 5.0])
+def test_a_late_claim_that_nobody_reaches_cannot_hold(never):
+    rows = [{"id": f"c{k}", "first_hop_resolved": 2} for k in range(CASES)]  # e3 and the prediction: never
+    stages = {"correct": stages_table(rows), "incorrect": stages_table(rows[:0])}
+    for reading in ("reached", "share"):
+        got = findings(stages, num_layers=21, reading=reading, never=never)
+        late = got[got["claim"].eq(3) & got["split"].eq("correct")]
+        assert "yes" not in set(late["holds"]), late[["statement", "value", "holds", "why"]]
+        if reading == "share":  # no case reaches it after the bound: a share of 0, clearly below one half
+            assert set(late["holds"]) == {"no"} and (late["value"] == 0).all()
+        else:  # no case to judge
+            assert set(late["holds"]) == {"too few groups"}
+
+
+def test_the_two_readings_of_an_early_claim():
+    """14 cases resolve the first hop early and 12 never do: the authors' reading (the cases that
+    reach it) says "early"; ours (the share of the studied cases resolving it early) cannot."""
+    rows = [{"id": f"r{i}", "first_hop_resolved": 1 + i % 3} for i in range(22)]
+    rows += [{"id": f"n{i}"} for i in range(20)]
     stages = {"correct": stages_table(rows), "incorrect": stages_table([])}
-    dropped = estimate(pd.Series([1 + i % 3 for i in range(7)]) / 20, np.median)
-    assert verdict(7, dropped["ci_low"], dropped["ci_high"], (-math.inf, 0.5))[0] == "yes"
-    early = row(findings(stages, num_layers=21), "the bridge entity", "correct")
-    assert (early.studied, early.reached) == (13, 7) and early.holds == "inconclusive"
-    assert early.ci_high > 1  # the interval reaches past the last layer
+    authors = row(findings(stages, num_layers=21), "the bridge entity", "correct")
+    assert (authors.studied, authors.reached, authors.n) == (42, 22, 22) and authors.holds == "yes"
+    ours = row(findings(stages, num_layers=21, reading="share"), "the bridge entity", "correct")
+    assert ours.n == 42 and ours.value == pytest.approx(22 / 42) and ours.holds == "inconclusive"
+    assert ours.cases_needed > 42  # the cases at which a share of 0.52 would clear one half
 
 
-def test_the_second_hop_before_the_first_counts_against_the_claim():
+def test_the_second_hop_before_the_first_counts_against_the_claim_in_the_share_reading():
     """Cases that decode e3 at t2 but never e2 at t1 are the ones against "second hop after the
-    first": they count, as negative differences, rather than dropping out."""
-    after = [{"id": f"a{i}", "first_hop_resolved": 2, "e3_decoded_t2": 15 + i % 2} for i in range(4)]
-    against = [{"id": f"b{i}", "e3_decoded_t2": 10 + i % 3} for i in range(5)]
+    first": ours counts them against the claim; the authors' reading leaves them out."""
+    after = [{"id": f"a{i}", "first_hop_resolved": 2, "e3_decoded_t2": 15 + i % 2} for i in range(22)]
+    against = [{"id": f"b{i}", "e3_decoded_t2": 10 + i % 3} for i in range(24)]
     stages = {"correct": stages_table(after + against), "incorrect": stages_table([])}
-    order = row(findings(stages, num_layers=21), "the second hop is resolved after", "correct")
-    assert order.n == 9 and order.reached == 4 and order.value < 0 and order.holds != "yes"
+    ours = row(findings(stages, num_layers=21, reading="share"), "the second hop is resolved after", "correct")
+    assert ours.n == 46 and ours.reached == 22 and ours.value == pytest.approx(22 / 46) and ours.holds != "yes"
+    authors = row(findings(stages, num_layers=21), "the second hop is resolved after", "correct")
+    assert authors.n == 22 and authors.holds == "yes"
 
 
-def test_cases_sharing_an_answer_are_one_group():
-    rows = [{"id": f"c{i}", "first_hop_resolved": 1 + i % 4} for i in range(12)]
+def test_cases_sharing_an_entity_are_one_group():
+    rows = [{"id": f"c{i}", "first_hop_resolved": 1 + i % 4} for i in range(24)]
     stages = {"correct": stages_table(rows), "incorrect": stages_table([])}
-    shared = {"correct": {f"c{i}": f"Q{i % 3}" for i in range(12)}}  # three answers among twelve cases
+    shared = {"correct": {f"c{i}": f"Q{i % 3}" for i in range(24)}}  # three groups among 24 cases
     early = row(findings(stages, num_layers=21, groups=shared), "the bridge entity", "correct")
-    assert early.groups == 3 and early.holds == "too few cases" and "3 independent groups" in early.why
+    assert early.groups == 3 and early.holds == "too few groups" and "3 independent groups" in early.why
+    assert early.cases_needed >= 24 * 20 / 3  # at least 20 groups of eight
     alone = row(findings(stages, num_layers=21), "the bridge entity", "correct")
-    assert alone.groups == 12 and alone.holds == "yes"
+    assert alone.groups == 24 and alone.holds == "yes"
 
 
 def test_findings_fail_or_abstain_where_the_cases_do_not_follow():
@@ -228,8 +368,9 @@ def test_findings_fail_or_abstain_where_the_cases_do_not_follow():
     assert row(late_first_hops, "in incorrect cases", "both").holds == "no"  # earlier, not later
     few = findings(STAGES, num_layers=21)
     share = few["statement"].str.startswith("back-patching")
-    assert set(few[~share]["holds"]) == {"too few cases"}  # 2 to 4 values a row
+    assert set(few[~share]["holds"]) == {"too few groups"}  # 2 to 4 values a row
     assert set(few[share]["holds"]) == {"inconclusive"}  # back-patching's share: no null ran
+    assert few[~share]["why"].str.contains("independent groups|no case to judge").all()
 
 
 def test_the_stage_figure_counts_never_reached_cases_in_a_row_of_their_own():
@@ -343,8 +484,9 @@ def test_the_chance_baseline_reads_the_generations_for_another_cases_names():
     table = stages_table([{"id": "a", "first_hop_resolved": 1}, {"id": "b", "first_hop_resolved": 5}])
     table = stages_module.with_chance_baseline(table, studied, patchscopes, seed=0, reading="regex")
     chance = row(findings({"correct": table}, num_layers=21), "e2 is decoded from t1 earlier", "correct")
-    assert chance.reached == 2 and chance.value == pytest.approx(((1 - 2) + (5 - 0)) / 2 / 20)
-    assert chance.holds == "too few cases"  # two cases
+    # a: its own e2 at layer 1, b's at 2 (+1); b: its own at 5, a's at 0 (-1)
+    assert chance.reached == 2 and chance.value == 0
+    assert chance.holds == "too few groups"  # two cases
 
 
 def test_verdicts_under_both_judges_from_the_stored_generations():
@@ -380,3 +522,21 @@ def test_verdicts_under_both_judges_from_the_stored_generations():
     assert fix.holds == fix.holds_word == "inconclusive" and not fix.flips  # no null: no verdict either way
     with pytest.raises(ValueError, match="same rows"):
         judges.with_other_judge(lenient, strict.iloc[::-1], "word")
+
+
+def test_the_figures_name_their_quantity_and_scale_and_count_cases_per_stage():
+    """The stage figure's legend has no count per split (each stage has its own, under it); a
+    heatmap's colour bar says a square-root scale where it uses one; back-patching's is linear
+    and named as its title names it."""
+    boxes = figures.stage_boxplot(stage_rows(STAGES, 21), {"correct": 2, "incorrect": 3}, 21, "t")
+    legend = [text.get_text() for text in boxes.axes[0].get_legend().get_texts()]
+    assert legend == ["correct", "incorrect"]
+    grid = pd.DataFrame(np.full((4, 4), 0.25))
+    stretched = figures.heatmaps({("correct", "t1"): grid}, 4, "t", "share of generations", stretch=True)
+    linear = figures.heatmaps({("correct", "t1"): grid}, 4, "t", "share of runs answering e3")
+    assert stretched.axes[-1].get_ylabel() == "share of generations (colour: square-root scale)"
+    assert linear.axes[-1].get_ylabel() == "share of runs answering e3"
+    assert linear.axes[0].get_images()[0].norm(0.25) == pytest.approx(0.25)  # linear
+    assert stretched.axes[0].get_images()[0].norm(0.25) == pytest.approx(0.5)  # its square root
+    for figure in (boxes, stretched, linear):
+        figures.plt.close(figure)

@@ -39,7 +39,8 @@ class Product:
     title: str = ""  # a table's heading on its web page
     uses: tuple[str, ...] = ()  # the analyses whose tables it reads (empty: its own analysis's)
     stages: bool = False  # it also reads each split's stages.csv
-    groups: bool = False  # it also reads each split's studied.csv (which cases share an answer)
+    # it also reads each split's studied.csv (which cases share e2 or e3) and the model's cases per split
+    groups: bool = False
     reads: tuple[str, ...] = ()  # settings it reads beyond its analysis's (changing them reruns it alone)
 
     @property
@@ -252,6 +253,7 @@ CATALOG = {
                 "backpatching_table",
                 "back-patching: fixable share of cases",
                 stages=True,
+                groups=True,
             ),
         ),
         Analysis(

@@ -60,6 +60,11 @@ STUDY = {
         "changed", "a knockout layer matters when the output changes, unless both runs are correct"
     ),
     "analyses.propagation": Setting("any", "information propagation averages the layers that exist"),
+    "analyses.stage_reading": Setting(
+        "reached",
+        "a stage claim is read from the depths of the cases that reach the stage (share: the share of the studied "
+        "cases reaching it in the claim's region)",
+    ),
     "model.prompt_prefix": Setting(
         "", "text before every prompt (the study's prompts have none); every state is read after it"
     ),

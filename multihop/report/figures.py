@@ -1,7 +1,8 @@
 """Drawing the study's figures (seaborn/matplotlib); the numbers come from multihop.tables.
 
-Colours are fixed across figures: blue = correct cases, orange = incorrect cases; heatmaps share
-one colour scale from 0 to 1. Layers are block indices, 0 = the first decoder block.
+Colours are fixed across figures: blue = correct cases, orange = incorrect cases; heatmaps of
+shares run from 0 to 1, linear or on the square-root scale that their colour bar names. Layers are
+block indices, 0 = the first decoder block.
 """
 
 import math
@@ -23,8 +24,10 @@ from multihop.report.tables import FIRST_LAYERS, STAGES  # noqa: E402
 
 SPLIT_COLORS = {"correct": "#0173B2", "incorrect": "#DE8F05"}  # seaborn "colorblind" blue, orange
 HEATMAP = "viridis"
-# one colour scale for every heatmap, stretched at the low end where Patchscopes shares live
+# a colour scale stretched at the low end where Patchscopes shares live (its colour bar says so)
 HEATMAP_NORM = matplotlib.colors.PowerNorm(gamma=0.5, vmin=0, vmax=1)
+LINEAR_NORM = matplotlib.colors.Normalize(vmin=0, vmax=1)
+STRETCHED = " (colour: square-root scale)"
 DIFFERENCE = "RdBu_r"  # a diverging scale for differences of shares: red above 0, blue below
 DIFFERENCE_NORM = matplotlib.colors.TwoSlopeNorm(vcenter=0, vmin=-1, vmax=1)
 LAYER_AXIS = "layer (decoder block, 0 = first)"
@@ -71,38 +74,44 @@ def stage_boxplot(
     stages: pd.DataFrame, counts: dict[str, int], num_layers: int, title: str, *, studied=None, chance=None
 ):
     """Box plot of the layer of each stage, correct vs incorrect cases, with every case as a dot;
-    cases that never reach a stage sit in the "never" row above the last layer (layer
-    `num_layers` in `stages`), inside the boxes, as the findings count them.
+    the boxes are over the cases that reach the stage (as the authors draw them), and the cases
+    that never reach it sit as dots in the "never" row above the last layer (layer `num_layers`
+    in `stages`), outside the boxes: where "never" is drawn decides nothing.
 
-    Under each stage, how many cases of each split reach it at all, out of `studied[(stage,
-    split)]` (the cases its analyses studied; default: all `counts[split]` cases). `chance[(stage,
-    split)]`: the median layer at which another case's name is "decoded" from the same
-    generations, drawn as a dashed grey bar over the split's box.
+    Each stage has its own cases: under each stage, how many cases of each split reach it, out of
+    `studied[(stage, split)]` (the cases its analyses studied; default: all `counts[split]`
+    cases); the legend names the splits without a count, which would hold for no stage in
+    particular. `chance[(stage, split)]`: the median layer at which another case's name is
+    "decoded" from the same generations, drawn as a dashed grey bar over the split's box.
     """
     studied = studied or {}
     figure, ax = plt.subplots(figsize=(9, 5))
     order = list(STAGES.values())
-    labels = _split_labels(counts)
+    labels = {split: split for split in SPLITS}
     data = stages.assign(split=stages["split"].map(labels))
     palette = {labels[s]: SPLIT_COLORS[s] for s in SPLITS}
     hue_order = [labels[s] for s in SPLITS]
     if data.empty:
         _empty(ax, "no case reached any stage")
     else:
-        common = dict(data=data, x="stage", y="layer", hue="split", order=order, hue_order=hue_order, ax=ax)
-        sns.boxplot(**common, palette=palette, fill=False, showfliers=False)
+        common = dict(x="stage", y="layer", hue="split", order=order, hue_order=hue_order, ax=ax)
+        boxed = data[data["layer"] < num_layers]  # the boxes: the cases that reach the stage, as the authors'
+        if not boxed.empty:
+            sns.boxplot(data=boxed, **common, palette=palette, fill=False, showfliers=False)
+        common["data"] = data
         np.random.seed(0)  # seaborn jitters with numpy's global generator: the same dots every run
-        sns.stripplot(**common, palette=palette, dodge=True, size=6, alpha=0.7, legend=False, jitter=0.08)
+        dots = dict(dodge=True, size=6, alpha=0.7, legend=boxed.empty, jitter=0.08)  # (the boxes' legend, if any)
+        sns.stripplot(**common, palette=palette, **dots)
         for (stage, split), layer in (chance or {}).items():
             x = order.index(stage) + (SPLITS.index(split) - (len(SPLITS) - 1) / 2) * 0.8 / len(SPLITS)
             ax.hlines(layer, x - 0.17, x + 0.17, colors="grey", linestyles="--", linewidth=2)
         if chance:
             ax.plot([], [], color="grey", linestyle="--", linewidth=2, label="another case's\nnames (chance)")
-        ax.legend(title="cases", loc="upper left", bbox_to_anchor=(1, 1))
+        ax.legend(title="cases (n per stage:\nbelow each stage)", loc="upper left", bbox_to_anchor=(1, 1))
     reached = stages[stages["layer"] < num_layers].groupby(["stage", "split"]).size()
     studied = {(stage, s): studied.get((stage, s), counts.get(s, 0)) for stage in order for s in SPLITS}
     _stage_ticks(ax, order, SPLITS, reached, studied)
-    ax.set_xlabel("stage (below: cases reaching it, correct  incorrect)")
+    ax.set_xlabel("stage (below: cases reaching it / cases studied, correct  incorrect)")
     ax.set_ylim(-0.5, num_layers + 0.5)
     ticks = _layer_ticks(num_layers)
     ax.set_yticks([*ticks, num_layers], [*map(str, ticks), "never"])
@@ -147,12 +156,15 @@ def heatmaps(
     *,
     marks: dict | None = None,
     difference: bool = False,
+    stretch: bool = False,
 ):
     """A grid of source x target layer heatmaps; `panels` maps (row, column) names to rate grids.
 
-    Empty cells (no runs, e.g. s <= t in back-patching) stay blank; one colour bar for all panels.
-    `marks` maps a panel to the (source, target) cells to mark with a dot; with `difference`, the
-    values are differences in [-1, 1], on a diverging scale centred on 0.
+    Empty cells (no runs, e.g. s <= t in back-patching) stay blank; one colour bar for all panels,
+    labelled `scale`. Shares run from 0 to 1 on a linear colour scale, or with `stretch` on a
+    square-root one (HEATMAP_NORM), which the colour bar then says. `marks` maps a panel to the
+    (source, target) cells to mark with a dot; with `difference`, the values are differences in
+    [-1, 1], on a diverging scale centred on 0.
     """
     rows = list(dict.fromkeys(row for row, _ in panels))
     columns = list(dict.fromkeys(column for _, column in panels))
@@ -164,7 +176,7 @@ def heatmaps(
         layout="constrained",
     )
     ticks = _layer_ticks(num_layers, most=6)
-    norm, cmap = (DIFFERENCE_NORM, DIFFERENCE) if difference else (HEATMAP_NORM, HEATMAP)
+    norm, cmap = (DIFFERENCE_NORM, DIFFERENCE) if difference else (HEATMAP_NORM if stretch else LINEAR_NORM, HEATMAP)
     image = None
     for (row, column), grid in panels.items():
         ax = axes[rows.index(row), columns.index(column)]
@@ -185,7 +197,7 @@ def heatmaps(
         ax.set_title(f"{row} cases · {column}", fontsize=11)
         ax.set_xlabel("source layer" if row == rows[-1] else "")
         ax.set_ylabel("target layer" if column == columns[0] else "")
-    figure.colorbar(image, ax=axes, shrink=0.8, label=scale)
+    figure.colorbar(image, ax=axes, shrink=0.8, label=scale + (STRETCHED if stretch and not difference else ""))
     figure.suptitle(title)
     return figure
 
@@ -322,10 +334,12 @@ def _grouped_bars(ax, groups: list[str], bars: dict[str, pd.DataFrame]) -> None:
 
 
 def nulls_bars(table: pd.DataFrame, title: str):
-    """The incorrect split's back-patching against its nulls (multihop.report.nulls): fixable
-    shares; per-case differences in the share of cells answering e3; the held-out test's
-    differences in fix rate and net effect. Intervals: 95%, over groups of cases sharing e3;
-    * marks a null back-patching beats."""
+    """The incorrect split's back-patching against its nulls (multihop.report.nulls), every bar a
+    paired difference, back-patching minus the null over the cases both studied (so no bar sets
+    one method's cases beside another's): the fixable flag (what decides the headline), the
+    per-case share of cells answering e3, and the held-out test's fix rate and net effect.
+    Intervals: 95%, over groups of cases sharing e2 or e3; * marks a null back-patching beats.
+    The legend says over how many cases each null was compared."""
     from multihop.report.heldout import FIXES, NET
     from multihop.report.nulls import FIXABLE, SUCCESS, WHERE
 
@@ -334,7 +348,7 @@ def nulls_bars(table: pd.DataFrame, title: str):
     fixable, success = own[own["measure"] == FIXABLE], own[own["measure"] == SUCCESS]
     nulls = list(dict.fromkeys(own["null"]))
     panels = [
-        ("fixable share (some cell answers e3)", "share of cases"),
+        ("back-patching minus null:\nfixable flag per case (the headline's)", "difference in fixable share"),
         ("back-patching minus null:\nper-case share of cells answering e3", "difference"),
         ("one patch chosen on other cases, held out:\nback-patching minus null", "difference"),
     ]
@@ -344,27 +358,22 @@ def nulls_bars(table: pd.DataFrame, title: str):
     if own.empty:
         for ax in axes[0]:
             _empty(ax)
-    else:
-        first = fixable[fixable["null"] == nulls[0]].set_index("position")
-        bars = {"back-patching": first[["backpatching"]].rename(columns={"backpatching": "value"})}
-        for null in nulls:
-            rows = fixable[fixable["null"] == null].set_index("position")
-            bars[null] = rows[["null_value"]].rename(columns={"null_value": "value"})
-        _grouped_bars(axes[0][0], list(WHERE), bars)
-        axes[0][0].set_ylim(0, 1.05)
-        _grouped_bars(axes[0][1], list(WHERE), {n: success[success["null"] == n].set_index("position") for n in nulls})
-        held = own[own["measure"].isin([FIXES, NET])].assign(group=lambda t: t["measure"].str.removeprefix("held-out "))
-        groups = [FIXES.removeprefix("held-out "), NET.removeprefix("held-out ")]
-        _grouped_bars(axes[0][2], groups, {n: held[held["null"] == n].set_index("group") for n in nulls})
-        for ax in axes[0][1:]:
-            ax.axhline(0, color="black", linewidth=0.8)
-        n = int(first["n"].max()) if len(first) else 0
-        handles, labels = axes[0][0].get_legend_handles_labels()
-        figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize="small",
-                      title=f"incorrect cases (n={n} with {nulls[0]})", title_fontsize="small")  # fmt: skip
         figure.suptitle(title)
-        figure.tight_layout(rect=(0, 0.12, 1, 1))
+        figure.tight_layout()
         return figure
+    _grouped_bars(axes[0][0], list(WHERE), {n: fixable[fixable["null"] == n].set_index("position") for n in nulls})
+    _grouped_bars(axes[0][1], list(WHERE), {n: success[success["null"] == n].set_index("position") for n in nulls})
+    held = own[own["measure"].isin([FIXES, NET])].assign(group=lambda t: t["measure"].str.removeprefix("held-out "))
+    groups = [FIXES.removeprefix("held-out "), NET.removeprefix("held-out ")]
+    _grouped_bars(axes[0][2], groups, {n: held[held["null"] == n].set_index("group") for n in nulls})
+    for ax in axes[0]:
+        ax.axhline(0, color="black", linewidth=0.8)
+    cases = {n: int(fixable.loc[fixable["null"] == n, "n"].max()) for n in nulls if (fixable["null"] == n).any()}
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    labels = [f"{label} ({cases[label]} cases)" if label in cases else label for label in labels]
+    figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize="small",
+                  title="incorrect cases, each null against back-patching on the cases both studied",
+                  title_fontsize="small")  # fmt: skip
     figure.suptitle(title)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.12, 1, 1))
     return figure

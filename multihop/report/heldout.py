@@ -2,20 +2,25 @@
 was not chosen on, and more than a patch chosen the same way from a null?
 
 Repeated grouped cross-validation, REPEATS times: the incorrect cases both methods studied (drift
-left out) are dealt into FOLDS folds whole groups at a time (cases sharing e3), so no answer is
-in both a fold's training and test cases; an answer that a cell tends to emit ("United States")
-cannot carry over. On each fold's other cases, each method chooses the cell (position, s, t)
-that answers e3 for the most of them (ties: lowest), and it is applied
+left out) are dealt into FOLDS folds whole groups at a time (cases joined by a shared e2 or e3:
+multihop.report.stats.connected_groups), so no answer or bridge is in both a fold's training and
+test cases; an answer that a cell tends to emit ("United States") cannot carry over. On each
+fold's other cases, each method chooses the cell (position, s, t) that answers e3 for the most of
+them (ties: lowest), and it is applied
 
 - to the fold's incorrect cases: a case is fixed when it then answers e3;
-- to the correct cases whose e3 is not among the training cases': a case is broken when it no
-  longer does.
+- to the correct cases whose group is not among the training cases': a case is broken when it
+  no longer does.
 
 Per case, the share of the times it was held out that it was fixed (or broken), and its net
-effect, the change in accuracy if the chosen patch were applied to every held-out case (fixed
-+1, broken -1). Back-patching against each null: the per-case differences, paired, each with its
-95% interval over groups and the signed-rank test (multihop.report.nulls); and back-patching's own
-net effect against no change, on the most cases any comparison had.
+effect (fixed +1, broken -1). The net effect is the change in accuracy if the chosen patch were
+applied to the model's cases: its mean weighs the incorrect and the correct cases by the model's
+split sizes (cases/{split}.csv: 152 incorrect to 12 correct, say), not by how many of each the
+analyses studied. Where neither method fixes any held-out case, the net effect compares break
+rates only, and its `why` says so. Back-patching against each null: the per-case differences,
+paired, each with its 95% interval over groups and the sign-flip test
+(multihop.report.verdicts.paired); and back-patching's own net effect against no change, on the
+most cases any comparison had.
 """
 
 import math
@@ -25,9 +30,9 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from multihop.report.stats import clustered, group_of, signed_rank
+from multihop.report.stats import group_of
 from multihop.report.tables import relative_depth
-from multihop.report.verdicts import paired_verdict
+from multihop.report.verdicts import RESULT, paired
 
 REPEATS, FOLDS = 10, 5
 FIXES, BREAKS, NET = "held-out fix rate", "held-out break rate", "held-out net effect on accuracy"
@@ -101,26 +106,51 @@ def cross_validated(incorrect: dict, correct: dict, groups: dict, seed: int):
     return shares, chosen
 
 
-def _row(null, measure, split, *, back, other, groups, higher_is_better=True):
-    """A comparison row: per case back-patching minus the null, its mean and interval over groups."""
-    differences = back - other
-    result = clustered(differences, group_of(groups, back.index), np.mean)
-    row = {"split": split, "position": "chosen", "null": null, "measure": measure, **result}
-    row |= {"backpatching": float(back.mean()), "null_value": float(other.mean())}
+def _row(null, measure, split, *, back, other, groups, weights=None, higher_is_better=True):
+    """A comparison row: per case back-patching minus the null, its (weighted) mean, interval over
+    groups and sign-flip test (multihop.report.verdicts.paired)."""
+    grouped = group_of(groups, back.index)
+    row = {"split": split, "position": "chosen", "null": null, "measure": measure}
+    row |= {"backpatching": _mean(back, weights), "null_value": _mean(other, weights)}
+    compared = paired(back - other, grouped, weights=weights)
     if not higher_is_better:  # a break rate: reported, not judged
-        return row | {"test": "", "p_value": math.nan, "beats": "", "why": "", "cases_needed": math.nan}
-    p, test = signed_rank(differences, group_of(groups, back.index))
-    beats, why, needed = paired_verdict(result, p)
-    return row | {"test": test, "p_value": p, "beats": beats, "why": why, "cases_needed": needed}
+        blank = {"test": "", "p_value": math.nan, "beats": "", "why": "", "cases_needed": math.nan}
+        return row | {key: compared[key] for key in RESULT} | blank
+    return row | compared
 
 
-def held_out(methods: dict, first: str, groups: dict, num_layers: int, seed: int) -> list[dict]:
+def _mean(values: pd.Series, weights) -> float:
+    return float(np.average(values, weights=weights)) if len(values) else math.nan
+
+
+def split_weights(index: pd.MultiIndex, sizes: dict | None) -> np.ndarray | None:
+    """Per held-out case (index (split, id)): its split's size in the model (`sizes`) over the
+    split's cases here, so a mean over them weighs the splits as the model's cases do (None:
+    every case alike, where the sizes are not known)."""
+    if not sizes:
+        return None
+    split = index.get_level_values("split")
+    here = pd.Series(split).value_counts()
+    return np.array([sizes[s] / here[s] for s in split], dtype=float)
+
+
+BREAKS_ONLY = (
+    "break rates only: neither method fixes a held-out case, so the net effect compares the correct cases they break"
+)
+
+
+def held_out(methods: dict, first: str, groups: dict, num_layers: int, seed: int, *, sizes=None) -> list[dict]:
     """Per other method (a null): method `first`'s and the null's held-out fix rate, break rate
     and net effect, and the paired differences (see the module docstring). `methods`: {method:
-    {split: rows}} (multihop.report.nulls.sweeps); `groups`: split -> {case: e3}."""
+    {split: rows}} (multihop.report.nulls.sweeps); `groups`: split -> {case: its group}; `sizes`:
+    split -> the model's cases in it, by which the net effect weighs the two splits (without it,
+    every case studied alike)."""
     if "incorrect" not in methods.get(first, {}):
         return []
-    everyone = {**groups.get("correct", {}), **groups.get("incorrect", {})}  # e3 is e3 in both splits
+    everyone = {**groups.get("correct", {}), **groups.get("incorrect", {})}  # one group name in both splits
+    weighed = "weighted by the model's split sizes " + (
+        ", ".join(f"{split} {size}" for split, size in sizes.items()) if sizes else "(not known: every case alike)"
+    )
     rows, alone = [], None  # alone: `first`'s net effects on the most cases, and how they were made
     for null, other in methods.items():
         if null == first or "incorrect" not in other:
@@ -144,23 +174,34 @@ def held_out(methods: dict, first: str, groups: dict, num_layers: int, seed: int
             f"{m} chose " + ", ".join(f"{describe(cell, num_layers)} ({n})" for cell, n in chosen[m].most_common(3))
             for m in pair
         )
-        detail = f"{REPEATS} x {FOLDS} folds grouped by e3; most often chosen: {choices}"
+        detail = f"{REPEATS} x {FOLDS} folds grouped by shared e2 or e3; most often chosen: {choices}"
+        fixes_none = all(not s.xs("incorrect", level="split").any() for s in shares.values())
         measures = ((FIXES, "incorrect", shares), (BREAKS, "correct", shares), (NET, "both", effect))
         for measure, split, values in measures:
             a, b = values[first], values[null]
+            weights = None
             if split == "both":
+                weights = split_weights(a.index, sizes)
                 a, b = a.droplevel("split"), b.droplevel("split")
             elif split in a.index.get_level_values("split"):
                 a, b = a.xs(split, level="split"), b.xs(split, level="split")
             else:
                 continue
-            rows.append(
-                _row(null, measure, split, back=a, other=b, groups=everyone, higher_is_better=measure != BREAKS)
-                | {"detail": detail}
-            )
+            row = _row(
+                null, measure, split, back=a, other=b, groups=everyone, weights=weights,
+                higher_is_better=measure != BREAKS,
+            )  # fmt: skip
+            if measure == NET:
+                row["detail"] = f"{detail}; {weighed}"
+                if fixes_none:
+                    row["why"] = "; ".join(part for part in (BREAKS_ONLY, row["why"]) if part)
+            rows.append(row | {"detail": row.get("detail", detail)})
             if measure == NET and (alone is None or len(a) > len(alone[0])):
-                alone = (a, detail)
+                alone = (a, weights, row["detail"], not shares[first].xs("incorrect", level="split").any())
     if alone is not None:  # does the chosen patch help at all? its net effect against none
-        net, detail = alone
-        rows.append(_row("", OWN_NET, "both", back=net, other=net * 0.0, groups=everyone) | {"detail": detail})
+        net, weights, detail, fixes_none = alone
+        row = _row("", OWN_NET, "both", back=net, other=net * 0.0, groups=everyone, weights=weights)
+        if fixes_none:
+            row["why"] = "; ".join(part for part in ("break rates only: it fixes no held-out case", row["why"]) if part)
+        rows.append(row | {"detail": detail})
     return rows

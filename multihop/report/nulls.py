@@ -5,21 +5,21 @@ multihop.analyses.forwardpatching), matched noise and another case's state
 (multihop.analyses.controls). Each comparison pairs the cases both studied (in the incorrect
 split, cases whose unedited run already answers correctly, drift, are left out).
 
-Per case and position, two statistics:
+Per case and position, two statistics, each a row of its own:
 
-- fixable, the study's flag: some cell of the grid answers e3. Compared by the exact McNemar
-  test (the binomial test on the cases only one of the two fixes), one-sided; where it cannot
-  decide, `cases_needed` is the number of cases at which the same test, at the observed rates,
-  would have 80% power.
+- fixable, the study's flag: some cell of the grid answers e3. Per case, back-patching's flag
+  minus the null's (1, 0 or -1). This decides back-patching's headline (its fixable share):
+  it is more than chance only where it beats every null on this flag.
 - success share: the share of the grid's cells that answer e3, which keeps what the flag throws
-  away (40 successful cells against 3 is evidence). Compared by the per-case difference: its mean
-  with a 95% interval that resamples groups of cases sharing e3, and a one-sided Wilcoxon
-  signed-rank test on the groups' mean differences (the exact sign-flip distribution up to
-  16 groups, else 100,000 random ones: multihop.report.stats).
+  away (40 successful cells against 3 is evidence): per case, back-patching's minus the null's.
 
-Back-patching beats a null when the success share's interval lies above 0 and its p-value is
-below ALPHA; it is more than chance only where it beats every null (an intersection-union test:
-each at ALPHA, no correction needed).
+Each difference is summarized by its case-weighted mean with a 95% interval that resamples
+groups of cases sharing e2 or e3 (multihop.report.stats.clustered), and tested by the sign-flip
+test over the groups' summed differences (the same mean; valid at any number of groups:
+multihop.report.stats.sign_flip). Back-patching beats a null when the test says so at ALPHA and,
+with enough groups, the interval agrees (multihop.report.verdicts.paired_verdict); it is more
+than chance only where it beats every null that ran (an intersection-union test: each at ALPHA,
+no correction needed).
 
 Cell by cell (`cell_differences`): back-patching s -> t against forward patching t -> s (the
 same two layers, the other way round), the exact McNemar test per cell, and the Benjamini-Hochberg
@@ -28,15 +28,14 @@ false-discovery-rate correction over each position's cells (scipy).
 
 import math
 
-import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
 from multihop.analyses.catalog import CONTROLS, POSITIONS
 from multihop.report.heldout import held_out
-from multihop.report.stats import clustered, group_of, mcnemar, mcnemar_cases_needed, signed_rank
+from multihop.report.stats import group_of
 from multihop.report.tables import without_drift
-from multihop.report.verdicts import ALPHA, paired_verdict
+from multihop.report.verdicts import ALPHA, paired
 
 UNION = "t1 or t2"
 WHERE = (*POSITIONS, UNION)
@@ -77,41 +76,24 @@ def _compare(split, where, null, *, back, other, groups) -> list[dict]:
     b = per_case(back[back["id"].isin(cases)], where).reindex(cases)
     o = per_case(other[other["id"].isin(cases)], where).reindex(cases)
     base = {"split": split, "position": where, "null": null}
+    grouped = group_of(groups, cases)
     only_back, only_null = int((b["fixable"] & ~o["fixable"]).sum()), int((~b["fixable"] & o["fixable"]).sum())
-    p = mcnemar(only_back, only_null)
     flag = {
         **base,
         "measure": FIXABLE,
-        "n": len(cases),
-        "groups": len(set(group_of(groups, cases))),
         "backpatching": float(b["fixable"].mean()),
         "null_value": float(o["fixable"].mean()),
-        "value": (only_back - only_null) / len(cases),
-        "ci_low": math.nan,
-        "ci_high": math.nan,
-        "test": "exact McNemar, one-sided (cases as independent)",
-        "p_value": p,
-        "beats": "yes" if p < ALPHA else "not shown",
-        "why": "" if p < ALPHA else f"p = {p:.2f}",
-        "cases_needed": math.nan if p < ALPHA else mcnemar_cases_needed(len(cases), only_back, only_null),
-        "detail": f"{only_back} cases fixable by back-patching only, {only_null} by the null only",
+        **paired(b["fixable"].astype(float) - o["fixable"].astype(float), grouped),
+        "detail": f"value: per case, back-patching's flag minus the null's (1, 0, -1), mean; {only_back} cases "
+        f"fixable by back-patching only, {only_null} by the null only",
     }
-    differences = b["success"] - o["success"]
-    result = clustered(differences, group_of(groups, cases), np.mean)
-    p, test = signed_rank(differences, group_of(groups, cases))
-    beats, why, needed = paired_verdict(result, p)
     success = {
         **base,
         "measure": SUCCESS,
-        **result,
         "backpatching": float(b["success"].mean()),
         "null_value": float(o["success"].mean()),
-        "test": test,
-        "p_value": p,
-        "beats": beats,
-        "why": why,
-        "cases_needed": needed,
-        "detail": "value: per case, back-patching minus the null; interval: groups of cases sharing e3 resampled",
+        **paired(b["success"] - o["success"], grouped),
+        "detail": "value: per case, back-patching's share of cells answering e3 minus the null's, mean",
     }
     return [flag, success]
 
@@ -129,26 +111,21 @@ def comparisons(methods: dict[str, dict[str, pd.DataFrame]], groups: dict) -> li
     return rows
 
 
-def beats_every_null(table: pd.DataFrame, split: str, position: str) -> tuple[str, str]:
-    """('yes', which nulls) where back-patching's success share beats every null that ran at a
-    position; else ('not distinguishable from chance', which nulls it does not beat and why), or
-    ('too few cases', ...) where no comparison had the cases for a verdict, or ('inconclusive',
-    ...) where no null ran."""
-    own = table[(table["split"] == split) & (table["position"] == position) & (table["measure"] == SUCCESS)]
+def beats_every_null(table: pd.DataFrame, split: str, position: str, measure: str = FIXABLE) -> tuple[str, str, float]:
+    """(verdict, why, cases needed) of back-patching against every null that ran at a position,
+    on `measure` (the fixable flag: the headline's): 'yes' where it beats each; else 'not
+    distinguishable from chance' (which nulls it does not beat and why; the cases needed: the
+    most any of them needs), or 'inconclusive' where no null ran."""
+    own = table[(table["split"] == split) & (table["position"] == position) & (table["measure"] == measure)]
     if own.empty:
-        return "inconclusive", "no null ran to compare with (forward patching and controls turned off)"
+        return "inconclusive", "no null ran to compare with (forward patching and controls turned off)", math.nan
     short = own[own["beats"] != "yes"]
     if short.empty:
-        return "yes", f"beats {', '.join(own['null'])}"
-    reasons = []
-    for row in short.to_dict("records"):
-        needed = row["cases_needed"]
-        more = f"; about {needed:,.0f} cases would decide" if math.isfinite(needed) else ""
-        why = f" ({row['why']})" if row["why"] else ""
-        reasons.append(f"{row['null']}: {row['beats']}{why}{more}")
-    if (short["beats"] == "too few cases").all():  # nothing decided against it either
-        return "too few cases", "cannot tell: " + "; ".join(reasons)
-    return "not distinguishable from chance", "does not beat " + "; ".join(reasons)
+        return "yes", f"beats {', '.join(own['null'])}", math.nan
+    reasons = [f"{row['null']}: {row['beats']} ({row['why']})" for row in short.to_dict("records")]
+    undecided = short[short["beats"] != "no"]["cases_needed"]
+    needed = math.nan if undecided.empty or undecided.isna().any() else float(undecided.max())
+    return "not distinguishable from chance", "does not beat " + "; ".join(reasons), needed
 
 
 def cell_differences(back: pd.DataFrame, forward: pd.DataFrame) -> pd.DataFrame:
@@ -185,12 +162,15 @@ def cell_differences(back: pd.DataFrame, forward: pd.DataFrame) -> pd.DataFrame:
     return cells[columns]
 
 
-def compared(backpatching: dict, forwardpatching: dict, controls: dict, *, groups: dict, num_layers: int, seed: int):
+def compared(
+    backpatching: dict, forwardpatching: dict, controls: dict, *, groups: dict, num_layers: int, seed: int, sizes=None
+):
     """The nulls table: per split and position, back-patching against each null (`comparisons`),
     then the held-out test (multihop.report.heldout). Each argument maps split -> rows; `groups`
-    maps split -> {case: e3}."""
+    maps split -> {case: its group} (multihop.report.stats.connected_groups); `sizes` maps split ->
+    the model's cases in it (the held-out net effect weighs the splits by them)."""
     methods = sweeps(backpatching, forwardpatching, controls)
-    rows = comparisons(methods, groups) + held_out(methods, BACK, groups, num_layers, seed)
+    rows = comparisons(methods, groups) + held_out(methods, BACK, groups, num_layers, seed, sizes=sizes)
     out = pd.DataFrame(rows, columns=COLUMNS)
     out[["n", "groups"]] = out[["n", "groups"]].astype(int)
     return out

@@ -18,7 +18,8 @@ class Inputs:
     layers: int
     settings: dict = field(default_factory=dict)  # the settings its analysis reads
     stages: dict[str, pd.DataFrame] = field(default_factory=dict)  # split -> stages.csv
-    groups: dict[str, dict] = field(default_factory=dict)  # split -> {case id: its e3}
+    groups: dict[str, dict] = field(default_factory=dict)  # split -> {case id: its group (shared e2 or e3)}
+    sizes: dict[str, int] = field(default_factory=dict)  # split -> the model's cases in it (cases/{split}.csv)
 
 
 def make(function: str, inputs: Inputs):
@@ -30,14 +31,14 @@ def make(function: str, inputs: Inputs):
 def patchscopes_figure(inputs: Inputs):
     dedupe = inputs.settings.get("patchscopes_dedupe", True)
     panels = tables.patchscopes_panels(inputs.tables["patchscopes"], inputs.layers, dedupe)
-    title = f"{inputs.model}: Patchscopes, share of generations naming the entity"
-    return figures.heatmaps(panels, inputs.layers, title, "share")
+    quantity = "share of generations naming the entity"
+    return figures.heatmaps(panels, inputs.layers, f"{inputs.model}: Patchscopes, {quantity}", quantity, stretch=True)
 
 
 def backpatching_figure(inputs: Inputs):
     panels = tables.backpatching_panels(inputs.tables["backpatching"], inputs.layers)
-    title = f"{inputs.model}: back-patching, share of runs answering e3"
-    return figures.heatmaps(panels, inputs.layers, title, "success rate")
+    quantity = "share of runs answering e3"  # one name, in the title and on the colour bar; a linear scale
+    return figures.heatmaps(panels, inputs.layers, f"{inputs.model}: back-patching, {quantity}", quantity)
 
 
 def projection_figure(inputs: Inputs):
@@ -72,7 +73,7 @@ def forwardpatching_figure(inputs: Inputs):
 
 
 def backpatching_table(inputs: Inputs) -> pd.DataFrame:
-    return tables.backpatching(inputs.stages)
+    return tables.backpatching(inputs.stages, inputs.groups)
 
 
 def projection_table(inputs: Inputs) -> pd.DataFrame:
@@ -89,4 +90,5 @@ def controls_table(inputs: Inputs) -> pd.DataFrame:
         groups=inputs.groups,
         num_layers=inputs.layers,
         seed=inputs.settings["seed"],
+        sizes=inputs.sizes or None,
     )

@@ -7,7 +7,7 @@ import pandas as pd
 
 from multihop.analyses.catalog import POSITIONS, drawn_stages
 from multihop.report.stages import CHANCE, studied_for, with_donor
-from multihop.report.stats import estimate
+from multihop.report.stats import clustered_share, group_of
 
 # stages.csv column -> the stage's name in the stage figure, left to right (the catalog's labels and places)
 STAGES = drawn_stages()
@@ -113,8 +113,10 @@ def backpatched_cases(split: str, table: pd.DataFrame) -> pd.DataFrame:
     return fixable
 
 
-def backpatching(stages: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Fixable share per split and position (and t1 or t2), with its 95% bootstrap interval.
+def backpatching(stages: dict[str, pd.DataFrame], groups: dict | None = None) -> pd.DataFrame:
+    """Fixable share per split and position (and t1 or t2), with its clustered exact 95% interval
+    over the groups of cases sharing e2 or e3 (`groups`: split -> {case: its group},
+    multihop.report.stats.connected_groups; without it, each case alone).
 
     In the correct split, "fixable" means some back-patch keeps the right answer. `unedited_correct`
     counts the cases whose unedited run answers correctly: all of the correct split; in the
@@ -123,13 +125,15 @@ def backpatching(stages: dict[str, pd.DataFrame]) -> pd.DataFrame:
     rows = []
     for split, table in stages.items():
         unedited = studied_for(table, "unedited_correct")
+        own = (groups or {}).get(split, {})
         for position, cases in backpatched_cases(split, table).items():
-            share = estimate(cases.astype(float))
+            share = clustered_share(cases.astype(float), group_of(own, table.loc[cases.index, "id"]))
             rows.append(
                 {
                     "split": split,
                     "position": position,
                     "n": share["n"],
+                    "groups": share["groups"],
                     "fixable": int(cases.sum()),
                     "share": share["value"],
                     "ci_low": share["ci_low"],

@@ -1,26 +1,56 @@
-"""From an interval to a verdict, and to the cases a verdict would take where there is none.
+"""From an interval or a test to a verdict, and to the cases a verdict would take where there is none.
 
-A statement predicts that a quantity lies in a region (below 0.5, above 0, ...). It holds ("yes")
-when the whole 95% interval lies inside the region, fails ("no") when the whole interval lies
-outside, and is inconclusive otherwise. There is no verdict from fewer than MIN_GROUPS
-independent groups of cases, nor from an interval of zero width (every resample agreeing bounds
-nothing).
+Two kinds of rows (docs/statistics.md):
+
+- an interval row: a statement predicts that a quantity lies in a region (a share above 0.5, a
+  depth below 0.5, ...). It holds ("yes") when the whole 95% interval lies inside the region,
+  fails ("no") when the whole interval lies outside, and is inconclusive otherwise. No verdict
+  from fewer than MIN_GROUPS independent groups ("too few groups": a percentile bootstrap, or a
+  design effect, estimated from fewer groups understates the uncertainty), nor from a bootstrap
+  interval of zero width (every resample agreeing bounds nothing).
+- a paired row (back-patching minus a null, per case): the cluster-level sign-flip test decides,
+  valid at any number of groups: "yes" where p < ALPHA that back-patching is above the null,
+  "no" where p < ALPHA that it is below; where there are MIN_GROUPS groups, the clustered interval
+  of the same case-weighted mean must agree (lie on that side of 0).
+
+`cases_needed`, one definition for every undecided row: the cases at which a fresh study of the
+same quantity, in new groups with the measured design effect, would decide with POWER at the
+observed effect.
 """
 
 import math
 
-MIN_GROUPS = 6
-ALPHA = 0.05  # the tests' level (one-sided)
+from scipy.stats import norm
+
+from multihop.report.stats import clustered, sign_flip
+
+ALPHA = 0.05  # the tests' level, one-sided; the intervals are 95%, two-sided
+POWER = 0.80
+# a percentile bootstrap over fewer groups than this is too narrow (resampling a handful of
+# clusters understates their spread; cluster-robust inference is known to need some 20-50 groups)
+MIN_GROUPS = 20
+# the fewest groups that differ at which a sign-flip test can reach p < ALPHA: 2 ** -5 = 0.031
+FLIP_GROUPS = math.ceil(math.log2(1 / ALPHA))
+Z = norm.ppf(1 - ALPHA / 2) + norm.ppf(POWER)  # 1.96 + 0.84: a 95% interval clear of the bound, 80% of the time
+ON_THE_BOUND = "cannot decide at this estimate (it sits on the bound)"
 
 
-def verdict(groups: int, low: float, high: float, region: tuple[float, float]) -> tuple[str, str]:
-    """(holds, why): 'yes' when [low, high] lies inside the open region, 'no' when wholly
-    outside, else 'inconclusive'; no verdict from too few groups or a zero-width interval."""
+def _has_interval(result: dict) -> bool:
+    return not (math.isnan(result["ci_low"]) or math.isnan(result["ci_high"]))
+
+
+def verdict(result: dict, region: tuple[float, float], *, bootstrap: bool = True) -> tuple[str, str]:
+    """(holds, why) of an interval row: 'yes' when [ci_low, ci_high] lies inside the open region,
+    'no' when wholly outside, else 'inconclusive'; no verdict from fewer than MIN_GROUPS groups,
+    nor (`bootstrap`) from an interval of zero width."""
+    groups, low, high = result["groups"], result["ci_low"], result["ci_high"]
+    if not result["n"]:
+        return "too few groups", "no case to judge"
     if groups < MIN_GROUPS:
-        return "too few cases", f"{groups} independent groups; a verdict needs {MIN_GROUPS}"
-    if math.isnan(low) or math.isnan(high):
-        return "too few cases", "no interval"
-    if math.isclose(low, high, abs_tol=1e-12):
+        return "too few groups", f"{groups} independent groups; a verdict from an interval needs {MIN_GROUPS}"
+    if not _has_interval(result):
+        return "too few groups", "no interval"
+    if bootstrap and math.isclose(low, high, abs_tol=1e-12):
         return "inconclusive", f"every resample gives {low:.2f}: an interval of zero width rules nothing out"
     start, end = region
     if start < low and high < end:
@@ -30,42 +60,82 @@ def verdict(groups: int, low: float, high: float, region: tuple[float, float]) -
     return "inconclusive", "the interval reaches both sides of the claim's bound"
 
 
-def cases_needed(result: dict, region) -> float:
-    """About how many cases an inconclusive interval would need to exclude the region's nearest
-    bound, if the estimate, the spread between groups and the cases per group stayed as they are
-    (an interval's reach from its estimate shrinks as one over the square root of the groups);
-    NaN where that cannot be said (no groups or interval, zero width, an estimate on the bound)."""
-    n, groups, value, low, high = (result[key] for key in ("n", "groups", "value", "ci_low", "ci_high"))
+def cases_needed(result: dict, region, *, fewest_groups: int = MIN_GROUPS) -> tuple[float, str]:
+    """(cases, why): the cases at which a fresh study would decide with POWER, where the estimate
+    stays where it is, d from the region's nearest bound:
+
+        n = DE * (z_0.975 + z_0.80)^2 * sigma^2 / d^2,
+
+    sigma^2 / n the estimate's variance as if its cases were independent (`naive_variance`), DE
+    the measured design effect (its clustered `variance` over that, at least 1); and at least
+    `fewest_groups` groups of the present mean size (the groups its verdict needs at all). In the
+    unit of the row's n. NaN, and why, where the estimate sits on the bound or nothing is known."""
+    n, groups, value = result["n"], result["groups"], result["value"]
     bounds = [bound for bound in region if math.isfinite(bound)]
-    values = (value, low, high)
-    if not bounds or not groups or any(math.isnan(v) for v in values) or math.isclose(low, high, abs_tol=1e-12):
-        return math.nan
+    if not bounds or not n or not groups or math.isnan(value):
+        return math.nan, ""
     bound = min(bounds, key=lambda bound: abs(value - bound))
     distance = abs(value - bound)
-    if distance == 0:
-        return math.nan
-    # the interval's reach toward the bound, on that side of the estimate
-    reach = value - low if bound < value else high - value
-    needed = math.ceil(n * (reach / distance) ** 2)
-    return float(max(needed, n + 1))  # undecided at n cases: more than n
+    if math.isclose(distance, 0, abs_tol=1e-12):
+        return math.nan, ON_THE_BOUND
+    variances = [v for v in (result.get("variance"), result.get("naive_variance")) if v is not None]
+    variances = [v for v in variances if math.isfinite(v)]
+    variance = max(variances) if variances else 0.0  # DE * sigma^2 / n, the design effect at least 1
+    needed = Z**2 * n * variance / distance**2
+    return float(math.ceil(max(needed, fewest_groups * n / groups))), ""
 
 
-def judge(result: dict, region) -> tuple[str, str, float]:
-    """(verdict, why, cases needed where it is inconclusive) of a `multihop.report.stats` result
-    ({n, groups, value, ci_low, ci_high}) against the region a statement predicts."""
-    holds, why = verdict(result["groups"], result["ci_low"], result["ci_high"], region)
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _with(why: str, more: str) -> str:
+    return "; ".join(part for part in (why, more) if part)
+
+
+def judge(result: dict, region, *, bootstrap: bool = True) -> tuple[str, str, float]:
+    """(verdict, why, cases needed where it is undecided) of an interval row (a
+    `multihop.report.stats` result) against the region its statement predicts."""
+    holds, why = verdict(result, region, bootstrap=bootstrap)
     needed = math.nan
-    if holds == "inconclusive":
-        needed = cases_needed(result, region)
+    if holds in ("inconclusive", "too few groups"):
+        needed, more = cases_needed(result, region)
+        why = _with(why, more)
     return holds, why, needed
 
 
-def paired_verdict(result: dict, p: float) -> tuple[str, str, float]:
-    """Whether a paired difference (a `multihop.report.stats.clustered` result) shows the first
-    method above the second: its interval above 0 and its test's p-value below ALPHA. Returns
-    (verdict, why, about how many cases would decide where it is inconclusive)."""
-    beats, why, needed = judge(result, (0.0, math.inf))
-    if beats == "yes" and p >= ALPHA:
-        beats, why = "inconclusive", f"the interval lies above 0 but the test's p = {p:.3f}"
-        needed = cases_needed(result, (0.0, math.inf))
-    return beats, why, needed
+def paired_verdict(result: dict, test: dict) -> tuple[str, str, float]:
+    """(verdict, why, cases needed where undecided) of a paired difference: `result` its
+    clustered mean (multihop.report.stats.clustered), `test` its sign-flip test
+    (multihop.report.stats.sign_flip)."""
+    interval = result["groups"] >= MIN_GROUPS and _has_interval(result)
+    note = "" if interval else f"the interval over {result['groups']} groups is not judged (fewer than {MIN_GROUPS})"
+    for holds, p, side in (("yes", test["p_greater"], "above"), ("no", test["p_less"], "below")):
+        if p < ALPHA:
+            agrees = result["ci_low"] > 0 if side == "above" else result["ci_high"] < 0
+            if not interval or agrees:
+                return holds, _with(f"one-sided {_p(p)}", note), math.nan
+            why = f"the test says {side} 0 ({_p(p)}) but the interval reaches 0"
+            break
+    else:
+        why = f"one-sided {_p(test['p_greater'])} (above 0), {_p(test['p_less'])} (below)"
+        if test["differing"] < FLIP_GROUPS:
+            why += f"; {test['differing']} groups differ: a sign-flip test needs {FLIP_GROUPS} to reach p < {ALPHA}"
+    needed, more = cases_needed(result, (0.0, math.inf), fewest_groups=FLIP_GROUPS)
+    return "inconclusive", _with(why, more), needed
+
+
+RESULT = ("n", "groups", "value", "ci_low", "ci_high")
+
+
+def paired(differences, groups: list, *, weights=None) -> dict:
+    """A paired difference's columns (per case, back-patching minus a null; `weights` per case
+    where the cases do not weigh alike): its clustered case-weighted mean and interval, the
+    sign-flip test of the same mean, its one-sided p-value (above 0), the verdict (`beats`), why,
+    and the cases needed where it is undecided."""
+    result = clustered(differences, groups, "mean", weights=weights)
+    test = sign_flip(differences, groups, weights=weights)
+    beats, why, needed = paired_verdict(result, test)
+    return {key: result[key] for key in RESULT} | {
+        "test": test["test"], "p_value": test["p_greater"], "beats": beats, "why": why, "cases_needed": needed,
+    }  # fmt: skip
