@@ -119,12 +119,13 @@ def test_a_paired_verdict_comes_from_the_test_with_the_interval_agreeing_where_t
     that would decide; five can, and with fewer than 20 groups the interval is not judged."""
     four = paired([1.0, 1.0, 1.0, 1.0, 0.0], ["a", "b", "c", "d", "e"])
     assert four["beats"] == "inconclusive" and "4 groups differ" in four["why"] and four["p_value"] == 1 / 16
-    assert four["cases_needed"] >= 5  # at least the groups a sign-flip test needs
+    # what blocks it is the groups that differ, not a number of cases near the 5 it has
+    assert math.isnan(four["cases_needed"]) and "needs ≥5 groups that differ (has 4)" in four["why"]
     five = paired([1.0] * 5, list("abcde"))
     assert five["beats"] == "yes" and five["p_value"] == 1 / 32 and "not judged" in five["why"]
-    assert math.isnan(five["cases_needed"])
-    below = paired([-1.0] * 6, list("abcdef"))
-    assert below["beats"] == "no"
+    assert "(above 0)" in five["why"] and math.isnan(five["cases_needed"])
+    below = paired([-1.0] * 6, list("abcdef"))  # decided by the test that it is below: its p-value, not p > 0.98
+    assert below["beats"] == "no" and below["p_value"] == 1 / 64 and "p = 0.016 (below 0)" in below["why"]
     nothing = paired([0.0] * 30, range(30))
     assert nothing["beats"] == "inconclusive" and math.isnan(nothing["cases_needed"])
     assert "cannot decide at this estimate" in nothing["why"]
@@ -227,6 +228,44 @@ def test_a_cell_that_emits_one_answer_does_not_carry_over_to_held_out_cases():
     assert breaks["backpatching"] == 0 and breaks["null_value"] == 0  # every cell keeps the correct answers
     net = next(r for r in out if r["measure"] == heldout.NET)  # neither fixes a held-out case: it says so
     assert net["why"].startswith("break rates only")
+
+
+@pytest.mark.parametrize("sizes", [{"incorrect": 152, "correct": 12}, None])
+def test_a_net_effect_without_a_correct_case_held_out_is_undecided(sizes):
+    """The null has no correct cases, so none is held out: the "net effect" would be the fix rate
+    alone (back-patching's cell fixes every held-out case). It is reported, undecided, and says
+    the break rate is not measured; so is back-patching's own net effect against no change."""
+    fixes_all = lambda case, position, s, t: (position, s, t) == ("t2", 3, 0)  # noqa: E731
+    methods = {
+        nulls.BACK: {"incorrect": sweep(INCORRECT, fixes_all), "correct": sweep(CORRECT, lambda *cell: True)},
+        "nothing": {"incorrect": sweep(INCORRECT, lambda *cell: False)},
+    }
+    out = heldout.held_out(methods, nulls.BACK, GROUPS, LAYERS, seed=0, sizes=sizes)
+    fixes = next(r for r in out if r["measure"] == heldout.FIXES)
+    assert fixes["beats"] == "yes" and fixes["backpatching"] == 1  # the fix rate is measured, and decided
+    assert not [r for r in out if r["measure"] == heldout.BREAKS]
+    for measure in (heldout.NET, heldout.OWN_NET):
+        net = next(r for r in out if r["measure"] == measure)
+        assert net["beats"] == "inconclusive" and net["why"].startswith("break rate not measured: no correct case")
+        assert math.isnan(net["cases_needed"]) and "weighted by the model's split sizes" not in net["detail"]
+
+
+def test_the_headline_needs_no_cases_where_a_null_already_says_no():
+    """Back-patching is below one null (no) and undecided against another: at the observed
+    estimates no number of cases makes it beat both, so the headline gives none."""
+    table = pd.DataFrame(
+        [
+            {"split": "incorrect", "position": "t1", "measure": nulls.FIXABLE, "null": nulls.FORWARD,
+             "beats": "no", "why": "one-sided p = 0.010 (below 0)", "cases_needed": math.nan},
+            {"split": "incorrect", "position": "t1", "measure": nulls.FIXABLE, "null": "matched noise",
+             "beats": "inconclusive", "why": "one-sided p = 0.200 (above 0)", "cases_needed": 300.0},
+        ]
+    )  # fmt: skip
+    verdict, why, needed = nulls.beats_every_null(table, "incorrect", "t1")
+    assert verdict == "not distinguishable from chance" and math.isnan(needed)
+    assert "cannot decide at this estimate: back-patching is below forward patching" in why
+    undecided = table.iloc[1:]
+    assert nulls.beats_every_null(undecided, "incorrect", "t1")[2] == 300  # one undecided null: its number
 
 
 def test_held_out_fix_and_break_rates_on_the_same_chosen_cells(rare):

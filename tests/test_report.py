@@ -11,7 +11,7 @@ from scipy.stats import norm
 from multihop.report import figures, judges
 from multihop.report import stages as stages_module
 from multihop.report.comparison import model_rows, relative_stages
-from multihop.report.findings import findings
+from multihop.report.findings import MINORITY_YES, findings
 from multihop.report.pages import write_html_table
 from multihop.report.stages import COLUMNS
 from multihop.report.stats import clustered, clustered_difference, clustered_share, connected_groups, estimate
@@ -77,8 +77,9 @@ def test_cases_needed_is_one_formula():
     assert cases_needed({**alone, "variance": 0.0048}, (0.5, math.inf))[0] == math.ceil(2 * z2 * 0.24 / 0.01)
     # a design effect below 1 counts as 1
     assert cases_needed({**alone, "variance": 0.001}, (0.5, math.inf))[0] == 189
-    # never fewer than the groups a verdict needs: 20 groups of 5 cases
-    assert cases_needed(_result(50, 10, 0.9, 0.6, 1.0, 0.0, 0.0), (0.5, math.inf))[0] == 100
+    # where the groups a verdict needs bind, no number near n: "needs >=20 groups" (10 groups of 5 cases)
+    needed, why = cases_needed(_result(50, 10, 0.9, 0.6, 1.0, 0.0, 0.0), (0.5, math.inf))
+    assert math.isnan(needed) and "needs ≥20 groups (has 10)" in why
     # on the bound: no number, and why
     needed, why = cases_needed({**alone, "value": 0.5}, (0.5, math.inf))
     assert math.isnan(needed) and why == "cannot decide at this estimate (it sits on the bound)"
@@ -88,9 +89,33 @@ def test_cases_needed_is_one_formula():
     assert judge(alone, (0.5, math.inf))[2] == 189
     assert math.isnan(judge({**alone, "ci_low": 0.55}, (0.5, math.inf))[2])
     few = judge(_result(10, 10, 0.6, 0.5, 0.7, 0.0024, 0.0024), (0.5, math.inf))
-    assert few[0] == "too few groups" and few[2] == 20  # 7.85 * 10 * 0.0024 / 0.01 = 19, but 20 groups
+    assert few[0] == "too few groups" and math.isnan(few[2]) and "needs ≥20 groups" in few[1]  # not 20 = 2n
     on_the_bound = judge({**alone, "value": 0.5}, (0.5, math.inf))
     assert math.isnan(on_the_bound[2]) and "cannot decide at this estimate" in on_the_bound[1]
+
+
+def test_cases_needed_is_never_n_or_n_plus_one():
+    """Three ways the power formula gave a number a row already has: a zero-width bootstrap
+    interval (every resample the same median, the naive variance not 0), the floor of 20 groups
+    at 19 groups (n + 1), and a percentile interval wider than 1.96 standard errors (a number
+    below n). Each is blank now, and `why` says what blocks the verdict."""
+    # the median 0.3 in every resample of 74 cases (the case bootstrap's variance is not 0): 52 before
+    zero = judge(_result(74, 74, 0.3, 0.3, 0.3, 0.0, 0.004), (0.5, math.inf))
+    assert zero[0] == "inconclusive" and math.isnan(zero[2]) and "zero-width interval measures no spread" in zero[1]
+    # 17 of 19 cases in 19 groups: the floor of 20 groups gave 20 = n + 1
+    share = clustered_share([1] * 17 + [0] * 2, range(19))
+    floor = judge(share, (0.5, math.inf), bootstrap=False)
+    assert floor[0] == "too few groups" and math.isnan(floor[2]) and "needs ≥20 groups (has 19)" in floor[1]
+    # a percentile interval reaching the bound though 1.96 standard errors would not: the formula says 30 of 40
+    skewed = judge(_result(40, 40, 0.2, 0.02, 0.6, 0.0036, 0.003), (0.0, 0.5))
+    assert skewed[0] == "inconclusive" and math.isnan(skewed[2]) and "shape" in skewed[1]
+    assert "not its size, blocks a verdict" in skewed[1]
+    # never n or n + 1, whatever the row
+    for n in (5, 19, 20, 40, 74):
+        for groups in (2, n // 2 or 1, n):
+            for variance in (0.0, 1e-4, 1e-3, 1e-2):
+                got, _ = cases_needed(_result(n, groups, 0.6, 0.4, 0.8, variance, variance), (0.5, math.inf))
+                assert math.isnan(got) or got > n + 1, (n, groups, variance, got)
 
 
 def test_shares_have_clustered_exact_intervals():
@@ -103,12 +128,32 @@ def test_shares_have_clustered_exact_intervals():
     paired = clustered_share([1] * 6 + [0] * 6, [k // 2 for k in range(12)])
     effect = 2 * (11 / 12) * (6 / 5)  # two alike per group; the finite corrections of 12 cases and 6 groups
     assert paired["groups"] == 6 and paired["variance"] == pytest.approx(effect * paired["naive_variance"])
-    size = 12 / effect  # Clopper-Pearson at the effective sample size
+    df = (scipy_stats.t.ppf(0.975, 11) / scipy_stats.t.ppf(0.975, 5)) ** 2  # Korn-Graubard: 12 cases, 6 groups
+    size = 12 / effect * df  # Clopper-Pearson at the effective sample size, corrected for degrees of freedom
     low, high = scipy_stats.beta.ppf([0.025, 0.975], [size / 2, size / 2 + 1], [size / 2 + 1, size / 2])
     assert (paired["ci_low"], paired["ci_high"]) == pytest.approx((low, high))
+    # 12 of 12 in 3 groups: no design effect to measure, but two degrees of freedom, not eleven
     every = clustered_share([1] * 12, [k // 4 for k in range(12)])
-    assert every["value"] == 1 and every["ci_high"] == 1 and every["ci_low"] == pytest.approx(1 - 0.2646, abs=1e-4)
+    size = 12 * (scipy_stats.t.ppf(0.975, 11) / scipy_stats.t.ppf(0.975, 2)) ** 2
+    assert every["value"] == 1 and every["ci_high"] == 1 and every["ci_low"] == pytest.approx(0.025 ** (1 / size))
+    assert every["ci_low"] < 1 - 0.2646  # wider than the cases alone would give
     assert math.isnan(clustered_share([], [])["value"])
+
+
+def test_korn_graubard_degrees_of_freedom_widen_a_share_from_few_groups():
+    """60 cases in 20 groups of three, half of them 1 (a design effect below 1, counted as 1):
+    without the degrees-of-freedom correction the interval is Clopper-Pearson over 60 cases, some
+    4% too narrow; with it, over 60 (t_59 / t_19)^2 effective cases."""
+    flags, groups = [k % 2 for k in range(60)], [k // 3 for k in range(60)]
+    share = clustered_share(flags, groups)
+    assert share["groups"] == 20 and share["variance"] < share["naive_variance"]
+    factor = (scipy_stats.t.ppf(0.975, 59) / scipy_stats.t.ppf(0.975, 19)) ** 2
+    assert factor == pytest.approx(0.914, abs=1e-3)
+    size = 60 * factor
+    low, high = scipy_stats.beta.ppf([0.025, 0.975], [size / 2, size / 2 + 1], [size / 2 + 1, size / 2])
+    assert (share["ci_low"], share["ci_high"]) == pytest.approx((low, high))
+    uncorrected = scipy_stats.binomtest(30, 60).proportion_ci(method="exact")
+    assert share["ci_high"] - share["ci_low"] > 1.04 * (uncorrected.high - uncorrected.low)
 
 
 def test_connected_groups_join_cases_sharing_e2_or_e3_across_splits():
@@ -123,6 +168,10 @@ def test_connected_groups_join_cases_sharing_e2_or_e3_across_splits():
     # an entity in another role does not join: X as e3 of h does not join h to a and b
     other = connected_groups({"correct": correct, "incorrect": pd.DataFrame({"id": ["h"], "e2": ["U"], "e3": ["X"]})})
     assert other["incorrect"]["h"] not in set(other["correct"].values())
+    # a missing entity joins nothing: cases without e2 (None) or without e3 (NaN) stay apart
+    missing = pd.DataFrame({"id": ["m", "n", "o"], "e2": [None, None, "Q"], "e3": ["A", np.nan, np.nan]})
+    apart = connected_groups({"correct": missing})["correct"]
+    assert len(set(apart.values())) == 3, apart
 
 
 def test_duplicated_clusters_give_the_interval_of_one_case_per_cluster():
@@ -137,6 +186,20 @@ def test_duplicated_clusters_give_the_interval_of_one_case_per_cluster():
     assert twice["variance"] > 2 * twice["naive_variance"]  # a design effect of about 3
     difference = clustered_difference(values, np.arange(8), values - 0.5, np.arange(8))
     assert difference["value"] == pytest.approx(0.5) and difference["groups"] == 8  # one group in both splits
+
+
+def test_no_resample_of_a_difference_lacks_a_split():
+    """The second split is one case in a group of its own: resampling all 31 groups at once left it
+    out of a third of the resamples, which dropped out of the interval unsaid. Drawn within strata
+    (groups of the first split, of the second, of both), every resample holds it, and the interval
+    is the first split's own, shifted by that case's value."""
+    values = np.array([0.1, 0.3, 0.2, 0.6, 0.5, 0.4, 0.9, 0.7, 0.8, 0.35] * 3)
+    alone = clustered(values, np.arange(30), "median")
+    difference = clustered_difference(values, np.arange(30), [0.25], ["solo"], statistic="median")
+    assert difference["groups"] == 31
+    shifted = (alone["ci_low"] - 0.25, alone["ci_high"] - 0.25)
+    assert (difference["ci_low"], difference["ci_high"]) == pytest.approx(shifted)
+    assert difference["variance"] == pytest.approx(alone["variance"])
 
 
 STAGES = {
@@ -259,6 +322,8 @@ def test_findings_hold_where_the_cases_follow_the_study(reading):
     later = row(got, "in incorrect cases", "both")
     assert later.holds == "yes" and later.studied == 2 * CASES + 1
     if reading == "reached":  # medians of the cases that reach the stage
+        assert early.why.startswith(f"among {CASES} of {CASES} studied cases (reached share ")
+        assert late.why.startswith(f"among 18 of {CASES + 1} studied cases (reached share ")
         assert early.n == CASES and early.value == pytest.approx(1.5 / 20)
         assert late.n == 18 and late.value == pytest.approx(4.5 / 20)
         assert later.value == pytest.approx(4.5 / 20 - 1.5 / 20)
@@ -339,6 +404,56 @@ def test_the_two_readings_of_an_early_claim():
     assert ours.cases_needed > 42  # the cases at which a share of 0.52 would clear one half
 
 
+def test_a_yes_among_the_minority_that_reach_a_stage_says_so():
+    """90 cases in 90 groups of which 30 reach every stage (a reached share of 0.33, its interval
+    below one half): the authors' reading holds among those 30 only, and says so in its verdict
+    on every stage row, the order row and claim 4, and in why; ours, over all 90, does not hold."""
+    reach = [
+        {"id": f"r{i}", "first_hop_resolved": 1 + i % 3, "information_propagation": 9 + i % 3,
+         "e3_decoded_t2": 14 + i % 5, "prediction_extracted": 18 + i % 2}
+        for i in range(30)
+    ]  # fmt: skip
+    late = [{"id": f"l{i}", "first_hop_resolved": 4 + i % 3} for i in range(30)]
+    stages = {
+        "correct": stages_table(reach + [{"id": f"n{i}"} for i in range(60)]),
+        "incorrect": stages_table(late + [{"id": f"m{i}"} for i in range(60)]),
+    }
+    authors = findings(stages, num_layers=21)
+    rows = authors[authors["claim"].isin([1, 2, 3]) & authors["split"].eq("correct")]
+    rows = pd.concat([rows, authors[authors["claim"].eq(4) & authors["split"].eq("both")]])
+    assert len(rows) == 6 and (rows["reached_high"] < 0.5).all()
+    assert set(rows["holds"]) == {MINORITY_YES}, rows[["statement", "holds", "why"]]
+    assert rows["why"].iloc[:5].str.startswith("among 30 of 90 studied cases (reached share ").all()
+    assert rows["why"].iloc[5].startswith("among 60 of 180 studied cases (reached share ")  # claim 4: both splits
+    assert rows["why"].str.contains("a minority: the claim is shown only for the cases that reach the stage").all()
+    claim4 = rows.iloc[-1]
+    assert "incorrect 30 of 90" in claim4.why and "correct 30 of 90" in claim4.why
+    ours = findings(stages, num_layers=21, reading="share")
+    assert "yes" not in set(ours[ours["claim"].isin([1, 2, 3]) & ours["split"].eq("correct")]["holds"])
+
+
+def test_claim_4_in_the_share_reading_shows_where_reach_drives_it():
+    """Both splits resolve the first hop at the same early layer where they resolve it; half the
+    incorrect cases never do. "Correct minus incorrect" resolving early is 0.5, all of it reach:
+    the row says what never counts as (for the claim in the incorrect split), its interval (a
+    clustered bootstrap, not an exact one), and the difference in reached share beside the timing."""
+    correct = [{"id": f"c{i}", "first_hop_resolved": 2} for i in range(48)]
+    incorrect = [{"id": f"i{i}", "first_hop_resolved": 2 if i % 2 else None} for i in range(48)]
+    stages = {"correct": stages_table(correct), "incorrect": stages_table(incorrect)}
+    later = row(findings(stages, num_layers=21, reading="share"), "in incorrect cases", "both")
+    assert later.value == pytest.approx(0.5) and later.holds == "yes"
+    assert "never reached counts as not early: for the claim in the incorrect split" in later.treatment
+    assert "bootstrap" in later.treatment and "exact" not in later.treatment
+    assert "reached share, correct minus incorrect: 0.50 (" in later.why
+    assert "among the cases that reach it, correct minus incorrect: 0.00" in later.why
+
+
+@pytest.mark.parametrize("never", [1.0, 0.5, math.nan])
+def test_never_must_lie_past_the_last_layer(never):
+    with pytest.raises(ValueError, match="past the last layer"):
+        findings(many_cases(), num_layers=21, never=never)
+
+
 def test_the_second_hop_before_the_first_counts_against_the_claim_in_the_share_reading():
     """Cases that decode e3 at t2 but never e2 at t1 are the ones against "second hop after the
     first": ours counts them against the claim; the authors' reading leaves them out."""
@@ -357,7 +472,7 @@ def test_cases_sharing_an_entity_are_one_group():
     shared = {"correct": {f"c{i}": f"Q{i % 3}" for i in range(24)}}  # three groups among 24 cases
     early = row(findings(stages, num_layers=21, groups=shared), "the bridge entity", "correct")
     assert early.groups == 3 and early.holds == "too few groups" and "3 independent groups" in early.why
-    assert early.cases_needed >= 24 * 20 / 3  # at least 20 groups of eight
+    assert math.isnan(early.cases_needed) and "no cases_needed" in early.why  # not a number near 24
     alone = row(findings(stages, num_layers=21), "the bridge entity", "correct")
     assert alone.groups == 24 and alone.holds == "yes"
 

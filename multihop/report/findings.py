@@ -10,7 +10,9 @@ A stage claim ("e2 is resolved early") is read one of two ways (`reading`, the c
 
 - "reached", the authors' (their box plots and stage means leave out the cases that never reach
   a stage): the median relative depth among the cases that reach the stage, against the claim's
-  region;
+  region. Its `why` always says among how many of the studied cases (with the reached share's
+  interval), and where that interval lies below one half a "yes" is MINORITY_YES: the claim
+  holds only for the minority of cases that reach the stage;
 - "share", ours: the share of the studied cases that reach the stage inside the claim's region
   (early: before its bound; late: after it, and at all), against one half. A case that never
   reaches the stage counts against every timing claim, early or late.
@@ -47,12 +49,22 @@ COLUMNS += ["reached_low", "reached_high", "n", "groups", "value", "ci_low", "ci
 COLUMNS += ["cases_needed", "p_value"]
 READINGS = ("reached", "share")
 GROUPED = "groups of cases joined by a shared e2 or e3"
-EXACT = f"clustered exact interval (Clopper-Pearson at n / design effect, Korn-Graubard) over {GROUPED}"
+EXACT = (
+    "clustered exact interval (Clopper-Pearson at n / design effect, with Korn-Graubard's degrees-of-freedom "
+    f"correction) over {GROUPED}"
+)
 BOOTSTRAP = f"clustered percentile bootstrap over {GROUPED}"
 TREATMENT = {
     "reached": f"never-reached cases left out (the authors' reading); {BOOTSTRAP}",
     "share": f"never reached counts against the claim; {EXACT}",
 }
+# claim 4 under the share reading: "not early" is what the claim predicts of the incorrect split
+LATER_SHARE_TREATMENT = (
+    "never reached counts as not early: for the claim in the incorrect split, against it in the correct one (the why "
+    f"column gives the difference in reached share, to show where reach drives the result); {BOOTSTRAP}"
+)
+# the verdict of a `reached` row that holds among a minority: the reached share's interval below one half
+MINORITY_YES = "yes, among the minority that reach it"
 BOTH_SPLITS = "a group is drawn with its cases of both splits (they share answers)"
 NO_REACH = {"k": 0, "n": 0, "value": math.nan, "ci_low": math.nan, "ci_high": math.nan}
 HALF = (0.5, math.inf)  # a share's region: more than half of the cases
@@ -77,6 +89,34 @@ def _judged(result, region, *, bootstrap=True, per_case=1.0) -> tuple:
     statistic (the reached reading's statistic is over the cases that reach the stage)."""
     holds, why, needed = judge(result, region, bootstrap=bootstrap)
     return holds, why, math.ceil(needed * per_case) if math.isfinite(needed) else needed, math.nan
+
+
+def _span(result: dict) -> str:
+    """A result's 95% interval as "low to high" ("no interval" where it has none)."""
+    low, high = result["ci_low"], result["ci_high"]
+    return "no interval" if math.isnan(low) or math.isnan(high) else f"{low:.2f} to {high:.2f}"
+
+
+def _number(value: float) -> str:
+    return "none (no case)" if math.isnan(value) else f"{value:.2f}"
+
+
+def among(judged: tuple, reached: dict, per_split: dict | None = None) -> tuple:
+    """A `reached`-reading row's (holds, why, cases needed, p), conditioned on the cases that
+    reach the stage: `why` begins "among k of n studied cases (reached share lo to hi)" (per split
+    too, where `per_split` gives each split's reached share), and a "yes" is MINORITY_YES where
+    the reached share's interval (or any split's) lies below one half."""
+    holds, why, needed, p = judged
+    said = f"among {reached['k']} of {reached['n']} studied cases (reached share {_span(reached)})"
+    shares = [reached, *(per_split or {}).values()]
+    if per_split:
+        said += ": " + ", ".join(
+            f"{split} {share['k']} of {share['n']} ({_span(share)})" for split, share in per_split.items()
+        )
+    if holds == "yes" and any(share["n"] and share["ci_high"] < 0.5 for share in shares):
+        holds = MINORITY_YES
+        said += ", a minority: the claim is shown only for the cases that reach the stage"
+    return holds, "; ".join(part for part in (said, why) if part), needed, p
 
 
 def _groups(split: str, table: pd.DataFrame, groups: dict | None) -> list:
@@ -116,6 +156,8 @@ class Reader:
     def __init__(self, stages, num_layers, groups, *, reading="reached", never=None):
         if reading not in READINGS:
             raise ValueError(f"stage reading {reading!r}: one of {', '.join(READINGS)}")
+        if never is not None and not never > 1:  # 1 is the last layer: "never" must lie past it
+            raise ValueError(f"never = {never!r}: the depth of a stage never reached must be past the last layer (> 1)")
         self.stages, self.num_layers, self.groups, self.reading = stages, num_layers, groups, reading
         self.never = relative_depth(num_layers, num_layers) if never is None else never
 
@@ -140,7 +182,7 @@ class Reader:
             hit = table[column].notna()
             result = clustered(self.depth(table, column)[hit], _groups(split, table[hit], self.groups), "median")
             per_case = reached["n"] / reached["k"] if reached["k"] else math.nan
-            judged = _judged(result, region, per_case=per_case)
+            judged = among(_judged(result, region, per_case=per_case), reached)
             quantity = f"{name}: median relative depth of the cases that reach it"
             criterion = f"{criterion}, among the cases that reach it"
         else:
@@ -162,7 +204,7 @@ class Reader:
         if self.reading == "reached":
             result = clustered(after[both], _groups(split, table[both], self.groups), "median")
             per_case = reached["n"] / reached["k"] if reached["k"] else math.nan
-            judged = _judged(result, ABOVE_ZERO, per_case=per_case)
+            judged = among(_judged(result, ABOVE_ZERO, per_case=per_case), reached)
             quantity = "per case reaching both: second hop resolved minus first hop resolved, median relative depth"
             criterion = "interval above 0, among the cases that reach both"
         else:
@@ -184,6 +226,8 @@ class Reader:
         }
         both = pd.concat(tables.values())
         reached = clustered_share(both[column].notna(), np.concatenate(list(grouped.values())))
+        per_split = {split: clustered_share(table[column].notna(), grouped[split]) for split, table in tables.items()}
+        treatment = f"{TREATMENT[self.reading]}; {BOTH_SPLITS}"
         if self.reading == "reached":
             hit = {split: table[column].notna().to_numpy() for split, table in tables.items()}
             depth = {split: self.depth(table, column)[hit[split]] for split, table in tables.items()}
@@ -193,7 +237,7 @@ class Reader:
                 statistic="median",
             )  # fmt: skip
             per_case = reached["n"] / reached["k"] if reached["k"] else math.nan
-            judged = _judged(result, ABOVE_ZERO, per_case=per_case)
+            judged = among(_judged(result, ABOVE_ZERO, per_case=per_case), reached, per_split)
             quantity = "first hop resolved: median relative depth of the cases that reach it, incorrect minus correct"
             criterion = "interval above 0, among the cases that reach it"
         else:
@@ -202,16 +246,34 @@ class Reader:
             result = clustered_difference(
                 flags["correct"], grouped["correct"], flags["incorrect"], grouped["incorrect"], statistic="mean"
             )
-            judged = _judged(result, ABOVE_ZERO)
+            holds, why, needed, p = _judged(result, ABOVE_ZERO)
+            judged = holds, "; ".join(part for part in (self.reach_gap(tables, grouped, early), why) if part), needed, p
             quantity = (
                 f"share of the studied cases resolving the first hop {region_words(early)}, correct minus incorrect"
             )
             criterion = "interval above 0"
+            treatment = f"{LATER_SHARE_TREATMENT}; {BOTH_SPLITS}"
         return _row(
             4, "both", "in incorrect cases the first hop resolves later than in correct ones", quantity=quantity,
-            treatment=f"{TREATMENT[self.reading]}; {BOTH_SPLITS}", reached=reached, result=result,
-            criterion=criterion, judged=judged,
+            treatment=treatment, reached=reached, result=result, criterion=criterion, judged=judged,
         )  # fmt: skip
+
+    def reach_gap(self, tables: dict, grouped: dict, early: tuple) -> str:
+        """Claim 4 under the share reading: how much of "correct minus incorrect" is reach. The
+        difference in reached share (correct minus incorrect, with its clustered bootstrap
+        interval), and the same difference of resolving early among the cases that reach it."""
+        column = "first_hop_resolved"
+        hit = {split: table[column].notna() for split, table in tables.items()}
+        gap = clustered_difference(
+            hit["correct"].astype(float), grouped["correct"], hit["incorrect"].astype(float), grouped["incorrect"],
+            statistic="mean",
+        )  # fmt: skip
+        timed = {split: self.inside(table, column, early)[hit[split]].mean() for split, table in tables.items()}
+        return (
+            f"reached share, correct minus incorrect: {_number(gap['value'])} ({_span(gap)}); resolving it "
+            f"{region_words(early)} among the cases that reach it, correct minus incorrect: "
+            f"{_number(timed['correct'] - timed['incorrect'])}"
+        )
 
     def chance_rows(self) -> list[dict]:
         """Per split, each Patchscopes stage against chance (the same under both readings): per

@@ -17,8 +17,12 @@ effect (fixed +1, broken -1). The net effect is the change in accuracy if the ch
 applied to the model's cases: its mean weighs the incorrect and the correct cases by the model's
 split sizes (cases/{split}.csv: 152 incorrect to 12 correct, say), not by how many of each the
 analyses studied. Where neither method fixes any held-out case, the net effect compares break
-rates only, and its `why` says so. Back-patching against each null: the per-case differences,
-paired, each with its 95% interval over groups and the sign-flip test
+rates only, and its `why` says so. Where a split the model has (a size above 0 in `sizes`, or
+without the sizes either split) has no held-out case (no correct case studied by both methods,
+or none whose group the training cases do not share), the net effect would be the fix rate alone:
+it is reported undecided ("break rate not measured"), not weighted as if it were measured.
+Back-patching against each null: the per-case differences, paired, each with its 95% interval
+over groups and the sign-flip test
 (multihop.report.verdicts.paired); and back-patching's own net effect against no change, on the
 most cases any comparison had.
 """
@@ -137,6 +141,23 @@ def split_weights(index: pd.MultiIndex, sizes: dict | None) -> np.ndarray | None
 BREAKS_ONLY = (
     "break rates only: neither method fixes a held-out case, so the net effect compares the correct cases they break"
 )
+NOT_MEASURED = "break rate not measured: no {splits} case held out, so this would be the fix rate alone"
+
+
+def unmeasured(index: pd.MultiIndex, sizes: dict | None) -> list[str]:
+    """The splits of the model (those with cases in `sizes`; without it, both) that no held-out
+    case (index (split, id)) stands for: a net effect over `index` would leave them out."""
+    wanted = [split for split, size in sizes.items() if size] if sizes else ["incorrect", "correct"]
+    here = set(index.get_level_values("split"))
+    return [split for split in wanted if split not in here]
+
+
+def undecided(row: dict, missing: list[str]) -> dict:
+    """A net-effect row left undecided where a split is not measured (`unmeasured`)."""
+    if not missing:
+        return row
+    why = NOT_MEASURED.format(splits=" or ".join(missing))
+    return row | {"beats": "inconclusive", "why": why, "cases_needed": math.nan, "p_value": math.nan}
 
 
 def held_out(methods: dict, first: str, groups: dict, num_layers: int, seed: int, *, sizes=None) -> list[dict]:
@@ -177,11 +198,12 @@ def held_out(methods: dict, first: str, groups: dict, num_layers: int, seed: int
         detail = f"{REPEATS} x {FOLDS} folds grouped by shared e2 or e3; most often chosen: {choices}"
         fixes_none = all(not s.xs("incorrect", level="split").any() for s in shares.values())
         measures = ((FIXES, "incorrect", shares), (BREAKS, "correct", shares), (NET, "both", effect))
+        missing = unmeasured(shares[first].index, sizes)
         for measure, split, values in measures:
             a, b = values[first], values[null]
             weights = None
             if split == "both":
-                weights = split_weights(a.index, sizes)
+                weights = split_weights(a.index, sizes) if not missing else None
                 a, b = a.droplevel("split"), b.droplevel("split")
             elif split in a.index.get_level_values("split"):
                 a, b = a.xs(split, level="split"), b.xs(split, level="split")
@@ -192,16 +214,18 @@ def held_out(methods: dict, first: str, groups: dict, num_layers: int, seed: int
                 higher_is_better=measure != BREAKS,
             )  # fmt: skip
             if measure == NET:
-                row["detail"] = f"{detail}; {weighed}"
+                row["detail"] = f"{detail}; {weighed if not missing else 'not weighted: a split is not measured'}"
                 if fixes_none:
                     row["why"] = "; ".join(part for part in (BREAKS_ONLY, row["why"]) if part)
+                row = undecided(row, missing)
             rows.append(row | {"detail": row.get("detail", detail)})
-            if measure == NET and (alone is None or len(a) > len(alone[0])):
-                alone = (a, weights, row["detail"], not shares[first].xs("incorrect", level="split").any())
+            # back-patching's own net effect: on a comparison that measures every split, the most cases
+            if measure == NET and (alone is None or (not missing, len(a)) > (not alone[4], len(alone[0]))):
+                alone = (a, weights, row["detail"], not shares[first].xs("incorrect", level="split").any(), missing)
     if alone is not None:  # does the chosen patch help at all? its net effect against none
-        net, weights, detail, fixes_none = alone
+        net, weights, detail, fixes_none, missing = alone
         row = _row("", OWN_NET, "both", back=net, other=net * 0.0, groups=everyone, weights=weights)
         if fixes_none:
             row["why"] = "; ".join(part for part in ("break rates only: it fixes no held-out case", row["why"]) if part)
-        rows.append(row | {"detail": detail})
+        rows.append(undecided(row, missing) | {"detail": detail})
     return rows

@@ -111,11 +111,16 @@ def comparisons(methods: dict[str, dict[str, pd.DataFrame]], groups: dict) -> li
     return rows
 
 
+BELOW_A_NULL = "cannot decide at this estimate: back-patching is below {nulls}, so no number of cases makes it beat it"
+
+
 def beats_every_null(table: pd.DataFrame, split: str, position: str, measure: str = FIXABLE) -> tuple[str, str, float]:
     """(verdict, why, cases needed) of back-patching against every null that ran at a position,
     on `measure` (the fixable flag: the headline's): 'yes' where it beats each; else 'not
     distinguishable from chance' (which nulls it does not beat and why; the cases needed: the
-    most any of them needs), or 'inconclusive' where no null ran."""
+    most any of them needs, at which each comparison alone has the power asked and all of them
+    together less; none where a null already says 'no', as then no number of cases makes the
+    headline 'yes' at the observed estimates), or 'inconclusive' where no null ran."""
     own = table[(table["split"] == split) & (table["position"] == position) & (table["measure"] == measure)]
     if own.empty:
         return "inconclusive", "no null ran to compare with (forward patching and controls turned off)", math.nan
@@ -123,9 +128,13 @@ def beats_every_null(table: pd.DataFrame, split: str, position: str, measure: st
     if short.empty:
         return "yes", f"beats {', '.join(own['null'])}", math.nan
     reasons = [f"{row['null']}: {row['beats']} ({row['why']})" for row in short.to_dict("records")]
-    undecided = short[short["beats"] != "no"]["cases_needed"]
-    needed = math.nan if undecided.empty or undecided.isna().any() else float(undecided.max())
-    return "not distinguishable from chance", "does not beat " + "; ".join(reasons), needed
+    why = "does not beat " + "; ".join(reasons)
+    below = short[short["beats"] == "no"]["null"]
+    if len(below):
+        return "not distinguishable from chance", f"{why}; {BELOW_A_NULL.format(nulls=', '.join(below))}", math.nan
+    undecided = short["cases_needed"]
+    needed = math.nan if undecided.isna().any() else float(undecided.max())
+    return "not distinguishable from chance", why, needed
 
 
 def cell_differences(back: pd.DataFrame, forward: pd.DataFrame) -> pd.DataFrame:

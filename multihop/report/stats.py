@@ -5,13 +5,18 @@ Cases are not independent: cases that share a bridge entity (e2) or an answer (e
 (a patch that emits "United States" fixes every case whose answer it is). `connected_groups` joins
 them: two cases are in one group when they share e2 or e3, directly or through other cases (the
 connected components of that graph, over the studied cases of both splits, since the splits share
-answers). Every interval and test here treats a group as the unit:
+answers). An entity joins cases only in one role: e2 = X in one case and e3 = X in another do not
+join them (a design choice: a bridge and an answer are different roles of a name); a missing value
+(None, NaN) joins nothing. Every interval and test here treats a group as the unit:
 
 - a share (k of n cases): the exact Clopper-Pearson interval at the effective sample size
   n / design effect (Kish; the design effect from the between-group variance of the share, at
-  least 1), as Korn and Graubard (1998) do for shares from clustered samples ("clustered exact");
+  least 1), times Korn and Graubard's (1998) degrees-of-freedom correction (t_{n-1} / t_{G-1})^2
+  for G groups ("clustered exact");
 - a mean, a median or a difference between two splits: the percentile bootstrap that resamples
-  whole groups (RESAMPLES draws, seeded; "clustered bootstrap");
+  whole groups (RESAMPLES draws, seeded; "clustered bootstrap"); for a difference, within strata
+  of the groups that hold cases of one split, of the other, or of both, so every resample holds
+  cases of both splits;
 - a paired difference (back-patching minus a null, per case): its case-weighted mean with the
   clustered bootstrap, and the sign-flip (randomization) test over the groups' summed differences,
   which tests that same case-weighted mean and is valid at any number of groups (`sign_flip`).
@@ -38,7 +43,8 @@ EXACT_GROUPS = 16  # up to this many, every sign flip is enumerated
 def connected_groups(studied: dict[str, pd.DataFrame], keys=("e2", "e3")) -> dict[str, dict]:
     """split -> {case id: its group}: the connected components of the graph that joins two cases
     of any split when they share the value of a column in `keys` (e2, e3), each in its own role.
-    A group is named by its first case id in sorted order, the same name in every split."""
+    A missing value joins nothing. A group is named by its first case id in sorted order, the same
+    name in every split."""
     tables = [table.assign(_split=split) for split, table in studied.items() if len(table)]
     if not tables:
         return {split: {} for split in studied}
@@ -47,6 +53,8 @@ def connected_groups(studied: dict[str, pd.DataFrame], keys=("e2", "e3")) -> dic
     rows, columns = [], []
     for key in keys:
         for case, value in enumerate(cases[key]):
+            if pd.isna(value):  # a missing entity is no shared entity
+                continue
             rows.append(case)
             columns.append(len(cases) + nodes.setdefault((key, value), len(nodes)))
     size = len(cases) + len(nodes)
@@ -76,6 +84,17 @@ def _draws(codes: np.ndarray, n_groups: int, seed: int) -> np.ndarray:
     """RESAMPLES x cases: how often each case is drawn when whole groups are resampled."""
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(n_groups, np.full(n_groups, 1 / n_groups), size=RESAMPLES)
+    return counts[:, codes]
+
+
+def _stratified_draws(codes: np.ndarray, strata: np.ndarray, seed: int) -> np.ndarray:
+    """RESAMPLES x cases, as `_draws`, but each stratum's groups (`strata`: per group, its
+    stratum) resampled among themselves, as many as it has."""
+    rng = np.random.default_rng(seed)
+    counts = np.zeros((RESAMPLES, len(strata)), dtype=np.int64)
+    for stratum in np.unique(strata):
+        members = np.flatnonzero(strata == stratum)
+        counts[:, members] = rng.multinomial(len(members), np.full(len(members), 1 / len(members)), size=RESAMPLES)
     return counts[:, codes]
 
 
@@ -162,8 +181,10 @@ def clustered(values, groups, statistic="median", *, weights=None, seed=0, confi
 
 def clustered_difference(a, a_groups, b, b_groups, *, statistic="median", seed=0, confidence=CONFIDENCE) -> dict:
     """statistic(a) - statistic(b) of two splits whose cases may share groups (the splits share
-    answers): each resample draws whole groups with their cases of both splits. n and groups
-    count both; naive_variance is the sum of the two splits' own (as if every case were alone)."""
+    answers): each resample draws whole groups with their cases of both splits, within three
+    strata (groups with cases of a only, of b only, of both), so that no resample lacks a split
+    (one would have no statistic). n and groups count both; naive_variance is the sum of the two
+    splits' own (as if every case were alone)."""
     a, a_groups, _ = _clean(a, a_groups)
     b, b_groups, _ = _clean(b, b_groups)
     if not len(a) or not len(b):
@@ -174,8 +195,12 @@ def clustered_difference(a, a_groups, b, b_groups, *, statistic="median", seed=0
     out = {**_empty(len(a) + len(b), n_groups), "value": value}
     if n_groups < 2:
         return out
-    drawn = _draws(codes, n_groups, seed)
+    in_a = np.bincount(codes[: len(a)], minlength=n_groups) > 0
+    in_b = np.bincount(codes[len(a) :], minlength=n_groups) > 0
+    drawn = _stratified_draws(codes, in_a + 2 * in_b, seed)
     draws = function(a, drawn[:, : len(a)]) - function(b, drawn[:, len(a) :])
+    if np.isnan(draws).any():  # the strata rule it out; a dropped resample would narrow the interval
+        raise AssertionError("a resample without a case of one split")
     out["ci_low"], out["ci_high"] = _percentile(draws, confidence)
     out["variance"] = float(np.nanvar(draws, ddof=1))
     alone = [clustered(x, range(len(x)), statistic, seed=seed)["naive_variance"] for x in (a, b)]
@@ -185,11 +210,13 @@ def clustered_difference(a, a_groups, b, b_groups, *, statistic="median", seed=0
 
 def clustered_share(flags, groups, confidence=CONFIDENCE) -> dict:
     """k of n flags as a share, {n, groups, k, value, ci_low, ci_high, variance, naive_variance}:
-    the exact (Clopper-Pearson) interval at the effective sample size n / d, where the design
-    effect d (at least 1) is the share's between-group variance (the ratio estimator's, with
-    G / (G - 1)) over the same with every case its own group, p(1 - p) / (n - 1) (Korn and
-    Graubard 1998, without their degrees-of-freedom correction). With one group or a share of 0 or 1, d = 1: the exact
-    interval over the cases."""
+    the exact (Clopper-Pearson) interval at the effective sample size n / d times
+    (t_{n-1} / t_{G-1})^2 (Korn and Graubard 1998: their degrees-of-freedom correction, t the
+    two-sided quantile at `confidence`, G groups), where the design effect d (at least 1) is the
+    share's between-group variance (the ratio estimator's, with G / (G - 1)) over the same with
+    every case its own group, p(1 - p) / (n - 1). With a share of 0 or 1, d = 1; with one group
+    (no degrees of freedom) the exact interval over the cases. Cases alone (G = n) give the exact
+    interval."""
     flags, groups, _ = _clean(np.asarray(flags, dtype=float), groups)
     codes, n_groups = _codes(groups)
     n = len(flags)
@@ -203,13 +230,23 @@ def clustered_share(flags, groups, confidence=CONFIDENCE) -> dict:
         totals, sizes = np.bincount(codes, flags), np.bincount(codes)
         variance = float(n_groups / (n_groups - 1) * np.sum((totals - p * sizes) ** 2) / n**2)
     effect = max(1.0, variance / naive) if naive > 0 and math.isfinite(variance) else 1.0
-    size = n / effect
+    size = n / effect * df_factor(n, n_groups, confidence)
     hits = p * size
     tail = (1 - confidence) / 2
     low = float(stats.beta.ppf(tail, hits, size - hits + 1)) if hits > 0 else 0.0
     high = float(stats.beta.ppf(1 - tail, hits + 1, size - hits)) if hits < size else 1.0
     return {"n": n, "groups": n_groups, "k": int(k), "value": p, "ci_low": low, "ci_high": high,
             "variance": variance, "naive_variance": naive}  # fmt: skip
+
+
+def df_factor(n: int, n_groups: int, confidence: float = CONFIDENCE) -> float:
+    """Korn and Graubard's (1998) degrees-of-freedom correction of an effective sample size,
+    (t_{n-1} / t_{G-1})^2 with t the two-sided `confidence` quantile: 1 for cases alone (G = n),
+    below 1 for fewer groups; 1 where either has no degrees of freedom."""
+    if n_groups < 2 or n < 2:
+        return 1.0
+    quantile = 1 - (1 - confidence) / 2
+    return float((stats.t.ppf(quantile, n - 1) / stats.t.ppf(quantile, n_groups - 1)) ** 2)
 
 
 def sign_flip(differences, groups, *, weights=None, seed=0) -> dict:

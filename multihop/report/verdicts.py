@@ -15,7 +15,10 @@ Two kinds of rows (docs/statistics.md):
 
 `cases_needed`, one definition for every undecided row: the cases at which a fresh study of the
 same quantity, in new groups with the measured design effect, would decide with POWER at the
-observed effect.
+observed effect. Never a number the row's own n already reaches: where the groups a verdict needs
+bind, or the power figure is at most n + 1 (the interval's shape, not its size, blocks a verdict),
+or a bootstrap interval has zero width (no spread to size a study by), it is blank and `why` says
+which.
 """
 
 import math
@@ -33,6 +36,12 @@ MIN_GROUPS = 20
 FLIP_GROUPS = math.ceil(math.log2(1 / ALPHA))
 Z = norm.ppf(1 - ALPHA / 2) + norm.ppf(POWER)  # 1.96 + 0.84: a 95% interval clear of the bound, 80% of the time
 ON_THE_BOUND = "cannot decide at this estimate (it sits on the bound)"
+BLANK = "no cases_needed"  # how `why` begins where cases_needed is left blank, and why
+ZERO_WIDTH = f"{BLANK}: a zero-width interval measures no spread to size a study by"
+SHAPE = (
+    BLANK + ": at this estimate and variance {needed} cases would decide, about as many as the {n} here: "
+    "the interval's shape (skewed, or wider than 1.96 standard errors), not its size, blocks a verdict"
+)
 
 
 def _has_interval(result: dict) -> bool:
@@ -67,9 +76,12 @@ def cases_needed(result: dict, region, *, fewest_groups: int = MIN_GROUPS) -> tu
         n = DE * (z_0.975 + z_0.80)^2 * sigma^2 / d^2,
 
     sigma^2 / n the estimate's variance as if its cases were independent (`naive_variance`), DE
-    the measured design effect (its clustered `variance` over that, at least 1); and at least
-    `fewest_groups` groups of the present mean size (the groups its verdict needs at all). In the
-    unit of the row's n. NaN, and why, where the estimate sits on the bound or nothing is known."""
+    the measured design effect (its clustered `variance` over that, at least 1). In the unit of
+    the row's n. NaN, and why, where the estimate sits on the bound or nothing is known; where the
+    row has fewer than `fewest_groups` groups (the groups a verdict needs at all) and that n is no
+    more than those groups at the present mean size, or than the row's n + 1 ("needs ≥20
+    groups"); and where that n is at most the row's n + 1 with the groups there (the interval's
+    shape, not its size, blocks the verdict). Never the row's n or n + 1."""
     n, groups, value = result["n"], result["groups"], result["value"]
     bounds = [bound for bound in region if math.isfinite(bound)]
     if not bounds or not n or not groups or math.isnan(value):
@@ -81,8 +93,12 @@ def cases_needed(result: dict, region, *, fewest_groups: int = MIN_GROUPS) -> tu
     variances = [v for v in (result.get("variance"), result.get("naive_variance")) if v is not None]
     variances = [v for v in variances if math.isfinite(v)]
     variance = max(variances) if variances else 0.0  # DE * sigma^2 / n, the design effect at least 1
-    needed = Z**2 * n * variance / distance**2
-    return float(math.ceil(max(needed, fewest_groups * n / groups))), ""
+    needed = math.ceil(Z**2 * n * variance / distance**2)
+    if groups < fewest_groups and needed <= max(fewest_groups * n / groups, n + 1):
+        return math.nan, f"{BLANK}: needs ≥{fewest_groups} groups (has {groups}); power alone asks fewer cases"
+    if needed <= n + 1:
+        return math.nan, SHAPE.format(needed=needed, n=n)
+    return float(needed), ""
 
 
 def _p(p: float) -> str:
@@ -99,22 +115,29 @@ def judge(result: dict, region, *, bootstrap: bool = True) -> tuple[str, str, fl
     holds, why = verdict(result, region, bootstrap=bootstrap)
     needed = math.nan
     if holds in ("inconclusive", "too few groups"):
-        needed, more = cases_needed(result, region)
+        zero_width = bootstrap and _has_interval(result) and math.isclose(*_interval(result), abs_tol=1e-12)
+        needed, more = (math.nan, ZERO_WIDTH) if zero_width else cases_needed(result, region)
         why = _with(why, more)
     return holds, why, needed
 
 
-def paired_verdict(result: dict, test: dict) -> tuple[str, str, float]:
-    """(verdict, why, cases needed where undecided) of a paired difference: `result` its
+def _interval(result: dict) -> tuple[float, float]:
+    return result["ci_low"], result["ci_high"]
+
+
+def paired_verdict(result: dict, test: dict) -> tuple[str, str, float, float]:
+    """(verdict, why, cases needed where undecided, p) of a paired difference: `result` its
     clustered mean (multihop.report.stats.clustered), `test` its sign-flip test
-    (multihop.report.stats.sign_flip)."""
+    (multihop.report.stats.sign_flip). p is the one-sided p-value that decided, its side named
+    in why: above 0 for "yes", below for "no"; for an undecided row the smaller of the two."""
     interval = result["groups"] >= MIN_GROUPS and _has_interval(result)
     note = "" if interval else f"the interval over {result['groups']} groups is not judged (fewer than {MIN_GROUPS})"
-    for holds, p, side in (("yes", test["p_greater"], "above"), ("no", test["p_less"], "below")):
+    sides = (("yes", test["p_greater"], "above"), ("no", test["p_less"], "below"))
+    for holds, p, side in sides:
         if p < ALPHA:
             agrees = result["ci_low"] > 0 if side == "above" else result["ci_high"] < 0
             if not interval or agrees:
-                return holds, _with(f"one-sided {_p(p)}", note), math.nan
+                return holds, _with(f"one-sided {_p(p)} ({side} 0)", note), math.nan, p
             why = f"the test says {side} 0 ({_p(p)}) but the interval reaches 0"
             break
     else:
@@ -122,7 +145,9 @@ def paired_verdict(result: dict, test: dict) -> tuple[str, str, float]:
         if test["differing"] < FLIP_GROUPS:
             why += f"; {test['differing']} groups differ: a sign-flip test needs {FLIP_GROUPS} to reach p < {ALPHA}"
     needed, more = cases_needed(result, (0.0, math.inf), fewest_groups=FLIP_GROUPS)
-    return "inconclusive", _with(why, more), needed
+    if test["differing"] < FLIP_GROUPS and more.startswith(BLANK):  # what blocks it: too few groups that differ
+        more = f"{BLANK}: needs ≥{FLIP_GROUPS} groups that differ (has {test['differing']})"
+    return "inconclusive", _with(why, more), needed, min(test["p_greater"], test["p_less"])
 
 
 RESULT = ("n", "groups", "value", "ci_low", "ci_high")
@@ -131,11 +156,11 @@ RESULT = ("n", "groups", "value", "ci_low", "ci_high")
 def paired(differences, groups: list, *, weights=None) -> dict:
     """A paired difference's columns (per case, back-patching minus a null; `weights` per case
     where the cases do not weigh alike): its clustered case-weighted mean and interval, the
-    sign-flip test of the same mean, its one-sided p-value (above 0), the verdict (`beats`), why,
-    and the cases needed where it is undecided."""
+    sign-flip test of the same mean, the one-sided p-value that decided (its side in why), the
+    verdict (`beats`), why, and the cases needed where it is undecided."""
     result = clustered(differences, groups, "mean", weights=weights)
     test = sign_flip(differences, groups, weights=weights)
-    beats, why, needed = paired_verdict(result, test)
+    beats, why, needed, p = paired_verdict(result, test)
     return {key: result[key] for key in RESULT} | {
-        "test": test["test"], "p_value": test["p_greater"], "beats": beats, "why": why, "cases_needed": needed,
+        "test": test["test"], "p_value": p, "beats": beats, "why": why, "cases_needed": needed,
     }  # fmt: skip
