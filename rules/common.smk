@@ -273,6 +273,7 @@ def final_outputs():
     stage figures, each analysis's figure and table (from the catalog), and the findings.
     """
     per_model = [
+        "summary.md",
         *(f"cases/{split}.csv" for split in SPLITS),
         "funnel.csv",
         "tables/funnel.html",

@@ -114,6 +114,24 @@ rule make_findings:
         "../scripts/make_findings.py"
 
 
+# the run's results page: code, settings, funnel, each claim's verdict in words, the nulls
+rule write_summary:
+    input:
+        findings="results/{model}/tables/findings.csv",
+        choices="results/{model}/tables/choices.csv",
+        funnel="results/{model}/funnel.csv",
+        model="results/{model}/model.json",
+    output:
+        "results/{model}/summary.md",
+    log:
+        "results/logs/{model}/write_summary.log",
+    localrule: True
+    params:
+        code=code_digest("scripts/write_summary.py"),
+    script:
+        "../scripts/write_summary.py"
+
+
 rule gather_checks:
     input:
         engine_checks,
