@@ -10,6 +10,7 @@ import pandas as pd
 
 VERDICTS = {
     "yes": "holds",
+    "yes, among the minority that reach it": "holds only among the minority of cases that reach the stage",
     "no": "does not hold",
     "inconclusive": "undecided",
     "too few groups": "undecided (too few groups)",
