@@ -2,7 +2,7 @@
 
 Each full run costs a minute or more on two cores, so the runs are few and each serves several
 assertions: the module's run (offline; everything else starts from a copy of it), a rerun from
-scratch up to the splits (other batch sizes), the killed shard's runs (other batches and shards),
+scratch up to the splits and Patchscopes (other batches and shards), the killed shard's runs (other batches and shards),
 the chain-file run and the SLURM rerun (from the evaluation on, in a copy of the module's run)."""
 
 import hashlib
@@ -537,19 +537,27 @@ def test_the_guard_refuses_connections(tmp_path):
     assert "refused by the test's socket guard" in run.stdout and "127.0.0.1" in log.read_text()
 
 
-def test_a_rerun_from_scratch_in_other_batches_writes_the_same_bytes_up_to_the_splits(workdir, tmp_path):
+def test_a_rerun_from_scratch_in_other_batches_and_shards_writes_the_same_bytes(workdir, tmp_path):
     """The .test run again from nothing (the Wikidata excerpt, the tiny model built and taught
-    again), offline, with batches of 3 prompts in the evaluation (8 in the first run), up to the
-    splits: byte-identical tables. (The analyses in other batches and shards: the killed-shard test.)"""
+    again), offline, with batches of 3 prompts in the evaluation and 5 variants in the analyses
+    (8 and 512 in the first run), up to the splits and Patchscopes, in two shards (more than its
+    one case per split: a shard without cases writes an empty table): byte-identical tables. (The
+    other analyses in other batches and shards: the killed-shard test.)"""
     models = [{**yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())["models"][0], "batch_size": 3}]
-    again, log = copy_test_run(tmp_path / "again", {"models": models}), tmp_path / "attempts.txt"
-    run = snakemake(again, f"results/{MODEL}/funnel.csv", "results/dataset/stats.csv", env=offline(log))
+    changes = {"models": models, "analyses": {"batch_size": 5, "shards": 2}}
+    again, log = copy_test_run(tmp_path / "again", changes), tmp_path / "attempts.txt"
+    patchscopes = [
+        f"results/{MODEL}/{split}/patchscopes_{part}.parquet" for split in SPLITS for part in ("t1_s0", "t2_s0")
+    ]
+    run = snakemake(again, f"results/{MODEL}/funnel.csv", "results/dataset/stats.csv", *patchscopes, env=offline(log))
     assert run.returncode == 0, run.stderr[-3000:]
     assert not log.exists(), log.read_text()
+    shards = sorted((again / "results" / MODEL / "correct" / "shards").glob("patchscopes_*.parquet"))
+    assert len(shards) == 2 and min(len(pd.read_parquet(shard)) for shard in shards) == 0
     second = output_hashes(again)
-    assert {f"results/{MODEL}/evaluation.csv", f"results/{MODEL}/cases/incorrect.csv"} <= set(second)
+    assert {f"results/{MODEL}/evaluation.csv", f"results/{MODEL}/cases/incorrect.csv", *patchscopes} <= set(second)
     first = output_hashes(workdir)
-    assert len(second) >= 7 and second == {name: first[name] for name in second}
+    assert len(second) >= 11 and second == {name: first[name] for name in second}
 
 
 CLUSTER = ROOT / "tests" / "slurm" / "cluster.sh"
