@@ -33,7 +33,7 @@ reproduce: install
 	$(BIN)/snakemake --report results/report.html
 	@echo "report: $(abspath results/report.html)"
 
-# The tiny run of .test/ (about a minute): the whole chain on a tiny excerpt and a tiny taught model.
+# The tiny run of .test/ (about a minute and a half): the whole chain on a tiny excerpt and a tiny taught model.
 try: install
 	$(BIN)/snakemake --directory .test --configfile .test/config.yaml --cores $(CORES)
 	$(BIN)/snakemake --directory .test --configfile .test/config.yaml --report report.html

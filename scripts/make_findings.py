@@ -53,9 +53,14 @@ def main(snakemake):
         "findings": (both, "the study's claims on this run, and back-patching against its nulls"),
         "choices": (used, "settings where the study and this project differ, as this run used them"),
     }
+    # the findings' page opens on what a reader needs; the statistician's columns follow
+    first = {
+        "findings": ["claim", "split", "statement", "holds", "value", "ci_low", "ci_high", "reached", "studied", "why"]
+    }
     for name, (table, title) in tables.items():
         write_csv(table, getattr(snakemake.output, name))
-        write_html_table(table, getattr(snakemake.output, f"{name}_html"), f"{model['name']}: {title}")
+        page = getattr(snakemake.output, f"{name}_html")
+        write_html_table(table, page, f"{model['name']}: {title}", first=first.get(name))
 
 
 run(main, snakemake)  # noqa: F821 (snakemake is injected by the script directive)

@@ -69,3 +69,14 @@ def test_the_commit_is_git_s_and_says_when_the_files_differ(tmp_path):
     assert commit(tmp_path) == head
     (tmp_path / "a.txt").write_text("b")
     assert commit(tmp_path) == f"{head} + changes"
+
+
+def test_the_findings_page_opens_on_the_readers_columns(tmp_path):
+    from multihop.report.pages import write_html_table
+
+    first = ["claim", "split", "statement", "holds", "value"]
+    write_html_table(FINDINGS, tmp_path / "findings.html", "m: findings", first=first)
+    page = (tmp_path / "findings.html").read_text()
+    reader, everything = page.split("<h4>every column</h4>")
+    headers = [cell.split("</th>")[0] for cell in reader.split("<th>")[1:]]
+    assert headers == first and "cases_needed" in everything and "cases_needed" not in reader
