@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 CORES ?= all
 
-.PHONY: install lock reproduce try test test-fast lint benchmark gpu-check clean
+.PHONY: install lock reproduce try stage report test test-fast lint benchmark gpu-check clean
 
 # (Re)install whenever the lock changes: exactly the versions of requirements.lock, each checked
 # against its hashes, then this project itself (no dependencies of its own beyond the lock).
@@ -31,6 +31,19 @@ lock:
 reproduce: install
 	$(BIN)/snakemake --cores $(CORES)
 	$(BIN)/snakemake --report results/report.html
+	@echo "report: $(abspath results/report.html)"
+
+# Rerun one analysis of the catalog, e.g. `make stage ANALYSIS=backpatching`: its shards (for every
+# model and split), then what follows from them (its parts, the stages, findings, figures, tables).
+# SNAKEMAKE_ARGS reach both calls, e.g. SNAKEMAKE_ARGS="--configfile my.yaml".
+stage: install
+	@test -n "$(ANALYSIS)" || { echo "make stage needs ANALYSIS=<an analysis of multihop/analyses/catalog.py>"; exit 2; }
+	$(BIN)/snakemake $(SNAKEMAKE_ARGS) --cores $(CORES) $(ANALYSIS) --forcerun analysis_shard
+	$(BIN)/snakemake $(SNAKEMAKE_ARGS) --cores $(CORES)
+
+# The report again from the results there are (nothing is computed).
+report: install
+	$(BIN)/snakemake $(SNAKEMAKE_ARGS) --report results/report.html
 	@echo "report: $(abspath results/report.html)"
 
 # The tiny run of .test/ (about a minute and a half): the whole chain on a tiny excerpt and a tiny taught model.

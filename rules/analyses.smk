@@ -109,3 +109,21 @@ rule summarize_stages:
         seed=config["analyses"]["seed"],  # the chance baseline's donors
     script:
         "../scripts/summarize_stages.py"
+
+
+# One target rule per analysis of the catalog, named after it: its gathered parts, for every model
+# and split. `make stage ANALYSIS=<name>` reruns its shards alone (`snakemake <name> --forcerun
+# analysis_shard`), then what follows from them.
+for name in CATALOG:
+
+    rule:
+        name:
+            name
+        input:
+            [
+                f"results/{model}/{split}/{file}"
+                for model in MODELS
+                for split in SPLITS
+                for file in analysis_parts(name)
+            ],
+        localrule: True

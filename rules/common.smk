@@ -38,6 +38,9 @@ with schema_file(
         check_config(config, schema)
     except UserError as error:
         raise WorkflowError(str(error)) from None
+    # extra_models extend the models (a config file's `models` replaces the whole list)
+    config["models"] = [*config["models"], *config["extra_models"]]
+    config["extra_models"] = []
     validate(config, schema)  # fills in the defaults
 
 

@@ -393,6 +393,38 @@ def test_the_rules_outputs_derive_from_the_catalog(workdir, tmp_path):
     assert gathered == expected and "patchscopes_t1_s7.parquet" in gathered
 
 
+def test_make_stage_reruns_one_analysis_and_what_follows_from_it(workdir, tmp_path):
+    """`make stage ANALYSIS=knockout` on a copy of the finished run: its first command reruns
+    knockout's shards alone, for both splits; its second then plans what follows from them where
+    they changed: here nothing (the same code gives the same bytes) but the self-check's table."""
+    run = copy_run(workdir, tmp_path / "run")
+    args = f"-d {run} --configfile {run / 'config.yaml'}"
+    make = ["make", "-s", "-n", "-C", ROOT, "-o", ".venv/.installed", "stage", "ANALYSIS=knockout"]
+    printed = subprocess.run([*make, f"SNAKEMAKE_ARGS={args}"], capture_output=True, text=True, check=True).stdout
+    commands = [line.split() for line in printed.splitlines() if "snakemake" in line]
+    assert len(commands) == 2 and commands[0][-3:] == ["knockout", "--forcerun", "analysis_shard"], printed
+    before = {p: p.stat().st_mtime_ns for p in (run / "results" / MODEL).rglob("shards/*.parquet")}
+    first = subprocess.run([SNAKEMAKE, *commands[0][1:]], capture_output=True, text=True, cwd=ROOT)
+    assert first.returncode == 0, first.stderr[-3000:]
+    rerun = sorted(p.name for p, mtime in before.items() if p.stat().st_mtime_ns != mtime)
+    assert rerun == ["knockout_1-of-1.parquet"] * len(SPLITS), rerun
+    then = planned_jobs(run, "--configfile", run / "config.yaml")
+    # its tables came out byte-identical, so what follows stands (Snakemake compares small files'
+    # checksums); only the engine's self-check table, which times each job, is made again
+    assert then == {"gather_checks": 1, "all": 1}, then
+
+
+def test_extra_models_extend_the_models_rather_than_replace_them(workdir, tmp_path):
+    """A config file naming `models` replaces the list (Snakemake merges dictionaries, not lists);
+    one naming `extra_models` keeps the config's model and adds its own."""
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(
+        yaml.safe_dump({"extra_models": [{"name": "tiny-b", "source": "bundled:tiny-llama", "device": "cpu"}]})
+    )
+    planned = planned_outputs(workdir, "--forceall", "--configfile", workdir / "config.yaml", extra)
+    assert {f"results/{MODEL}/summary.md", "results/tiny-b/summary.md", "results/comparison/models.png"} <= planned
+
+
 def test_bad_input_stops_with_a_plain_message_and_no_output(workdir, tmp_path):
     other = copy_test_run(tmp_path / "broken")
     lines = (other / "tiny.nt").read_text().splitlines()
