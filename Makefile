@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 CORES ?= all
 
-.PHONY: install lock reproduce try stage report test test-fast lint benchmark gpu-check clean
+.PHONY: install lock reproduce try stage report notebook test test-fast lint benchmark gpu-check clean
 
 # (Re)install whenever the lock changes: exactly the versions of requirements.lock, each checked
 # against its hashes, then this project itself (no dependencies of its own beyond the lock).
@@ -45,6 +45,10 @@ stage: install
 report: install
 	$(BIN)/snakemake $(SNAKEMAKE_ARGS) --report results/report.html
 	@echo "report: $(abspath results/report.html)"
+
+# docs/notebook.ipynb run again, its printouts and figures stored in it (the tests run it too).
+notebook: install
+	$(BIN)/python docs/refresh_notebook.py
 
 # The tiny run of .test/ (about a minute and a half): the whole chain on a tiny excerpt and a tiny taught model.
 try: install
