@@ -80,4 +80,17 @@ def check(config: dict, schema_path) -> None:
         schema = yaml.safe_load(file)
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))
     if error is not None:
-        raise UserError(f"config: {_explain(error)} (see schemas/config.schema.yaml)")
+        hint = ""
+        if _text_of_another_type(error.instance):
+            hint = "; `--config` passes values inside a section as text: give them in a YAML file with --configfile"
+        raise UserError(f"config: {_explain(error)}{hint} (see schemas/config.schema.yaml)")
+
+
+def _text_of_another_type(value) -> bool:
+    """Whether `value` is text that YAML reads as a number, a boolean or null (as `--config a={b: 5}` leaves 5)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return not isinstance(yaml.safe_load(value), str)
+    except yaml.YAMLError:
+        return False

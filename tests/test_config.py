@@ -159,6 +159,11 @@ CONFIG_MISTAKES = {
         {"models": [{"name": "m", "source": "bundled:tiny-llama"}, {"name": "m", "source": "bundled:gemma3-270m"}]},
         "two models share a name; each needs its own `name`",
     ),
+    "a number as text": (  # what `--config analyses={cases_per_split: 5}` gives
+        {"analyses": {"cases_per_split": "5"}},
+        "analyses.cases_per_split: '5' is not valid under any of the given schemas; `--config` passes values "
+        "inside a section as text: give them in a YAML file with --configfile",
+    ),
 }
 
 
