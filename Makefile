@@ -44,7 +44,7 @@ stage: install
 # The report again from the results there are (nothing is computed).
 report: install
 	$(BIN)/snakemake $(SNAKEMAKE_ARGS) --report results/report.html
-	@echo "report: $(abspath results/report.html)"
+	@echo "report: results/report.html (in the run's folder)"
 
 # docs/notebook.ipynb run again, its printouts and figures stored in it (the tests run it too).
 notebook: install

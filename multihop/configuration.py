@@ -57,7 +57,11 @@ def schema(path, added: dict | None = None) -> dict:
     multihop.analyses.catalog.added_settings) in the `analyses` section."""
     with open(path) as file:
         out = yaml.safe_load(file)
-    out["properties"]["analyses"]["properties"].update(copy.deepcopy(added or {}))
+    analyses = out["properties"]["analyses"]["properties"]
+    clash = sorted(set(analyses) & set(added or {}))
+    if clash:
+        raise ValueError(f"an analysis adds the setting {', '.join(clash)}, which the config already has")
+    analyses.update(copy.deepcopy(added or {}))
     return out
 
 

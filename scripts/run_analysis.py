@@ -67,6 +67,11 @@ def run_shard(snakemake, located, cases_per_split, gpus):
         cases=located.to_csv(index=False),
         pool=everyone.to_csv(index=False) if draws else None,
         code=snakemake.params.code,
+        # and every other param its rows depend on: its catalog entry, the batch (where it can
+        # change outputs), the engine's path and check
+        entry=snakemake.params.entry,
+        batch=snakemake.params.batch,
+        check=snakemake.params.check,
     )
     finished = FinishedCases(f"{snakemake.output.table}.unfinished", digest)
     settings, batch = snakemake.params.settings, batch_size(snakemake)

@@ -80,3 +80,8 @@ def test_the_findings_page_opens_on_the_readers_columns(tmp_path):
     reader, everything = page.split("<h4>every column</h4>")
     headers = [cell.split("</th>")[0] for cell in reader.split("<th>")[1:]]
     assert headers == first and "cases_needed" in everything and "cases_needed" not in reader
+
+
+def test_without_git_the_page_still_says_where_it_came_from(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no git on this path
+    assert commit(tmp_path) == "unknown (git not found)"

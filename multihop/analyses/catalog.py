@@ -119,12 +119,11 @@ class Analysis:
         return table[rows].reset_index(drop=True)
 
     def described(self, settings: dict) -> dict:
-        """What of the entry its shards' rows depend on, as a job's params: its columns, parts,
-        settings and whether it draws on other cases (the shards leave the catalog out of their
-        code digest, so that editing another entry reruns nothing of this one)."""
+        """What of the entry its shards' rows depend on, as a job's params: its columns, settings
+        and whether it draws on other cases (the shards leave the catalog out of their code digest,
+        so that editing another entry reruns nothing of this one; its parts are the gathers')."""
         return {
             "columns": list(self.columns),
-            "parts": self.parts(self.settings(settings)),
             "reads": list(self.reads),
             "draws_on_others": self.draws_on_others,
         }
@@ -336,11 +335,19 @@ def constants_read(files) -> dict:
             if isinstance(node, ast.ImportFrom) and node.module == __name__:
                 names.update(alias.name for alias in node.names)
     values = {name: globals()[name] for name in sorted(names) if name in globals()}
-    return {
-        name: list(value) if isinstance(value, tuple) else value
-        for name, value in values.items()
-        if isinstance(value, tuple | str | int | float)
-    }
+    # plain values only: the catalog, its classes and functions are not (the entry itself is a param)
+    return {name: value for name, value in values.items() if _plain(value)}
+
+
+def _plain(value) -> bool:
+    """Whether `value` is data made of strings, numbers and booleans (in tuples, lists or dicts)."""
+    if isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, tuple | list):
+        return all(map(_plain, value))
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _plain(item) for key, item in value.items())
+    return False
 
 
 def product_settings(analysis: Analysis, product: Product, settings: dict) -> dict:

@@ -25,7 +25,10 @@ def commit(folder) -> str:
     def git(*args) -> str:
         return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True).stdout.strip()
 
-    head = git("rev-parse", "--short=7", "HEAD")
+    try:
+        head = git("rev-parse", "--short=7", "HEAD")
+    except OSError:  # no git on this machine
+        return "unknown (git not found)"
     if not head:
         return "not a git checkout"
     return head + (" + changes" if git("status", "--porcelain", "--untracked-files=no") else "")
@@ -46,6 +49,9 @@ def _interval(row) -> str:
 
 def _verdict(row) -> str:
     said = VERDICTS.get(row["holds"], str(row["holds"]))
+    word = row.get("holds_word")
+    if isinstance(word, str) and word != row["holds"]:  # the other judge, whole words, decides otherwise
+        said += f" (by whole words: {VERDICTS.get(word, word)})"
     needed = row.get("cases_needed", math.nan)
     if not pd.isna(needed) and math.isfinite(needed):
         said += f"; about {needed:,.0f} cases would decide"
@@ -54,7 +60,7 @@ def _verdict(row) -> str:
 
 def _cases(row) -> str:
     """The cases a row counts: how many of those studied reach its stage, or the cases compared."""
-    if str(row["claim"]) == "nulls" or pd.isna(row["reached"]) or not row["studied"]:
+    if str(row["claim"]) == "nulls" or pd.isna(row["reached"]) or pd.isna(row["studied"]) or not row["studied"]:
         return f"{row['n']:.0f} cases"
     return f"{row['reached']:.0f} of {row['studied']:.0f} reach it"
 
