@@ -65,8 +65,9 @@ class Stage:
     """A column of stages.csv that an analysis measures, one value per studied case.
 
     `read` ("module:function") is called as function(tables, stages, settings): `tables` maps each
-    stage analysis to its rows, `stages` holds the columns read so far (index: case id; the
-    catalog's order), `settings` the settings named in `reads`. It returns, per case id, the first
+    stage analysis to its rows, `stages` holds the columns read so far (index: case id; stages
+    without `needs` are read first, in the catalog's order, then those with), `settings` the
+    settings named in `reads`. It returns, per case id, the first
     layer of the stage (missing or NaN: never reached), or True/False for a `flag`. A case's value
     counts only where its analysis and every analysis in `needs` studied it."""
 

@@ -120,7 +120,10 @@ def case_stages(studied: pd.DataFrame, counts: dict, tables: dict, settings: dic
     order = pd.Series(list(studied["order"]), index=out.index)
     for name in CATALOG:
         out[f"studied_by_{name}"] = order < counts[name]
-    for column, (_, stage) in stages().items():
+    # stages read from their own analysis first, then those that need others' (they may read
+    # those stages' columns), each group in the catalog's order
+    ordered = sorted(stages().items(), key=lambda item: bool(item[1][1].needs))
+    for column, (_, stage) in ordered:
         values = _reader(stage)(tables, out, {key: settings[key] for key in stage.reads})
         if stage.flag:
             out[column] = values.reindex(out.index, fill_value=False).astype(bool)
