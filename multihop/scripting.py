@@ -41,6 +41,14 @@ def by_split(inputs, name: str, read) -> dict:
     return {split: pd.concat([read(path) for path in inputs[f"{name}_{split}"]], ignore_index=True) for split in SPLITS}
 
 
+def split_sizes(case_files) -> dict:
+    """split -> the model's cases in it, from its cases/{split}.csv files (in SPLITS' order)."""
+    from multihop.evaluation.splits import SPLITS
+    from multihop.files import read_table
+
+    return {split: len(read_table(path)) for split, path in zip(SPLITS, case_files, strict=True)}
+
+
 def groups_by_split(studied: dict) -> dict:
     """split -> {case id: its group}, from each split's studied.csv: cases joined by a shared e2
     or e3, across both splits (multihop.report.stats.connected_groups). The statistics resample a

@@ -3,10 +3,9 @@ names the function), from the tables of the analyses it reads, split by split.""
 
 import pandas as pd
 
-from multihop.evaluation.splits import SPLITS
 from multihop.files import read_json, read_table, write_csv
 from multihop.report.products import Inputs, make
-from multihop.scripting import by_split, groups_by_split, run
+from multihop.scripting import by_split, groups_by_split, run, split_sizes
 
 
 def main(snakemake):
@@ -16,7 +15,7 @@ def main(snakemake):
     groups, sizes = {}, {}
     if params.groups:  # cases joined by a shared e2 or e3; the model's cases per split (cases/{split}.csv)
         groups = groups_by_split(by_split(snakemake.input, "studied", read_table))
-        sizes = {split: len(read_table(path)) for split, path in zip(SPLITS, snakemake.input.cases, strict=True)}
+        sizes = split_sizes(snakemake.input.cases)
     inputs = Inputs(
         tables, model["name"], model["layers"], settings=params.settings, stages=stages, groups=groups, sizes=sizes
     )

@@ -6,20 +6,19 @@ import logging
 import pandas as pd
 
 from multihop.analyses.catalog import NULLS_COMPARED
-from multihop.evaluation.splits import SPLITS
 from multihop.files import read_json, read_table, write_csv
 from multihop.report.choices import choices, summary
 from multihop.report.findings import findings
 from multihop.report.judges import rejudged, with_other_judge
 from multihop.report.nulls import compared
 from multihop.report.pages import write_html_table
-from multihop.scripting import by_split, groups_by_split, run
+from multihop.scripting import by_split, groups_by_split, run, split_sizes
 
 
 def main(snakemake):
     model = read_json(snakemake.input.model)
     ran = read_json(snakemake.input.runtime)  # the precision the run used: bf16 changes answers
-    sizes = {split: len(read_table(path)) for split, path in zip(SPLITS, snakemake.input.cases, strict=True)}
+    sizes = split_sizes(snakemake.input.cases)
     used = choices(snakemake.params.config, ran["dtype"], sizes)
     # cases joined by a shared e2 or e3, across both splits, are resampled together
     studied = by_split(snakemake.input, "studied", read_table)
@@ -54,13 +53,11 @@ def main(snakemake):
         "choices": (used, "settings where the study and this project differ, as this run used them"),
     }
     # the findings' page opens on what a reader needs; the statistician's columns follow
-    first = {
-        "findings": ["claim", "split", "statement", "holds", "value", "ci_low", "ci_high", "reached", "studied", "why"]
-    }
+    readers = ["claim", "split", "statement", "holds", "value", "ci_low", "ci_high", "reached", "studied", "why"]
     for name, (table, title) in tables.items():
         write_csv(table, getattr(snakemake.output, name))
         page = getattr(snakemake.output, f"{name}_html")
-        write_html_table(table, page, f"{model['name']}: {title}", first=first.get(name))
+        write_html_table(table, page, f"{model['name']}: {title}", first=readers if name == "findings" else None)
 
 
 run(main, snakemake)  # noqa: F821 (snakemake is injected by the script directive)
