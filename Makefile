@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 CORES ?= all
 
-.PHONY: install lock reproduce try stage report notebook test test-fast lint benchmark gpu-check clean
+.PHONY: install lock reproduce try stage report notebook test test-fast lint browser benchmark gpu-check clean
 
 # (Re)install whenever the lock changes: exactly the versions of requirements.lock, each checked
 # against its hashes, then this project itself (no dependencies of its own beyond the lock).
@@ -67,8 +67,14 @@ lint: install
 	if grep '^    \* ' $$log | grep -v 'Specify a conda environment or container'; then cat $$log; exit 1; fi; \
 	echo "snakemake --lint: no lint but the deliberate one (no per-rule conda environments)"
 
-test: lint
+test: lint browser
 	$(BIN)/pytest
+
+# Debian's Chromium, in which the tests open the report (tests/test_workflow.py, first_screen).
+browser:
+	@test -x /usr/bin/chromium || { \
+		command -v apt-get > /dev/null || { echo "the tests need Chromium at /usr/bin/chromium"; exit 1; }; \
+		apt-get install -y -q chromium > /dev/null || { apt-get update -q && apt-get install -y -q chromium > /dev/null; }; }
 
 # The unit tier (tiny random models; no workflow runs, no default model): within two minutes.
 test-fast: install

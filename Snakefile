@@ -5,15 +5,16 @@
 configfile: f"{workflow.basedir}/config.yaml"  # the study's settings, wherever the run is
 
 
-report: "report/workflow.rst"
-
-
 include: "rules/common.smk"
 include: "rules/dataset.smk"
 include: "rules/models.smk"
 include: "rules/evaluation.smk"
 include: "rules/analyses.smk"
 include: "rules/report.smk"
+
+
+# the report opens on the findings (rule write_landing) once a run has written them
+report: os.path.abspath(LANDING) if os.path.exists(LANDING) else "report/workflow.rst"
 
 
 # Light jobs (tables, plots, gathers, reading tokenizers) are marked `localrule: True`: they run

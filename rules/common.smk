@@ -70,6 +70,10 @@ if RESERVED & set(MODELS):
     )
 
 
+# the report's first screen, written by write_landing and read by the Snakefile's `report:`
+LANDING = "results/landing.rst"
+
+
 wildcard_constraints:
     model="|".join(MODELS),
     split="|".join(SPLITS),
@@ -298,6 +302,7 @@ def final_outputs():
         if analysis.table:
             per_model += [f"tables/{name}.csv", f"tables/{name}.html"]
     outputs = [
+        LANDING,
         "results/dataset/two_hop.csv",
         "results/dataset/stats.csv",
         "results/dataset/stats.html",

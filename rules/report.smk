@@ -132,6 +132,26 @@ rule write_summary:
         "../scripts/write_summary.py"
 
 
+# the report's first screen: each model's findings in words, its funnel and stage figure, then the
+# workflow's description (the Snakefile's `report:` reads it once it exists)
+rule write_landing:
+    input:
+        models=expand("results/{model}/model.json", model=MODELS),
+        findings=expand("results/{model}/tables/findings.csv", model=MODELS),
+        funnels=expand("results/{model}/funnel.csv", model=MODELS),
+        figures=expand("results/{model}/figures/stages.png", model=MODELS),
+        description=f"{workflow.basedir}/report/workflow.rst",
+    output:
+        LANDING,
+    log:
+        "results/logs/write_landing.log",
+    localrule: True
+    params:
+        code=code_digest("scripts/write_landing.py"),
+    script:
+        "../scripts/write_landing.py"
+
+
 rule gather_checks:
     input:
         engine_checks,

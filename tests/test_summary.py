@@ -1,5 +1,7 @@
 """The run's results page (multihop/report/summary.py), from hand-made tables."""
 
+import base64
+import io
 import subprocess
 
 import pandas as pd
@@ -85,3 +87,22 @@ def test_the_findings_page_opens_on_the_readers_columns(tmp_path):
 def test_without_git_the_page_still_says_where_it_came_from(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no git on this path
     assert commit(tmp_path) == "unknown (git not found)"
+
+
+def test_the_reports_first_screen_is_valid_text_with_each_verdict_in_words():
+    """The landing text parses as reStructuredText without a complaint (docutils refuses lines
+    over 10,000 characters: the figure's bytes come in lines), claims and nulls in their own tables."""
+    from docutils.core import publish_parts
+
+    from multihop.report.landing import landing_page, model_section
+
+    png = bytes(range(256)) * 200  # 51,200 bytes: one line of them would be refused
+    section = model_section(model={"name": "m", "layers": 18}, findings=FINDINGS, funnel=FUNNEL, stages_png=png)
+    text = landing_page(sections=[section], description="The workflow's own words.\n")
+    warnings = io.StringIO()
+    body = publish_parts(text, writer="html", settings_overrides={"warning_stream": warnings})["html_body"]
+    assert warnings.getvalue() == "" and "The workflow's own words." in body
+    claims, nulls = body.split("Back-patching against its nulls (1 rows)")
+    assert '<span class="undecided">undecided</span><br>0.40 (0.20 to 0.60); 6 of 12 reach it' in claims
+    assert '<span class="holds">holds</span>' in nulls and "holds</span>" not in claims
+    assert "5,420" in body and base64.b64encode(png[:57]).decode() in body

@@ -23,6 +23,7 @@ from conftest import merged
 
 from multihop.analyses.catalog import CATALOG, CONTROLS
 from multihop.evaluation.splits import SPLITS
+from multihop.report.summary import VERDICTS
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -500,7 +501,8 @@ def test_a_killed_shard_resumes_where_it_stopped_and_gathers_the_same_bytes(work
         assert (killed / target).read_bytes() == (clean / target).read_bytes()
 
 
-REPORT_RULES = ["plot_stages", "make_findings", "write_summary", "compare_models", "describe_model"]
+CHROMIUM = "/usr/bin/chromium"  # Debian's, as make test installs it
+REPORT_RULES = ["plot_stages", "make_findings", "write_summary", "write_landing", "compare_models", "describe_model"]
 REPORT_RULES += [
     f"{kind}_{name}"
     for name, a in CATALOG.items()
@@ -542,6 +544,42 @@ def test_two_models_compared_and_the_report(workdir, tmp_path):
     for caption in CAPTIONS:  # every caption's first words, as the report renders them
         first_words = " ".join((ROOT / "report" / f"{caption}.rst").read_text().split()[:4])
         assert first_words.split("{{")[0].strip() in html, caption
+    findings = pd.read_csv(results / MODEL / "tables" / "findings.csv")
+    first_screen(other / "report.html", findings, tmp_path / "report.png")
+
+
+def first_screen(report, findings, screenshot):
+    """The report in headless Chromium at 1400x900: it opens on the first model's findings, each
+    claim's verdict in words on the first screen (no scrolling, down or sideways), and the
+    workflow graph after them."""
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: make test installs Debian's chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(report.as_uri())
+        landing = page.locator(".multihop-landing")
+        landing.wait_for()
+        page.screenshot(path=screenshot)
+        verdicts = landing.locator("table").first.locator("td span")
+        boxes = [verdicts.nth(i).bounding_box() for i in range(verdicts.count())]
+        shown = [verdicts.nth(i).inner_text() for i in range(verdicts.count())]
+        graph_top = page.locator("svg, canvas").last.bounding_box()["y"]
+        browser.close()
+    claims = findings[findings["claim"].astype(str) != "nulls"]
+    columns = list(dict.fromkeys(claims["split"]))  # a row per statement, a column per split
+    expected = [
+        VERDICTS[row.set_index("split").loc[split, "holds"]]
+        for _, row in claims.groupby(["claim", "statement"], sort=False)
+        for split in columns
+        if split in set(row["split"])
+    ]
+    assert shown == expected, shown
+    for box in boxes:
+        assert 0 <= box["x"] and box["x"] + box["width"] <= 1400 and 0 <= box["y"] and box["y"] + box["height"] <= 900
+    assert graph_top > max(box["y"] for box in boxes)
+    assert screenshot.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_chain_file_in_the_studys_format_runs_the_whole_study(workdir, tmp_path):
