@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 CORES ?= all
 
-.PHONY: install lock reproduce try stage report notebook test test-fast lint browser benchmark gpu-check clean
+.PHONY: install lock reproduce try stage report notebook results-pages test test-fast lint browser benchmark gpu-check clean
 
 # (Re)install whenever the lock changes: exactly the versions of requirements.lock, each checked
 # against its hashes, then this project itself (no dependencies of its own beyond the lock).
@@ -49,6 +49,10 @@ report: install
 # docs/notebook.ipynb run again, its printouts and figures stored in it (the tests run it too).
 notebook: install
 	$(BIN)/python docs/refresh_notebook.py
+
+# docs/results.md and the README's table of findings again, from the run in docs/reference-run/.
+results-pages: install
+	$(BIN)/python docs/refresh_results.py
 
 # The tiny run of .test/ (about a minute and a half): the whole chain on a tiny excerpt and a tiny taught model.
 try: install

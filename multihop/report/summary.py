@@ -93,24 +93,26 @@ def summary_page(*, model: dict, findings: pd.DataFrame, funnel: pd.DataFrame, s
     ]
     claims = findings[findings["claim"].astype(str) != "nulls"]
     nulls = findings[findings["claim"].astype(str) == "nulls"]
-    header = ["claim", "split", "statement", "value (95% interval)", "cases", "verdict", "why"]
-
-    def rows(table):
-        return [
-            [
-                row["claim"],
-                row["split"],
-                row["statement"],
-                _interval(row),
-                _cases(row),
-                _verdict(row),
-                "" if pd.isna(row["why"]) else row["why"],
-            ]
-            for row in table.to_dict("records")
-        ]
-
     lines += ["## The claims", "", "What each value measures: `tables/findings.csv`, column `quantity`.", ""]
-    lines += [*_table(header, rows(claims)), ""]
+    lines += [*findings_table(claims), ""]
     if len(nulls):
-        lines += ["## Back-patching against its nulls", "", *_table(header, rows(nulls)), ""]
+        lines += ["## Back-patching against its nulls", "", *findings_table(nulls), ""]
     return "\n".join(lines)
+
+
+def findings_table(findings: pd.DataFrame, *, why: bool = True) -> list[str]:
+    """Rows of findings.csv as a Markdown table in words (the README's table: `why=False`)."""
+    header = ["claim", "split", "statement", "value (95% interval)", "cases", "verdict", "why"][: 7 if why else 6]
+    rows = [
+        [
+            row["claim"],
+            row["split"],
+            row["statement"],
+            _interval(row),
+            _cases(row),
+            _verdict(row),
+            "" if pd.isna(row["why"]) else row["why"],
+        ][: len(header)]
+        for row in findings.to_dict("records")
+    ]
+    return _table(header, rows)
