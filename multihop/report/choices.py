@@ -127,10 +127,8 @@ def choices(config: dict, ran_dtype: str | None = None, split_sizes: dict | None
         rows.append((key, shown, _follows(key, value, config, ran_dtype, split_sizes)))
     table = pd.DataFrame(rows, columns=["setting", "value", "follows_study"])
     table.insert(2, "study", [str(STUDY[key].study) for key in table["setting"]])
-    table["meaning"] = [
-        f"{STUDY[key].meaning}: {provenance(config['model']['source'])}" if key == "model.source" else STUDY[key].meaning
-        for key in table["setting"]
-    ]
+    table["meaning"] = [STUDY[key].meaning for key in table["setting"]]
+    table.loc[table["setting"] == "model.source", "meaning"] += ": " + provenance(config["model"]["source"])
     table["follows_study"] = table["follows_study"].astype("boolean")
     return table
 
