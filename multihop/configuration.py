@@ -4,6 +4,9 @@ Snakemake's own validation (which also fills in the defaults) runs after this, o
 passes; this only words the first mistake so that it names the key and what it should be. The
 schema is schemas/config.schema.yaml with the settings that the catalog's analyses add
 (`Analysis.adds`): a new analysis declares a new setting once, in its entry.
+
+Also where a path of the config that ships with the workflow is when the run is elsewhere
+(--directory).
 """
 
 import contextlib
@@ -11,6 +14,7 @@ import copy
 import os
 import re
 import tempfile
+from pathlib import Path
 
 import jsonschema
 import yaml
@@ -98,3 +102,13 @@ def _text_of_another_type(value) -> bool:
         return not isinstance(yaml.safe_load(value), str)
     except yaml.YAMLError:
         return False
+
+
+def shipped(path: str, basedir) -> str:
+    """A path of the config as the run finds it: relative to the working directory, else (a file
+    that ships with the workflow, such as the embedded Wikidata excerpt, in a run elsewhere with
+    --directory) in the workflow's folder `basedir`."""
+    beside = Path(basedir) / path
+    if Path(path).is_absolute() or os.path.exists(path) or not beside.exists():
+        return path
+    return str(beside)

@@ -16,7 +16,7 @@ from multihop.analyses.catalog import (
     uses,
 )
 from multihop.configuration import check as check_config
-from multihop.configuration import schema_file
+from multihop.configuration import schema_file, shipped
 from multihop.dataset.chain_file import missing_chain_file
 from multihop.dependencies import code_digest, code_files
 from multihop.errors import UserError
@@ -42,6 +42,10 @@ with schema_file(
     config["models"] = [*config["models"], *config["extra_models"]]
     config["extra_models"] = []
     validate(config, schema)  # fills in the defaults
+
+
+# the embedded excerpt ships with the workflow: a run elsewhere (--directory) reads it there
+config["wikidata"]["dump"] = shipped(config["wikidata"]["dump"], workflow.basedir)
 
 
 if config["dataset"]["source"] == "file" and not config["dataset"]["file"]:

@@ -13,6 +13,7 @@ from conftest import ROOT, merged
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from multihop.configuration import shipped
 from multihop.errors import UserError
 from multihop.models.bundled import BUNDLED, bundled_dir
 
@@ -190,3 +191,22 @@ def test_every_bad_input_in_the_docs_is_a_test():
         source = (ROOT / path).read_text()
         assert f"def {test}(" in source, f"{path}::{test}"
         assert not case or case in source, f"{path}::{test}[{case}]"
+
+
+def test_a_run_elsewhere_reads_the_embedded_excerpt_from_the_workflow(tmp_path):
+    """`--directory elsewhere/` with the default config: the excerpt, a path relative to the
+    project, is read from the workflow's folder."""
+    command = [SNAKEMAKE, "-s", ROOT / "Snakefile", "-d", tmp_path, "--dry-run"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert f"input: {ROOT / 'data' / 'wikidata' / 'excerpt.nt'}" in run.stdout
+
+
+def test_a_path_that_ships_with_the_workflow_is_found_there(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    excerpt = "data/wikidata/excerpt.nt"
+    assert shipped(excerpt, ROOT) == str(ROOT / excerpt)  # elsewhere: the workflow's copy
+    assert shipped("mine.nt", ROOT) == "mine.nt"  # nowhere: as given, for the error to name
+    (tmp_path / "data" / "wikidata").mkdir(parents=True)
+    (tmp_path / excerpt).write_text("")
+    assert shipped(excerpt, ROOT) == excerpt  # the working directory's own comes first
