@@ -28,10 +28,17 @@ lock:
 		--no-emit-index-url --no-emit-find-links \
 		-o requirements.lock pyproject.toml
 
+# Each run writes into its own folder, results/{run}/, its report too: the run's name is `run` in
+# the config, else its config files' names (SNAKEMAKE_ARGS="--configfile configs/our-rules.yaml":
+# results/our-rules/), else default. RUN_FOLDER names it from the same arguments, as the workflow does.
+RUN_FOLDER := $(BIN)/python -m multihop.configuration
+# The run's report in its folder: $(1) Snakemake's arguments, $(2) the working directory (--directory).
+write_report = folder=$$($(RUN_FOLDER) $(1)) && $(BIN)/snakemake $(1) --report $$folder/report.html && \
+	echo "report: $(CURDIR)/$(2)$$folder/report.html"
+
 reproduce: install
-	$(BIN)/snakemake --cores $(CORES)
-	$(BIN)/snakemake --report results/report.html
-	@echo "report: $(abspath results/report.html)"
+	$(BIN)/snakemake $(SNAKEMAKE_ARGS) --cores $(CORES)
+	$(call write_report,$(SNAKEMAKE_ARGS))
 
 # Rerun one analysis of the catalog, e.g. `make stage ANALYSIS=backpatching`: its shards (for every
 # model and split), then what follows from them (its parts, the stages, findings, figures, tables).
@@ -43,8 +50,7 @@ stage: install
 
 # The report again from the results there are (nothing is computed).
 report: install
-	$(BIN)/snakemake $(SNAKEMAKE_ARGS) --report results/report.html
-	@echo "report: results/report.html (in the run's folder)"
+	$(call write_report,$(SNAKEMAKE_ARGS))
 
 # docs/notebook.ipynb run again, its printouts and figures stored in it (the tests run it too).
 notebook: install
@@ -55,10 +61,11 @@ results-pages: install
 	$(BIN)/python docs/refresh_results.py
 
 # The tiny run of .test/ (about a minute and a half): the whole chain on a tiny excerpt and a tiny taught model.
+# Its run is named test (.test/config.yaml): .test/results/test/.
+TRY := --directory .test --configfile .test/config.yaml
 try: install
-	$(BIN)/snakemake --directory .test --configfile .test/config.yaml --cores $(CORES)
-	$(BIN)/snakemake --directory .test --configfile .test/config.yaml --report report.html
-	@echo "report: $(abspath .test/report.html)"
+	$(BIN)/snakemake $(TRY) --cores $(CORES)
+	$(call write_report,$(TRY),.test/)
 
 # snakemake --lint, failing on every lint but one: rules name no conda environment, on purpose
 # (no test could build one here; environment.yml describes the whole project's environment).

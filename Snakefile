@@ -14,7 +14,7 @@ include: "rules/report.smk"
 
 
 # the report opens on the findings (rule write_landing) once a run has written them
-report: os.path.abspath(LANDING) if os.path.exists(LANDING) else "report/workflow.rst"
+report: report_text()
 
 
 # Light jobs (tables, plots, gathers, reading tokenizers) are marked `localrule: True`: they run

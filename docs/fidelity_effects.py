@@ -1,7 +1,7 @@
 """What each switch of the ledger (docs/fidelity.md) changes on a finished run, measured by
 recomputing from the run's stored tables with the switch flipped: no model is loaded.
 
-    .venv/bin/python docs/fidelity_effects.py [results] [model]
+    .venv/bin/python docs/fidelity_effects.py [results/{run}] [model]
 
 Measured: the Patchscopes reading, the heatmap dedupe, the knockout count, information
 propagation, the stage reading, one-character names (evaluation judged again) and the split cap. Not here: the
@@ -121,4 +121,4 @@ def reread(patchscopes: pd.DataFrame, studied: pd.DataFrame, reading: str, evalu
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    main(Path(args[0]) if args else Path("results"), args[1] if len(args) > 1 else "gemma3-270m")
+    main(Path(args[0]) if args else Path("results", "default"), args[1] if len(args) > 1 else "gemma3-270m")

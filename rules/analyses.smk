@@ -5,16 +5,16 @@ scattergather:
 # the studied cases of a split: their token positions, one seeded sample, cut into shards
 rule sample_cases:
     input:
-        cases="results/{model}/cases/{split}.csv",
+        cases="<results>/{model}/cases/{split}.csv",
         model=model_files,
     output:
-        positions="results/{model}/{split}/positions.csv",
-        studied="results/{model}/{split}/studied.csv",
+        positions="<results>/{model}/{split}/positions.csv",
+        studied="<results>/{model}/{split}/studied.csv",
         shards=scatter.cases(
-            "results/{{model}}/{{split}}/shards/cases_{scatteritem}.csv"
+            "<results>/{{model}}/{{split}}/shards/cases_{scatteritem}.csv"
         ),
     log:
-        "results/logs/{model}/{split}/sample_cases.log",
+        "<results>/logs/{model}/{split}/sample_cases.log",
     localrule: True
     params:
         code=code_digest("scripts/sample_cases.py"),
@@ -28,18 +28,18 @@ rule sample_cases:
 # one analysis of the catalog on one shard (the runner imports the analysis's module by name)
 rule analysis_shard:
     input:
-        cases="results/{model}/{split}/shards/cases_{scatteritem}.csv",
-        studied="results/{model}/{split}/studied.csv",
-        runtime="results/{model}/runtime.json",
+        cases="<results>/{model}/{split}/shards/cases_{scatteritem}.csv",
+        studied="<results>/{model}/{split}/studied.csv",
+        runtime="<results>/{model}/runtime.json",
         model=model_files,
     output:
-        table="results/{model}/{split}/shards/{analysis}_{scatteritem}.parquet",
+        table="<results>/{model}/{split}/shards/{analysis}_{scatteritem}.parquet",
         # what the engine's self-check compared in this job (multihop/engine/selfcheck.py)
-        check="results/{model}/{split}/shards/{analysis}_{scatteritem}.check.json",
+        check="<results>/{model}/{split}/shards/{analysis}_{scatteritem}.check.json",
     log:
-        "results/logs/{model}/{split}/{analysis}_{scatteritem}.log",
+        "<results>/logs/{model}/{split}/{analysis}_{scatteritem}.log",
     benchmark:
-        "results/benchmarks/{model}/{split}/{analysis}_{scatteritem}.tsv"
+        "<results>/benchmarks/{model}/{split}/{analysis}_{scatteritem}.tsv"
     threads: model_threads
     resources:
         **MODEL_RESOURCES,
@@ -66,12 +66,12 @@ rule analysis_shard:
 rule gather_analysis:
     input:
         shards=gather.cases(
-            "results/{{model}}/{{split}}/shards/{{analysis}}_{scatteritem}.parquet"
+            "<results>/{{model}}/{{split}}/shards/{{analysis}}_{scatteritem}.parquet"
         ),
     output:
-        "results/{model}/{split}/{analysis}_{part}.parquet",
+        "<results>/{model}/{split}/{analysis}_{part}.parquet",
     log:
-        "results/logs/{model}/{split}/gather_{analysis}_{part}.log",
+        "<results>/logs/{model}/{split}/gather_{analysis}_{part}.log",
     localrule: True
     params:
         code=code_digest("scripts/gather_analysis.py", leave_out=[CATALOG_FILE]),
@@ -87,16 +87,16 @@ rule summarize_stages:
     input:
         **{
             name: expand(
-                "results/{{model}}/{{split}}/{file}", file=analysis_parts(name)
+                "<results>/{{model}}/{{split}}/{file}", file=analysis_parts(name)
             )
             for name in STAGE_ANALYSES
         },
-        studied="results/{model}/{split}/studied.csv",
+        studied="<results>/{model}/{split}/studied.csv",
     output:
-        stages="results/{model}/{split}/stages.csv",
-        stages_word="results/{model}/{split}/stages_word.csv",  # every verdict under both judges
+        stages="<results>/{model}/{split}/stages.csv",
+        stages_word="<results>/{model}/{split}/stages_word.csv",  # every verdict under both judges
     log:
-        "results/logs/{model}/{split}/summarize_stages.log",
+        "<results>/logs/{model}/{split}/summarize_stages.log",
     localrule: True
     params:
         # the script, and the modules whose functions read each stage (named in the catalog)
@@ -121,7 +121,7 @@ for name in CATALOG:
             name
         input:
             [
-                f"results/{model}/{split}/{file}"
+                f"<results>/{model}/{split}/{file}"
                 for model in MODELS
                 for split in SPLITS
                 for file in analysis_parts(name)

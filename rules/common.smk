@@ -16,7 +16,7 @@ from multihop.analyses.catalog import (
     uses,
 )
 from multihop.configuration import check as check_config
-from multihop.configuration import schema_file
+from multihop.configuration import run_name, schema_file, shipped
 from multihop.dataset.chain_file import missing_chain_file
 from multihop.dependencies import code_digest, code_files
 from multihop.errors import UserError
@@ -27,7 +27,7 @@ from multihop.models.gpus import gpu_count
 from multihop.report.choices import chosen
 from multihop.report.stages import CHANCE_READS
 
-min_version("9.0")
+min_version("9.12")  # pathvars: <results> in every path
 
 
 # the schema, with the settings that the catalog's analyses add (multihop.configuration.schema)
@@ -42,6 +42,25 @@ with schema_file(
     config["models"] = [*config["models"], *config["extra_models"]]
     config["extra_models"] = []
     validate(config, schema)  # fills in the defaults
+
+
+# The run's name (`run`, else its config files' names; multihop.configuration.run_name) is its
+# folder: every path below starts with <results>, results/{run}, so runs of other settings (the
+# study's rules, ours, a chain file) leave each other's results alone.
+try:
+    config["run"] = run_name(
+        config["run"], workflow.overwrite_configfiles, f"{workflow.basedir}/config.yaml"
+    )
+except UserError as error:
+    raise WorkflowError(str(error)) from None
+
+
+pathvars:
+    results=f"results/{config['run']}",
+
+
+# the embedded excerpt ships with the workflow: a run elsewhere (--directory) reads it there
+config["wikidata"]["dump"] = shipped(config["wikidata"]["dump"], workflow.basedir)
 
 
 if config["dataset"]["source"] == "file" and not config["dataset"]["file"]:
@@ -62,16 +81,27 @@ for model in MODELS.values():  # an unknown bundled model stops the plan, not a 
         bundled_name(model["source"])
     except UserError as error:
         raise WorkflowError(f"config: models: {error}") from None
-# folders of results/ that are not models
+# folders of a run's results/{run}/ that are not models
 RESERVED = {"dataset", "comparison", "logs", "benchmarks"}
 if RESERVED & set(MODELS):
     raise WorkflowError(
-        f"config: a model may not be named {sorted(RESERVED & set(MODELS))} (results/ uses it)"
+        f"config: a model may not be named {sorted(RESERVED & set(MODELS))} (results/{config['run']}/ uses it)"
     )
 
 
 # the report's first screen, written by write_landing and read by the Snakefile's `report:`
-LANDING = "results/landing.rst"
+LANDING = "<results>/landing.rst"
+
+
+def report_text():
+    """The report's opening text: the run's findings (landing.rst) once written, else the
+    workflow's description alone."""
+    landing = os.path.abspath(workflow.pathvars.apply(LANDING))
+    return (
+        landing
+        if os.path.exists(landing)
+        else f"{workflow.basedir}/report/workflow.rst"
+    )
 
 
 wildcard_constraints:
@@ -207,21 +237,21 @@ STAGE_READERS = sorted({stage.module_file for _, stage in stages().values()})
 
 
 def analysis_parts(analysis):
-    """The file names of one analysis's gathered parts (in each results/{model}/{split}/)."""
+    """The file names of one analysis's gathered parts (in each <results>/{model}/{split}/)."""
     return [f"{analysis}_{part}.parquet" for part in PARTS[analysis]]
 
 
 def per_split(**files):
     """Named inputs `{name}_{split}`: the files of one model's split, for each split.
 
-    `files` maps a name to file names in results/{model}/{split}/; scripts read them back with
+    `files` maps a name to file names in <results>/{model}/{split}/; scripts read them back with
     multihop.scripting.by_split.
     """
 
     def inputs(wildcards):
         return {
             f"{name}_{split}": [
-                f"results/{wildcards.model}/{split}/{file}" for file in names
+                f"<results>/{wildcards.model}/{split}/{file}" for file in names
             ]
             for name, names in files.items()
             for split in SPLITS
@@ -233,7 +263,7 @@ def per_split(**files):
 def reported_table(name, caption=None):
     """A table's web page (its CSV sits beside it), shown in the report under the model's tables."""
     return report(
-        f"results/{{model}}/tables/{name}.html",
+        f"<results>/{{model}}/tables/{name}.html",
         caption=f"../report/{caption or name}.rst",
         category="{model}",
         subcategory="tables",
@@ -255,22 +285,22 @@ def product_inputs(analysis, product):
         if not product.groups:
             return {}
         model = wildcards.model
-        return {"cases": [f"results/{model}/cases/{split}.csv" for split in SPLITS]}
+        return {"cases": [f"<results>/{model}/cases/{split}.csv" for split in SPLITS]}
 
     return lambda wildcards: {
         **inputs(wildcards),
         **sizes(wildcards),
-        "model": f"results/{wildcards.model}/model.json",
+        "model": f"<results>/{wildcards.model}/model.json",
     }
 
 
 def engine_checks(wildcards):
     """The self-check records of a model's jobs: its evaluation's and every analysis shard's."""
-    records = [f"results/{wildcards.model}/evaluate.check.json"]
+    records = [f"<results>/{wildcards.model}/evaluate.check.json"]
     for split in SPLITS:
         for name in CATALOG:
             records += gather.cases(
-                f"results/{wildcards.model}/{split}/shards/{name}_{{scatteritem}}.check.json"
+                f"<results>/{wildcards.model}/{split}/shards/{name}_{{scatteritem}}.check.json"
             )
     return records
 
@@ -303,12 +333,12 @@ def final_outputs():
             per_model += [f"tables/{name}.csv", f"tables/{name}.html"]
     outputs = [
         LANDING,
-        "results/dataset/two_hop.csv",
-        "results/dataset/stats.csv",
-        "results/dataset/stats.html",
+        "<results>/dataset/two_hop.csv",
+        "<results>/dataset/stats.csv",
+        "<results>/dataset/stats.html",
     ]
-    outputs += [f"results/{model}/{path}" for model in MODELS for path in per_model]
+    outputs += [f"<results>/{model}/{path}" for model in MODELS for path in per_model]
     # the side-by-side comparison, once there is something to compare
     if len(MODELS) > 1:
-        outputs.append("results/comparison/models.png")
+        outputs.append("<results>/comparison/models.png")
     return outputs

@@ -1,18 +1,18 @@
 # dataset.source: wikidata builds the chains from Wikidata facts (a dump or a SPARQL endpoint);
 # file takes them from a file (the study's released two_hop.csv, or this project's). Everything
-# downstream of results/dataset/two_hop.csv runs the same either way.
+# downstream of <results>/dataset/two_hop.csv runs the same either way.
 if config["dataset"]["source"] == "file":
 
     rule import_dataset:
         input:
             chains=config["dataset"]["file"],
         output:
-            dataset="results/dataset/two_hop.csv",
-            stats="results/dataset/stats.csv",
-            dropped="results/dataset/dropped.csv",
-            disagreements="results/dataset/prompt_disagreements.csv",
+            dataset="<results>/dataset/two_hop.csv",
+            stats="<results>/dataset/stats.csv",
+            dropped="<results>/dataset/dropped.csv",
+            disagreements="<results>/dataset/prompt_disagreements.csv",
         log:
-            "results/logs/import_dataset.log",
+            "<results>/logs/import_dataset.log",
         localrule: True
         params:
             code=code_digest("scripts/import_dataset.py"),
@@ -27,12 +27,12 @@ else:
         input:
             dump_input,
         output:
-            entities="results/dataset/entities.csv",
-            facts="results/dataset/facts.csv",
+            entities="<results>/dataset/entities.csv",
+            facts="<results>/dataset/facts.csv",
         log:
-            "results/logs/extract_wikidata.log",
+            "<results>/logs/extract_wikidata.log",
         benchmark:
-            "results/benchmarks/extract_wikidata.tsv"
+            "<results>/benchmarks/extract_wikidata.tsv"
         # a SPARQL extraction runs where Snakemake runs: compute nodes often have no network
         localrule: config["wikidata"]["source"] == "sparql"
         resources:
@@ -55,13 +55,13 @@ else:
 
     rule build_dataset:
         input:
-            entities="results/dataset/entities.csv",
-            facts="results/dataset/facts.csv",
+            entities="<results>/dataset/entities.csv",
+            facts="<results>/dataset/facts.csv",
         output:
-            dataset="results/dataset/two_hop.csv",
-            stats="results/dataset/stats.csv",
+            dataset="<results>/dataset/two_hop.csv",
+            stats="<results>/dataset/stats.csv",
         log:
-            "results/logs/build_dataset.log",
+            "<results>/logs/build_dataset.log",
         resources:
             mem_mb=8000,
             runtime=60,

@@ -1,16 +1,16 @@
 rule evaluate:
     input:
-        dataset="results/dataset/two_hop.csv",
+        dataset="<results>/dataset/two_hop.csv",
         model=model_files,
     output:
-        evaluation="results/{model}/evaluation.csv",
-        runtime="results/{model}/runtime.json",
+        evaluation="<results>/{model}/evaluation.csv",
+        runtime="<results>/{model}/runtime.json",
         # what the engine's self-check compared (multihop/engine/selfcheck.py)
-        check="results/{model}/evaluate.check.json",
+        check="<results>/{model}/evaluate.check.json",
     log:
-        "results/logs/{model}/evaluate.log",
+        "<results>/logs/{model}/evaluate.log",
     benchmark:
-        "results/benchmarks/{model}/evaluate.tsv"
+        "<results>/benchmarks/{model}/evaluate.tsv"
     threads: model_threads
     resources:
         **MODEL_RESOURCES,
@@ -29,14 +29,14 @@ rule evaluate:
 
 rule split_cases:
     input:
-        dataset="results/dataset/two_hop.csv",
-        evaluation="results/{model}/evaluation.csv",
+        dataset="<results>/dataset/two_hop.csv",
+        evaluation="<results>/{model}/evaluation.csv",
     output:
-        correct="results/{model}/cases/correct.csv",
-        incorrect="results/{model}/cases/incorrect.csv",
-        funnel="results/{model}/funnel.csv",
+        correct="<results>/{model}/cases/correct.csv",
+        incorrect="<results>/{model}/cases/incorrect.csv",
+        funnel="<results>/{model}/funnel.csv",
     log:
-        "results/logs/{model}/split_cases.log",
+        "<results>/logs/{model}/split_cases.log",
     localrule: True
     params:
         code=code_digest("scripts/split_cases.py"),

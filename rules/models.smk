@@ -2,9 +2,9 @@ rule prepare_bundled_model:
     output:
         directory(f"{RESOURCES}/{{bundled}}"),
     log:
-        "results/logs/prepare_bundled_model/{bundled}.log",
+        "<results>/logs/prepare_bundled_model/{bundled}.log",
     benchmark:
-        "results/benchmarks/prepare_bundled_model/{bundled}.tsv"
+        "<results>/benchmarks/prepare_bundled_model/{bundled}.tsv"
     resources:
         mem_mb=8000,  # the GGUF is dequantized to float32 in memory
         runtime=30,
@@ -20,9 +20,9 @@ rule describe_model:
     input:
         model=model_files,
     output:
-        "results/{model}/model.json",
+        "<results>/{model}/model.json",
     log:
-        "results/logs/{model}/describe_model.log",
+        "<results>/logs/{model}/describe_model.log",
     localrule: True
     params:
         code=code_digest("scripts/describe_model.py"),

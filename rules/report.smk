@@ -1,24 +1,24 @@
 rule plot_stages:
     input:
         unpack(per_split(stages=["stages.csv"])),
-        model="results/{model}/model.json",
+        model="<results>/{model}/model.json",
     output:
         stages=report(
-            "results/{model}/figures/stages.png",
+            "<results>/{model}/figures/stages.png",
             caption="../report/stages.rst",
             category="{model}",
             subcategory="figures",
         ),
-        stages_pdf="results/{model}/figures/stages.pdf",
+        stages_pdf="<results>/{model}/figures/stages.pdf",
         first_layers=report(
-            "results/{model}/figures/first_layers.png",
+            "<results>/{model}/figures/first_layers.png",
             caption="../report/first_layers.rst",
             category="{model}",
             subcategory="figures",
         ),
-        first_layers_pdf="results/{model}/figures/first_layers.pdf",
+        first_layers_pdf="<results>/{model}/figures/first_layers.pdf",
     log:
-        "results/logs/{model}/plot_stages.log",
+        "<results>/logs/{model}/plot_stages.log",
     localrule: True
     params:
         code=code_digest("scripts/plot_stages.py"),
@@ -38,14 +38,14 @@ for name, analysis in CATALOG.items():
                 unpack(product_inputs(analysis, analysis.figure)),
             output:
                 png=report(
-                    f"results/{{model}}/figures/{name}.png",
+                    f"<results>/{{model}}/figures/{name}.png",
                     caption=f"../report/{analysis.figure.caption}.rst",
                     category="{model}",
                     subcategory="figures",
                 ),
-                pdf=f"results/{{model}}/figures/{name}.pdf",
+                pdf=f"<results>/{{model}}/figures/{name}.pdf",
             log:
-                f"results/logs/{{model}}/plot_{name}.log",
+                f"<results>/logs/{{model}}/plot_{name}.log",
             localrule: True
             params:
                 code=code_digest("scripts/draw_product.py", analysis.figure.module_file),
@@ -66,10 +66,10 @@ for name, analysis in CATALOG.items():
             input:
                 unpack(product_inputs(analysis, analysis.table)),
             output:
-                csv=f"results/{{model}}/tables/{name}.csv",
+                csv=f"<results>/{{model}}/tables/{name}.csv",
                 html=reported_table(name, analysis.table.caption),
             log:
-                f"results/logs/{{model}}/table_{name}.log",
+                f"<results>/logs/{{model}}/table_{name}.log",
             localrule: True
             params:
                 code=code_digest("scripts/draw_product.py", analysis.table.module_file),
@@ -95,16 +95,16 @@ rule make_findings:
                 **{name: analysis_parts(name) for name in NULLS_COMPARED},
             )
         ),
-        model="results/{model}/model.json",
-        runtime="results/{model}/runtime.json",
-        cases=expand("results/{{model}}/cases/{split}.csv", split=SPLITS),
+        model="<results>/{model}/model.json",
+        runtime="<results>/{model}/runtime.json",
+        cases=expand("<results>/{{model}}/cases/{split}.csv", split=SPLITS),
     output:
-        findings="results/{model}/tables/findings.csv",
+        findings="<results>/{model}/tables/findings.csv",
         findings_html=reported_table("findings"),
-        choices="results/{model}/tables/choices.csv",
+        choices="<results>/{model}/tables/choices.csv",
         choices_html=reported_table("choices"),
     log:
-        "results/logs/{model}/make_findings.log",
+        "<results>/logs/{model}/make_findings.log",
     localrule: True
     params:
         code=code_digest("scripts/make_findings.py"),
@@ -117,14 +117,14 @@ rule make_findings:
 # the run's results page: code, settings, funnel, each claim's verdict in words, the nulls
 rule write_summary:
     input:
-        findings="results/{model}/tables/findings.csv",
-        choices="results/{model}/tables/choices.csv",
-        funnel="results/{model}/funnel.csv",
-        model="results/{model}/model.json",
+        findings="<results>/{model}/tables/findings.csv",
+        choices="<results>/{model}/tables/choices.csv",
+        funnel="<results>/{model}/funnel.csv",
+        model="<results>/{model}/model.json",
     output:
-        "results/{model}/summary.md",
+        "<results>/{model}/summary.md",
     log:
-        "results/logs/{model}/write_summary.log",
+        "<results>/logs/{model}/write_summary.log",
     localrule: True
     params:
         code=code_digest("scripts/write_summary.py"),
@@ -136,15 +136,15 @@ rule write_summary:
 # workflow's description (the Snakefile's `report:` reads it once it exists)
 rule write_landing:
     input:
-        models=expand("results/{model}/model.json", model=MODELS),
-        findings=expand("results/{model}/tables/findings.csv", model=MODELS),
-        funnels=expand("results/{model}/funnel.csv", model=MODELS),
-        figures=expand("results/{model}/figures/stages.png", model=MODELS),
+        models=expand("<results>/{model}/model.json", model=MODELS),
+        findings=expand("<results>/{model}/tables/findings.csv", model=MODELS),
+        funnels=expand("<results>/{model}/funnel.csv", model=MODELS),
+        figures=expand("<results>/{model}/figures/stages.png", model=MODELS),
         description=f"{workflow.basedir}/report/workflow.rst",
     output:
         LANDING,
     log:
-        "results/logs/write_landing.log",
+        "<results>/logs/write_landing.log",
     localrule: True
     params:
         code=code_digest("scripts/write_landing.py"),
@@ -156,10 +156,10 @@ rule gather_checks:
     input:
         engine_checks,
     output:
-        table="results/{model}/tables/engine_check.csv",
+        table="<results>/{model}/tables/engine_check.csv",
         html=reported_table("engine_check"),
     log:
-        "results/logs/{model}/gather_checks.log",
+        "<results>/logs/{model}/gather_checks.log",
     localrule: True
     params:
         code=code_digest("scripts/gather_checks.py"),
@@ -169,11 +169,11 @@ rule gather_checks:
 
 rule render_funnel:
     input:
-        table="results/{model}/funnel.csv",
+        table="<results>/{model}/funnel.csv",
     output:
         reported_table("funnel"),
     log:
-        "results/logs/{model}/render_funnel.log",
+        "<results>/logs/{model}/render_funnel.log",
     localrule: True
     params:
         code=code_digest("scripts/render_table.py"),
@@ -184,15 +184,15 @@ rule render_funnel:
 
 rule render_dataset_stats:
     input:
-        table="results/dataset/stats.csv",
+        table="<results>/dataset/stats.csv",
     output:
         report(
-            "results/dataset/stats.html",
+            "<results>/dataset/stats.html",
             caption="../report/dataset_stats.rst",
             category="dataset",
         ),
     log:
-        "results/logs/render_dataset_stats.log",
+        "<results>/logs/render_dataset_stats.log",
     localrule: True
     params:
         code=code_digest("scripts/render_table.py"),
@@ -204,25 +204,27 @@ rule render_dataset_stats:
 rule compare_models:
     input:
         # in the order of params: model by model, split by split
-        stages=expand("results/{model}/{split}/stages.csv", model=MODELS, split=SPLITS),
-        models=expand("results/{model}/model.json", model=MODELS),
-        backpatching=expand("results/{model}/tables/backpatching.csv", model=MODELS),
-        controls=expand("results/{model}/tables/controls.csv", model=MODELS),
+        stages=expand(
+            "<results>/{model}/{split}/stages.csv", model=MODELS, split=SPLITS
+        ),
+        models=expand("<results>/{model}/model.json", model=MODELS),
+        backpatching=expand("<results>/{model}/tables/backpatching.csv", model=MODELS),
+        controls=expand("<results>/{model}/tables/controls.csv", model=MODELS),
     output:
         figure=report(
-            "results/comparison/models.png",
+            "<results>/comparison/models.png",
             caption="../report/comparison_figure.rst",
             category="models compared",
         ),
-        figure_pdf="results/comparison/models.pdf",
-        table="results/comparison/models.csv",
+        figure_pdf="<results>/comparison/models.pdf",
+        table="<results>/comparison/models.csv",
         table_html=report(
-            "results/comparison/models.html",
+            "<results>/comparison/models.html",
             caption="../report/comparison_table.rst",
             category="models compared",
         ),
     log:
-        "results/logs/compare_models.log",
+        "<results>/logs/compare_models.log",
     localrule: True
     params:
         code=code_digest("scripts/compare_models.py"),

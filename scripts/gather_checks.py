@@ -1,6 +1,7 @@
 """Rule gather_checks: the engine's self-check of every job of one model in one table."""
 
 import logging
+from pathlib import Path
 
 from multihop.files import read_json, write_csv
 from multihop.report.checks import check_line, check_table
@@ -9,7 +10,7 @@ from multihop.scripting import run
 
 
 def main(snakemake):
-    model = f"results/{snakemake.wildcards.model}/"
+    model = f"{Path(snakemake.output.table).parents[1]}/"  # results/{run}/{model}/, above tables/
     # a job by its record's path: evaluate, or {split}/{analysis}_{shard}
     records = {
         path.removeprefix(model).removesuffix(".check.json").replace("/shards/", "/"): read_json(path)

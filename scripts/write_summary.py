@@ -1,4 +1,4 @@
-"""Rule write_summary: the run's results page, results/{model}/summary.md (multihop/report/summary.py)."""
+"""Rule write_summary: the run's results page, results/{run}/{model}/summary.md (multihop/report/summary.py)."""
 
 from pathlib import Path
 

@@ -13,6 +13,7 @@ from conftest import ROOT, merged
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from multihop.configuration import OWN_CONFIG, RUN_NAME, run_folder, run_name, shipped
 from multihop.errors import UserError
 from multihop.models.bundled import BUNDLED, bundled_dir
 
@@ -89,7 +90,7 @@ def test_each_model_config_validates_and_plans_the_whole_study(path, config, tmp
     run = subprocess.run(command, capture_output=True, text=True, timeout=300)  # plans; loads no model
     assert run.returncode == 0, run.stderr[-2000:]
     assert "rule import_dataset:" in run.stdout and "rule extract_wikidata:" not in run.stdout
-    assert f"results/{path.stem}/tables/findings.csv" in run.stdout
+    assert f"results/{path.stem}/{path.stem}/tables/findings.csv" in run.stdout  # the run named after its file
 
 
 def test_our_rules_differ_from_the_study_in_each_choice_and_validate(config):
@@ -159,6 +160,7 @@ CONFIG_MISTAKES = {
         {"models": [{"name": "m", "source": "bundled:tiny-llama"}, {"name": "m", "source": "bundled:gemma3-270m"}]},
         "two models share a name; each needs its own `name`",
     ),
+    "a run name that is no folder name": ({"run": "a/b"}, "run: 'a/b' is not a folder name (letters, digits, . _ + -)"),
     "a number as text": (  # what `--config analyses={cases_per_split: 5}` gives
         {"analyses": {"cases_per_split": "5"}},
         "analyses.cases_per_split: '5' is not valid under any of the given schemas; `--config` passes values "
@@ -190,3 +192,49 @@ def test_every_bad_input_in_the_docs_is_a_test():
         source = (ROOT / path).read_text()
         assert f"def {test}(" in source, f"{path}::{test}"
         assert not case or case in source, f"{path}::{test}[{case}]"
+
+
+def test_a_run_is_named_by_its_config_or_its_config_files(tmp_path):
+    """`run` where a config sets it; else the config files given on the command line, the
+    workflow's own left out, in their order; else default. The schema's pattern is the same."""
+    llama = ROOT / "configs" / "llama2-7b.yaml"
+    assert run_name(None, []) == run_name(None, [OWN_CONFIG]) == "default"
+    assert run_name(None, [OUR_RULES]) == "our-rules"
+    assert run_name(None, [ROOT / "configs" / "study.yaml"]) == "study"  # the four models: not the default run
+    assert run_name(None, [llama, OUR_RULES]) == "llama2-7b+our-rules"
+    assert run_name("mine", [llama, OUR_RULES]) == "mine"
+    with pytest.raises(UserError, match="--config run=NAME"):
+        run_name(None, [tmp_path / "my rules.yaml"])
+    assert yaml.safe_load(SCHEMA.read_text())["properties"]["run"]["pattern"] == RUN_NAME.pattern
+
+
+@pytest.mark.parametrize(
+    "args,folder",
+    [
+        ([], "results/default"),
+        (["--configfile", OUR_RULES], "results/our-rules"),
+        (["--configfile", OUR_RULES, "--config", "run=mine"], "results/mine"),
+    ],
+    ids=["default", "config file", "named"],
+)
+def test_the_makefile_finds_the_run_folder_the_workflow_writes(args, folder, tmp_path):
+    """From another directory (--directory): the folder the Makefile's report goes to is the one
+    the workflow plans, and the embedded excerpt (a path relative to the project) is read from
+    the workflow's folder."""
+    assert run_folder([str(arg) for arg in args]) == folder
+    command = [SNAKEMAKE, "-s", ROOT / "Snakefile", "-d", tmp_path, *args, "--dry-run"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert f"output: {folder}/dataset/entities.csv" in run.stdout
+    assert f"input: {ROOT / 'data' / 'wikidata' / 'excerpt.nt'}" in run.stdout
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_path_that_ships_with_the_workflow_is_found_there(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    excerpt = "data/wikidata/excerpt.nt"
+    assert shipped(excerpt, ROOT) == str(ROOT / excerpt)  # elsewhere: the workflow's copy
+    assert shipped("mine.nt", ROOT) == "mine.nt"  # nowhere: as given, for the error to name
+    (tmp_path / "data" / "wikidata").mkdir(parents=True)
+    (tmp_path / excerpt).write_text("")
+    assert shipped(excerpt, ROOT) == excerpt  # the working directory's own comes first

@@ -3,7 +3,8 @@
 Each full run costs a minute or more on two cores, so the runs are few and each serves several
 assertions: the module's run (offline; everything else starts from a copy of it), a rerun from
 scratch up to the splits and Patchscopes (other batches and shards), the killed shard's runs (other batches and shards),
-the chain-file run and the SLURM rerun (from the evaluation on, in a copy of the module's run)."""
+the chain-file run (a second run, of its own name, beside a copy of the module's run) and the SLURM
+rerun (from the evaluation on, in a copy of the module's run)."""
 
 import hashlib
 import json
@@ -28,6 +29,7 @@ from multihop.report.summary import VERDICTS
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 MODEL = "tiny-llama"
+RESULTS = Path("results", "test")  # the .test run's folder: its config names the run test
 QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 pytestmark = pytest.mark.workflow
 
@@ -114,7 +116,7 @@ def workdir(tmp_path_factory):
 
 def test_the_test_run_goes_end_to_end_offline_and_reruns_nothing(workdir):
     assert not (workdir / "attempts.txt").exists(), (workdir / "attempts.txt").read_text()  # no connection tried
-    results = workdir / "results"
+    results = workdir / RESULTS
     # every job checked its generations against generate: all identical
     checks = pd.read_csv(results / MODEL / "tables" / "engine_check.csv")
     assert checks["checked"].sum() >= 16 * 8 and (checks["identical"] == checks["checked"]).all()
@@ -324,7 +326,7 @@ STAGE_LABELS = """
 import pandas as pd
 from multihop.report.figures import stage_boxplot
 from multihop.report.tables import stage_rows
-stages = {split: pd.read_csv(f"results/tiny-llama/{split}/stages.csv") for split in ("correct", "incorrect")}
+stages = {split: pd.read_csv(f"results/test/tiny-llama/{split}/stages.csv") for split in ("correct", "incorrect")}
 figure = stage_boxplot(stage_rows(stages, never=4), {s: len(t) for s, t in stages.items()}, 4, "")
 names = [" ".join(label.get_text().split("\\n")[:2]) for label in figure.axes[0].get_xticklabels()]
 print("|".join(names))
@@ -352,21 +354,21 @@ def test_a_new_analysis_is_a_module_an_entry_and_a_caption(workdir, tmp_path):
     assert jobs["plot_toy"] == jobs["table_toy"] == 1 and "evaluate" not in jobs and "build_dataset" not in jobs
     done = snakemake(run, project=project)
     assert done.returncode == 0, done.stderr[-3000:]
-    toy = pd.read_csv(run / "results" / MODEL / "tables" / "toy.csv")
-    studied = sum(len(pd.read_csv(run / "results" / MODEL / split / "studied.csv")) for split in SPLITS)
+    toy = pd.read_csv(run / RESULTS / MODEL / "tables" / "toy.csv")
+    studied = sum(len(pd.read_csv(run / RESULTS / MODEL / split / "studied.csv")) for split in SPLITS)
     assert list(toy["split"]) == list(SPLITS) and toy["n"].sum() == studied
-    assert (run / "results" / MODEL / "figures" / "toy.png").read_bytes()[:4] == b"\x89PNG"
+    assert (run / RESULTS / MODEL / "figures" / "toy.png").read_bytes()[:4] == b"\x89PNG"
     report = snakemake(run, "--report", "report.html", project=project)
     assert report.returncode == 0, report.stderr[-3000:]
     html = (run / "report.html").read_text()
     assert "toy.png" in html and "Toy answers of" in html and "toy: answers of the unedited prompt" in html
     # its stage: read with its own setting's default, tested as a claim, drawn in the stage figure
     for split in SPLITS:
-        stages = pd.read_csv(run / "results" / MODEL / split / "stages.csv").set_index("id")
-        answered = pd.read_parquet(run / "results" / MODEL / split / "toy_all.parquet").set_index("id")["correct"]
+        stages = pd.read_csv(run / RESULTS / MODEL / split / "stages.csv").set_index("id")
+        answered = pd.read_parquet(run / RESULTS / MODEL / split / "toy_all.parquet").set_index("id")["correct"]
         assert (stages["toy_answered"].notna() == answered.reindex(stages.index)).all()
         assert (stages["toy_answered"].dropna() == 2).all()
-    findings = pd.read_csv(run / "results" / MODEL / "tables" / "findings.csv")
+    findings = pd.read_csv(run / RESULTS / MODEL / "tables" / "findings.csv")
     toy = findings[findings["statement"] == "toy: the answer comes late"]
     assert list(toy["split"]) == list(SPLITS) and list(toy["claim"].astype(str)) == ["5", "5"]
     env = {**os.environ, "PYTHONPATH": str(project)}
@@ -387,7 +389,7 @@ def test_the_rules_outputs_derive_from_the_catalog(workdir, tmp_path):
     settings = {"patchscopes_seeds": [7]}
     other = copy_test_run(tmp_path / "seeds", {"analyses": settings}, resources_from=workdir)
     outputs = [Path(path) for path in planned_outputs(other, "--forceall")]
-    gathered = {path.name for path in outputs if path.parent == Path("results", MODEL, "correct")}
+    gathered = {path.name for path in outputs if path.parent == RESULTS / MODEL / "correct"}
     gathered = {name for name in gathered if name.endswith(".parquet")}
     settings = {**SETTINGS_OF_TEST, **settings}
     expected = {f"{name}_{part}.parquet" for name, a in CATALOG.items() for part in a.part_names(settings)}
@@ -404,7 +406,7 @@ def test_make_stage_reruns_one_analysis_and_what_follows_from_it(workdir, tmp_pa
     printed = subprocess.run([*make, f"SNAKEMAKE_ARGS={args}"], capture_output=True, text=True, check=True).stdout
     commands = [line.split() for line in printed.splitlines() if "snakemake" in line]
     assert len(commands) == 2 and commands[0][-3:] == ["knockout", "--forcerun", "analysis_shard"], printed
-    before = {p: p.stat().st_mtime_ns for p in (run / "results" / MODEL).rglob("shards/*.parquet")}
+    before = {p: p.stat().st_mtime_ns for p in (run / RESULTS / MODEL).rglob("shards/*.parquet")}
     first = subprocess.run([SNAKEMAKE, *commands[0][1:]], capture_output=True, text=True, cwd=ROOT)
     assert first.returncode == 0, first.stderr[-3000:]
     rerun = sorted(p.name for p, mtime in before.items() if p.stat().st_mtime_ns != mtime)
@@ -423,18 +425,19 @@ def test_extra_models_extend_the_models_rather_than_replace_them(workdir, tmp_pa
         yaml.safe_dump({"extra_models": [{"name": "tiny-b", "source": "bundled:tiny-llama", "device": "cpu"}]})
     )
     planned = planned_outputs(workdir, "--forceall", "--configfile", workdir / "config.yaml", extra)
-    assert {f"results/{MODEL}/summary.md", "results/tiny-b/summary.md", "results/comparison/models.png"} <= planned
+    expected = (f"{MODEL}/summary.md", "tiny-b/summary.md", "comparison/models.png")
+    assert {f"{RESULTS}/{path}" for path in expected} <= planned
 
 
 def test_bad_input_stops_with_a_plain_message_and_no_output(workdir, tmp_path):
     other = copy_test_run(tmp_path / "broken")
     lines = (other / "tiny.nt").read_text().splitlines()
     (other / "tiny.nt").write_text("\n".join(lines[:5] + ["<http://x> not a triple ."] + lines[5:]) + "\n")
-    run = snakemake(other, "results/dataset/two_hop.csv")
+    run = snakemake(other, f"{RESULTS}/dataset/two_hop.csv")
     assert run.returncode != 0
     assert "tiny.nt, line 6: malformed N-Triples line" in run.stderr
     assert "Traceback" not in run.stderr
-    assert not (other / "results" / "dataset" / "entities.csv").exists()
+    assert not (other / RESULTS / "dataset" / "entities.csv").exists()
 
 
 def test_misspelt_config_key_is_named(tmp_path):
@@ -447,10 +450,10 @@ def all_chains_correct(workdir, other, analyses):
     """A copy of the .test run whose correct split is all six chains (a hand-made split, beside
     the evaluation's record of the dtype it ran in), the config's `analyses` changed by `analyses`."""
     copy_test_run(other, {"analyses": analyses}, workdir)
-    cases = other / "results" / MODEL / "cases"
+    cases = other / RESULTS / MODEL / "cases"
     cases.mkdir(parents=True)
-    shutil.copy(workdir / "results" / MODEL / "runtime.json", cases.parent / "runtime.json")
-    (cases / "correct.csv").write_text((workdir / "results" / "dataset" / "two_hop.csv").read_text())
+    shutil.copy(workdir / RESULTS / MODEL / "runtime.json", cases.parent / "runtime.json")
+    (cases / "correct.csv").write_text((workdir / RESULTS / "dataset" / "two_hop.csv").read_text())
     return other
 
 
@@ -460,7 +463,7 @@ def test_a_killed_shard_resumes_where_it_stopped_and_gathers_the_same_bytes(work
     byte-identical to an uninterrupted run's, which ran in two shards of batches of 5 variants
     (512 in the killed one)."""
     analyses = {"shards": 1, "cases_per_split": 6}
-    results = f"results/{MODEL}/correct"
+    results = f"{RESULTS}/{MODEL}/correct"
     targets = [f"{results}/backpatching_{position}.parquet" for position in ("t1", "t2")]
     rules = ["--allowed-rules", "sample_cases", "analysis_shard", "gather_analysis"]
     killed = all_chains_correct(workdir, tmp_path / "killed", analyses)
@@ -469,11 +472,11 @@ def test_a_killed_shard_resumes_where_it_stopped_and_gathers_the_same_bytes(work
         run = snakemake(other, f"{results}/studied.csv", *rules)
         assert run.returncode == 0, run.stderr[-3000:]
     # beside it, an empty split (hand-made): its analyses and stages run without cases, no error
-    cases = clean / "results" / MODEL / "cases"
+    cases = clean / RESULTS / MODEL / "cases"
     (cases / "incorrect.csv").write_text((cases / "correct.csv").read_text().splitlines()[0] + "\n")
-    empty = snakemake(clean, f"results/{MODEL}/incorrect/stages.csv", *rules, "summarize_stages")
+    empty = snakemake(clean, f"{RESULTS}/{MODEL}/incorrect/stages.csv", *rules, "summarize_stages")
     assert empty.returncode == 0, empty.stderr[-3000:]
-    assert pd.read_csv(clean / "results" / MODEL / "incorrect" / "stages.csv").empty
+    assert pd.read_csv(clean / RESULTS / MODEL / "incorrect" / "stages.csv").empty
 
     shard = killed / results / "shards" / "backpatching_1-of-1.parquet"
     unfinished = shard.with_name(shard.name + ".unfinished")
@@ -494,7 +497,7 @@ def test_a_killed_shard_resumes_where_it_stopped_and_gathers_the_same_bytes(work
     for other in (killed, clean):
         run = snakemake(other, *targets, *rules, "--rerun-incomplete")
         assert run.returncode == 0, run.stderr[-3000:]
-    log = (killed / "results" / "logs" / MODEL / "correct" / "backpatching_1-of-1.log").read_text()
+    log = (killed / RESULTS / "logs" / MODEL / "correct" / "backpatching_1-of-1.log").read_text()
     assert f"resuming: {kept} of 6 cases were finished by an earlier attempt" in log
     assert not unfinished.exists()
     for target in targets:
@@ -519,11 +522,11 @@ def test_two_models_compared_and_the_report(workdir, tmp_path):
     models = [{"name": name, "source": "bundled:tiny-llama", "device": "cpu"} for name in (MODEL, "tiny-b")]
     other = copy_test_run(tmp_path / "two", {"models": models}, resources_from=workdir)
     shutil.copytree(workdir / "results", other / "results")
-    results = other / "results"
+    results = other / RESULTS
     shutil.copytree(results / MODEL, results / "tiny-b")
     marked = pd.read_csv(results / "tiny-b" / "tables" / "backpatching.csv").assign(share=0.125, ci_high=0.25)
     marked.to_csv(results / "tiny-b" / "tables" / "backpatching.csv", index=False)  # tiny-b's own numbers
-    run = snakemake(other, "results/comparison/models.png", "--allowed-rules", *REPORT_RULES)
+    run = snakemake(other, f"{RESULTS}/comparison/models.png", "--allowed-rules", *REPORT_RULES)
     assert run.returncode == 0, run.stderr[-3000:]
 
     compared = pd.read_csv(results / "comparison" / "models.csv")
@@ -582,16 +585,29 @@ def first_screen(report, findings, screenshot):
     assert screenshot.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_a_chain_file_in_the_studys_format_runs_the_whole_study(workdir, tmp_path):
-    """dataset.source: file with the hand-written file of tests/data/ (34 rows): the Wikidata
-    rules never run, and what follows two_hop.csv does, through the evaluation, the splits and
-    one analysis (the rest does not depend on where the chains came from)."""
-    chains = ROOT / "tests" / "data" / "study_two_hop.csv"
-    changes = {"dataset": {"source": "file", "file": str(chains)}, "analyses": {"cases_per_split": 1}}
-    other = copy_test_run(tmp_path / "file", changes, resources_from=workdir)
-    run = snakemake(other, f"results/{MODEL}/funnel.csv", f"results/{MODEL}/correct/backpatching_t1.parquet")
-    assert run.returncode == 0, run.stderr[-3000:]
-    results = other / "results"
+def test_a_chain_file_run_beside_the_test_run_leaves_it_as_it_was(workdir, tmp_path):
+    """A second run in a copy of the finished .test run, named chains: dataset.source: file with
+    the hand-written file of tests/data/ (34 rows), in a config file of its own. It plans and
+    writes only in its own folder, results/chains/: the Wikidata rules never run, and what follows
+    two_hop.csv does, through the evaluation, the splits and one analysis (the rest does not depend
+    on where the chains came from). The test run's files keep their bytes and times, it has
+    nothing left to do, and the bundled model (shared, in resources/) is not built again."""
+    run = copy_run(workdir, tmp_path / "two")
+    chains = run / "chains.yaml"
+    changes = {"dataset": {"source": "file", "file": str(ROOT / "tests" / "data" / "study_two_hop.csv")}}
+    chains.write_text(yaml.safe_dump({**changes, "analyses": {"cases_per_split": 1}}))
+    second = ["--configfile", run / "config.yaml", chains, "--config", "run=chains"]
+    targets = [f"results/chains/{MODEL}/funnel.csv", f"results/chains/{MODEL}/correct/backpatching_t1.parquet"]
+    files = [p for p in (run / "results").rglob("*") if p.is_file()] + [run / "resources" / "models" / MODEL]
+    before = {p: (p.stat().st_mtime_ns, p.is_file() and p.read_bytes()) for p in files}
+    planned = planned_outputs(run, *targets, *second)  # (--config takes every argument after it)
+    assert planned and all(path.startswith("results/chains/") for path in planned), sorted(planned)
+    done = snakemake(run, *targets, *second)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert {p: (p.stat().st_mtime_ns, p.is_file() and p.read_bytes()) for p in files} == before
+    assert (run / RESULTS / MODEL / "tables" / "findings.csv").is_file() and planned_jobs(run) == {}
+
+    results = run / "results" / "chains"
     assert len(pd.read_csv(results / "dataset" / "two_hop.csv")) == 32
     assert not (results / "dataset" / "facts.csv").exists()  # no Wikidata extraction
     assert len(pd.read_csv(results / "dataset" / "prompt_disagreements.csv")) == 1
@@ -617,15 +633,16 @@ def test_a_rerun_from_scratch_in_other_batches_and_shards_writes_the_same_bytes(
     changes = {"models": models, "analyses": {"batch_size": 5, "shards": 2}}
     again, log = copy_test_run(tmp_path / "again", changes), tmp_path / "attempts.txt"
     patchscopes = [
-        f"results/{MODEL}/{split}/patchscopes_{part}.parquet" for split in SPLITS for part in ("t1_s0", "t2_s0")
+        f"{RESULTS}/{MODEL}/{split}/patchscopes_{part}.parquet" for split in SPLITS for part in ("t1_s0", "t2_s0")
     ]
-    run = snakemake(again, f"results/{MODEL}/funnel.csv", "results/dataset/stats.csv", *patchscopes, env=offline(log))
+    targets = [f"{RESULTS}/{MODEL}/funnel.csv", f"{RESULTS}/dataset/stats.csv", *patchscopes]
+    run = snakemake(again, *targets, env=offline(log))
     assert run.returncode == 0, run.stderr[-3000:]
     assert not log.exists(), log.read_text()
-    shards = sorted((again / "results" / MODEL / "correct" / "shards").glob("patchscopes_*.parquet"))
+    shards = sorted((again / RESULTS / MODEL / "correct" / "shards").glob("patchscopes_*.parquet"))
     assert len(shards) == 2 and min(len(pd.read_parquet(shard)) for shard in shards) == 0
     second = output_hashes(again)
-    assert {f"results/{MODEL}/evaluation.csv", f"results/{MODEL}/cases/incorrect.csv", *patchscopes} <= set(second)
+    assert {f"{RESULTS}/{MODEL}/evaluation.csv", f"{RESULTS}/{MODEL}/cases/incorrect.csv", *patchscopes} <= set(second)
     first = output_hashes(workdir)
     assert len(second) >= 11 and second == {name: first[name] for name in second}
 
@@ -677,7 +694,7 @@ def test_the_study_runs_on_a_real_slurm_cluster_with_the_same_bytes(workdir, slu
     cluster_run = copy_run(workdir, tmp_path / "cluster")
     copied = {p: p.stat().st_mtime_ns for p in (cluster_run / "results").rglob("*") if p.is_file()}
     options = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1"]  # no sacct here
-    targets = [f"results/{MODEL}/{split}/backpatching_{p}.parquet" for split in SPLITS for p in ("t1", "t2")]
+    targets = [f"{RESULTS}/{MODEL}/{split}/backpatching_{p}.parquet" for split in SPLITS for p in ("t1", "t2")]
     start = time.monotonic()
     run = subprocess.run(
         [*snakemake_command(cluster_run), "--profile", ROOT / "profiles" / "slurm", *options, *targets]
@@ -698,6 +715,6 @@ def test_the_study_runs_on_a_real_slurm_cluster_with_the_same_bytes(workdir, slu
 
     again = {str(p.relative_to(cluster_run)) for p, mtime in copied.items() if p.stat().st_mtime_ns != mtime}
     written = {name: digest for name, digest in output_hashes(cluster_run).items() if name in again}
-    assert {*targets, f"results/{MODEL}/evaluation.csv"} <= set(written), sorted(again)
+    assert {*targets, f"{RESULTS}/{MODEL}/evaluation.csv"} <= set(written), sorted(again)
     local = output_hashes(workdir)
     assert all(local[name] == digest for name, digest in written.items()), written

@@ -1,4 +1,4 @@
-"""A run's results page, `results/{model}/summary.md`: what a reader needs of one run on one page,
+"""A run's results page, `results/{run}/{model}/summary.md`: what a reader needs of one run on one page,
 written by the run itself (so no page mixes runs): which code and settings, the funnel from the
 dataset to the studied cases, each claim's verdict in words with its number, and back-patching
 against its nulls."""
