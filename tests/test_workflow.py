@@ -526,7 +526,12 @@ def test_two_models_compared_and_the_report(workdir, tmp_path):
     shutil.copytree(results / MODEL, results / "tiny-b")
     marked = pd.read_csv(results / "tiny-b" / "tables" / "backpatching.csv").assign(share=0.125, ci_high=0.25)
     marked.to_csv(results / "tiny-b" / "tables" / "backpatching.csv", index=False)  # tiny-b's own numbers
-    run = snakemake(other, f"{RESULTS}/comparison/models.png", "--allowed-rules", *REPORT_RULES)
+    # the comparison, and the report's first screen with both models (the copy's has one, and no
+    # record of its inputs to tell that a model came)
+    (results / "landing.rst").unlink()
+    run = snakemake(
+        other, f"{RESULTS}/comparison/models.png", f"{RESULTS}/landing.rst", "--allowed-rules", *REPORT_RULES
+    )
     assert run.returncode == 0, run.stderr[-3000:]
 
     compared = pd.read_csv(results / "comparison" / "models.csv")
@@ -547,6 +552,7 @@ def test_two_models_compared_and_the_report(workdir, tmp_path):
     for caption in CAPTIONS:  # every caption's first words, as the report renders them
         first_words = " ".join((ROOT / "report" / f"{caption}.rst").read_text().split()[:4])
         assert first_words.split("{{")[0].strip() in html, caption
+    assert html.count(" (4 layers)</h2>") == 2  # a section per model (tiny-b: a copy, its model.json too)
     findings = pd.read_csv(results / MODEL / "tables" / "findings.csv")
     first_screen(other / "report.html", findings, tmp_path / "report.png")
 
