@@ -1,6 +1,7 @@
-"""Write docs/results.md and the README's table of findings from one reference run, the files
-in docs/reference-run/ (`make results-pages`), so no page mixes runs: tests/test_docs.py fails
-while either page differs from what this script writes from them."""
+"""Write docs/results.md, the README's table of findings and the statistics page's worked
+examples from one reference run, the files in docs/reference-run/ (`make results-pages`), so no
+page mixes runs: tests/test_reference_run.py fails while a page differs from what this script
+writes from them."""
 
 import json
 import re
@@ -16,7 +17,9 @@ RUN = DOCS / "reference-run"
 README = DOCS.parent / "README.md"
 RESULTS = DOCS / "results.md"
 # the README's table sits between these two lines
-TABLE = re.compile(r"(<!-- findings of docs/reference-run: start -->\n)(.*?)(<!-- findings of docs/reference-run: end -->)", re.S)
+TABLE = re.compile(
+    r"(<!-- findings of docs/reference-run: start -->\n)(.*?)(<!-- findings of docs/reference-run: end -->)", re.S
+)
 
 
 def demoted(markdown: str) -> str:
@@ -36,7 +39,8 @@ def results_page() -> str:
             "",
             "<!-- written by docs/refresh_results.py from docs/reference-run/; edit those, not this -->",
             "",
-            (RUN / "README.md").read_text().split("\n", 1)[1].strip(),
+            # its description, the links made relative to docs/ rather than docs/reference-run/
+            (RUN / "README.md").read_text().split("\n", 1)[1].strip().replace("](../", "]("),
             "",
             "## The dataset",
             "",
@@ -65,8 +69,93 @@ def readme_text() -> str:
     return TABLE.sub(lambda match: match.group(1) + table + match.group(3), text)
 
 
+STATISTICS = DOCS / "statistics.md"
+# each worked example of the statistics page sits between two such lines, its name in them
+EXAMPLE = re.compile(r"(<!-- worked example: (\w+) -->\n)(.*?)(<!-- end of worked example -->)", re.S)
+
+
+def _row(findings: pd.DataFrame, claim: str, split: str, statement: str) -> dict:
+    rows = findings[
+        (findings["claim"].astype(str) == claim)
+        & (findings["split"] == split)
+        & findings["statement"].str.startswith(statement)
+    ]
+    assert len(rows) == 1, (claim, split, statement)
+    return rows.iloc[0].to_dict()
+
+
+def _f(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def worked_examples(findings: pd.DataFrame) -> dict[str, str]:
+    """The statistics page's worked examples, each from one row (or rows) of the reference run."""
+    late = _row(findings, "3", "incorrect", "the second hop is resolved late")
+    t1 = _row(
+        findings,
+        "4",
+        "incorrect",
+        "back-patching a later layer's state into an earlier layer fixes some incorrect cases, at t1 (the study's",
+    )
+    nulls_t1 = {
+        name: _row(
+            findings, "nulls", "incorrect", f"back-patching fixes more cases than {name} at t1 (the fixable flag)"
+        )
+        for name in ("forward patching", "matched noise", "another case's state")
+    }
+    other_t2 = _row(
+        findings,
+        "nulls",
+        "incorrect",
+        "back-patching fixes more cases than another case's state at t2 (the fixable flag)",
+    )
+    stage = (
+        f'*Worked example* (the reference run, claim 3, incorrect split, "{late["statement"]}"): '
+        f"{late['reached']:.0f} of the {late['studied']:.0f} studied cases reach the stage (reached share "
+        f"{_f(late['reached_share'])}, clustered exact interval {_f(late['reached_low'])} to "
+        f"{_f(late['reached_high'])}); their median relative depth is {_f(late['value'])}, with a clustered "
+        f"bootstrap interval of {_f(late['ci_low'])} to {_f(late['ci_high'])}, which "
+        f"{'reaches below' if late['ci_low'] <= 0.5 else 'lies above'} the claim's bound (0.5). The "
+        f"{late['n']:.0f} cases fall in {late['groups']:.0f} groups (cases sharing e2 or e3; an interval "
+        f"decides from 20): *{late['holds']}*"
+        + (f", and about {late['cases_needed']:,.0f} cases would decide (below)." if late["cases_needed"] > 0 else ".")
+    )
+    forward, noise, other = nulls_t1.values()
+    chance = (
+        f"*Worked example* (the reference run, t1): back-patching makes {t1['reached']:.0f} of "
+        f"{t1['n']:.0f} incorrect cases answer e3 (fixable share {_f(t1['value'])}, clustered exact interval "
+        f"{_f(t1['ci_low'])} to {_f(t1['ci_high'])}). On the same cases, paired by case, its fixable flag minus "
+        f"forward patching's averages {_f(forward['value'])} ({_f(forward['ci_low'])} to {_f(forward['ci_high'])}; "
+        f"sign-flip test over {forward['groups']:.0f} groups, {forward['why']}), minus matched noise's "
+        f"{_f(noise['value'])}, minus another case's state's {_f(other['value'])}: none is *yes*, so the "
+        f"headline at t1 is *{t1['holds']}*, however large its share. At t2 the flag does beat another "
+        f"case's state ({_f(other_t2['value'])}, {other_t2['why']}): *{other_t2['holds']}* for that row alone, "
+        "while the headline needs every null."
+    )
+    needed = (
+        f"*Worked example* (the reference run): the t1 comparisons with forward patching, matched noise and "
+        f"another case's state need about {forward['cases_needed']:,.0f}, {noise['cases_needed']:,.0f} and "
+        f"{other['cases_needed']:,.0f} cases; the headline at t1 takes the largest, "
+        f"{t1['cases_needed']:,.0f}. Forward patching's difference, {_f(forward['value'])}, is "
+        + (
+            "below 0: a study that large would most likely decide that back-patching does not beat it."
+            if forward["value"] < 0
+            else "above 0: a study that large would most likely decide that back-patching beats it."
+        )
+    )
+    return {"stage": stage, "chance": chance, "needed": needed}
+
+
+def statistics_text() -> str:
+    examples = worked_examples(pd.read_csv(RUN / "findings.csv"))
+    text = STATISTICS.read_text()
+    names = [match.group(2) for match in EXAMPLE.finditer(text)]
+    assert sorted(names) == sorted(examples), names
+    return EXAMPLE.sub(lambda match: match.group(1) + examples[match.group(2)] + "\n" + match.group(4), text)
+
+
 def pages() -> dict[Path, str]:
-    return {RESULTS: results_page(), README: readme_text()}
+    return {RESULTS: results_page(), README: readme_text(), STATISTICS: statistics_text()}
 
 
 def main() -> None:
