@@ -103,6 +103,6 @@ def test_the_reports_first_screen_is_valid_text_with_each_verdict_in_words():
     body = publish_parts(text, writer="html", settings_overrides={"warning_stream": warnings})["html_body"]
     assert warnings.getvalue() == "" and "The workflow's own words." in body
     claims, nulls = body.split("Back-patching against its nulls (1 rows)")
-    assert '<span class="undecided">undecided</span><br>0.40 (0.20 to 0.60); 6 of 12 reach it' in claims
+    assert '<span class="undecided">undecided</span><br>0.40 (0.20 to 0.60), 6 of 12 reach it' in claims
     assert '<span class="holds">holds</span>' in nulls and "holds</span>" not in claims
     assert "5,420" in body and base64.b64encode(png[:57]).decode() in body

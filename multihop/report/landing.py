@@ -21,16 +21,14 @@ div.h-screen.overflow-auto:has(.multihop-landing) { align-items: flex-start; jus
 div.grow.flex.gap-3.p-3.items-start:has(.multihop-landing) { flex-direction: column; }
 .multihop-landing h1 { font-size: 1.4rem; margin: 0 0 0.3rem 0; }
 .multihop-landing h2 { font-size: 1.1rem; margin: 0.5rem 0 0.2rem 0; }
-.multihop-landing .side-by-side { display: flex; gap: 1rem; align-items: flex-start; }
-.multihop-landing .side-by-side > div:first-child { flex: 1 1 62%; }
-.multihop-landing .side-by-side > div:last-child { flex: 0 1 38%; }
-.multihop-landing table { font-size: 0.75rem; line-height: 1.25; margin: 0.3rem 0; }
+.multihop-landing table { font-size: 0.75rem; line-height: 1.25; margin: 0.3rem 0; width: 100%; }
 .multihop-landing th, .multihop-landing td { padding: 0.1rem 0.4rem; vertical-align: top; }
+.multihop-landing td:nth-child(2) { width: 32%; }
 .multihop-landing .holds { color: #146c2e; font-weight: 600; }
 .multihop-landing .fails { color: #a4161a; font-weight: 600; }
 .multihop-landing .undecided { color: #555; font-weight: 600; }
-.multihop-landing p { margin: 0.3rem 0; }
-.multihop-landing img { width: 100%; margin: 0; }
+.multihop-landing p { margin: 0.3rem 0; font-size: 0.75rem; line-height: 1.35; }
+.multihop-landing img { width: 100%; max-width: 56rem; margin: 0; }
 </style>"""
 
 GLOSSARY = (
@@ -57,7 +55,7 @@ def _cell(row: dict | None) -> str:
     cases = html.escape(_cases(row))
     return (
         f'<td><span class="{_verdict_class(row["holds"])}">{verdict}</span><br>'
-        f"{number + '; ' if number else ''}{cases}</td>"
+        f"{number + ', ' if number else ''}{cases}</td>"
     )
 
 
@@ -76,12 +74,9 @@ def findings_table(findings: pd.DataFrame, *, claims: bool = True) -> str:
     return "\n".join(lines)
 
 
-def funnel_table(funnel: pd.DataFrame) -> str:
-    rows = "".join(
-        f"<tr><td>{html.escape(step)}</td><td>{cases:,}</td></tr>"
-        for step, cases in zip(funnel["step"], funnel["cases"], strict=True)
-    )
-    return f"<table><thead><tr><th>which cases are studied</th><th>cases</th></tr></thead><tbody>{rows}</tbody></table>"
+def funnel_line(funnel: pd.DataFrame) -> str:
+    steps = [f"{html.escape(step)} {cases:,}" for step, cases in zip(funnel["step"], funnel["cases"], strict=True)]
+    return "<p><b>Which cases are studied:</b> " + " &rarr; ".join(steps) + "</p>"
 
 
 def model_section(*, model: dict, findings: pd.DataFrame, funnel: pd.DataFrame, stages_png: bytes) -> str:
@@ -92,12 +87,9 @@ def model_section(*, model: dict, findings: pd.DataFrame, funnel: pd.DataFrame, 
     return "\n".join(
         [
             f"<h2>{html.escape(model['name'])} ({model['layers']} layers)</h2>",
-            '<div class="side-by-side"><div>',
+            funnel_line(funnel),
             findings_table(findings),
-            "</div><div>",
             f'<img alt="the layer of each stage, {html.escape(model["name"])}" src="data:image/png;base64,{figure}">',
-            funnel_table(funnel),
-            "</div></div>",
             f"<details><summary>Back-patching against its nulls ({nulls} rows)</summary>",
             findings_table(findings, claims=False),
             "</details>",
