@@ -55,7 +55,11 @@ STUDY = {
         "tokenizer", "names also with a leading space, unless that is a bare token (LLaMA 2)"
     ),
     "analyses.knockout_window": Setting(3, "knockout blocks layers [l-k, l+k]"),
-    "analyses.knockout_relation": Setting("noun", "knockout blocks the relation noun (phrase_end: its last token)"),
+    "analyses.knockout_relation": Setting(
+        "noun",
+        'knockout blocks the relation noun, the template\'s split(" ")[-3] ("that" in "the company that produced"; '
+        'last_word: "produced"; phrase_end: "of")',
+    ),
     "analyses.knockout_count": Setting(
         "changed", "a knockout layer matters when the output changes, unless both runs are correct"
     ),
