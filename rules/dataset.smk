@@ -70,5 +70,6 @@ else:
             relations=config["relations"],
             capitalize=config["prompts"]["capitalize"],
             selection=config["dataset"],
+            entity_types=config["entity_types"],
         script:
             "../scripts/build_dataset.py"

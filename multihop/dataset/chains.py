@@ -78,9 +78,12 @@ def require_chains(chains: pd.DataFrame, entities: pd.DataFrame, facts: pd.DataF
 def build_chains(entities: pd.DataFrame, facts: pd.DataFrame, relations: dict, capitalize=False) -> pd.DataFrame:
     """Every chain of two facts sharing a bridge entity, three distinct items, relations from config.
 
-    `relations` maps PID -> {"label": ..., "template": "the spouse of {}"}.
+    `relations` maps PID -> {"label": ..., "template": "the spouse of {}"}; facts between items of
+    `entities` only.
     """
-    facts = facts[facts["relation"].isin(list(relations))].drop_duplicates()
+    known = set(entities["qid"])
+    facts = facts[facts["relation"].isin(list(relations)) & facts["subject"].isin(known) & facts["object"].isin(known)]
+    facts = facts.drop_duplicates()
     hop1 = facts.rename(columns={"subject": "e1", "relation": "r1", "object": "e2"})
     hop2 = facts.rename(columns={"subject": "e2", "relation": "r2", "object": "e3"})
     chains = hop1.merge(hop2, on="e2")
@@ -102,6 +105,26 @@ def build_chains(entities: pd.DataFrame, facts: pd.DataFrame, relations: dict, c
     chains["id"] = [chain_id(*key) for key in chains[["e1", "r1", "e2", "r2", "e3"]].itertuples(index=False)]
     chains = chains.drop_duplicates("id")
     return chains[DATASET_COLUMNS].sort_values("id").reset_index(drop=True)
+
+
+def entity_rules(entities: pd.DataFrame, rules: dict, entity_types: dict) -> pd.DataFrame:
+    """The entity table as the dataset's rules name and type its items (`rules`: the config's
+    `dataset` section).
+
+    `unlabelled`: an item without an English label is named by its QID, as the authors' label
+    service answers (`id`, the study's: create_dataset.py, get_labels, "[AUTO_LANGUAGE],en"), or
+    left out with its facts (`drop`, ours). `entity_type`: an item in several classes of the study
+    is typed by the first its source lists, as the authors' first row (`source_order`, the study's:
+    the table's `type`), or by the first in `entity_types`' order (`config_order`, ours)."""
+    unlabelled = entities["label"] == ""
+    if rules["unlabelled"] == "drop":
+        entities = entities[~unlabelled]
+    else:
+        entities = entities.assign(label=entities["label"].mask(unlabelled, entities["qid"]))
+    if rules["entity_type"] == "config_order":
+        first = [next(c for c in entity_types if c in classes.split("|")) for classes in entities["classes"]]
+        entities = entities.assign(type=[entity_types[c] for c in first])
+    return entities.reset_index(drop=True)
 
 
 def dataset_stats(entities: pd.DataFrame, facts: pd.DataFrame, chains: pd.DataFrame, funnel=()) -> pd.DataFrame:

@@ -24,6 +24,10 @@ STUDY = {
     "dataset.bridges_per_type": Setting(2000, "bridge entities per class (the authors' --entities-per-type)"),
     "dataset.chains_per_bridge": Setting(100, "chains per bridge entity at most (the authors' LIMIT 100)"),
     "dataset.aliases": Setting("required", "chains with no English alias for e1, e2 or e3 dropped (optional: kept)"),
+    "dataset.unlabelled": Setting("id", "an item without an English label is named by its QID (drop: left out)"),
+    "dataset.entity_type": Setting(
+        "source_order", "an item in several classes takes the first its source lists (config_order: entity_types')"
+    ),
     "prompts.capitalize": Setting(False, "prompts as the templates write them, lower-case"),
     "evaluation.match": Setting("substring", "an answer counts when a name occurs anywhere in it (word: whole words)"),
     "evaluation.one_character": Setting(
@@ -75,7 +79,10 @@ STUDY = {
     "model.dtype": Setting("float32", "the precision the model ran in (the authors' LLaMA 3 70B: its own)"),
 }
 # applied only when the dataset is built from Wikidata, not when it is read from dataset.file
-DATASET_RULES = ("dataset.selection", "dataset.bridges_per_type", "dataset.chains_per_bridge", "dataset.aliases")
+DATASET_RULES = (
+    *("dataset.selection", "dataset.bridges_per_type", "dataset.chains_per_bridge", "dataset.aliases"),
+    *("dataset.unlabelled", "dataset.entity_type"),
+)
 # checkpoints the authors loaded with torch_dtype="auto" (their own precision), not in float32
 OWN_PRECISION = ("meta-llama/Meta-Llama-3-70B",)
 
