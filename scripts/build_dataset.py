@@ -18,7 +18,7 @@ def main(snakemake):
     )
     entities = entity_rules(entities, rules, params.entity_types)
     facts = read_table(snakemake.input.facts)
-    chains = build_chains(entities, facts, params.relations, params.capitalize)
+    chains = build_chains(entities, facts, params.relations, params.capitalize, params.shortcut)
     require_chains(chains, entities, facts)
     logging.info("%d chains from %d entities and %d facts", len(chains), len(entities), len(facts))
     chains, funnel = dataset_rules(chains, entities, rules)

@@ -35,9 +35,13 @@ def test_prompts_follow_the_study():
 
 
 def test_relation_phrase_and_e1_offset_for_templates_without_of():
+    """The authors cut four characters off the phrase (`[:-4]`), "...produ" where no " of" ends it."""
+    assert relation_phrase("the spouse of {}", "the company that produced {}") == "the spouse of the company that produ"
     assert (
-        relation_phrase("the spouse of {}", "the company that produced {}") == "the spouse of the company that produced"
+        relation_phrase("the spouse of {}", "the company that produced {}", "phrase")
+        == "the spouse of the company that produced"
     )
+    assert relation_phrase("the spouse of {}", "the performer of {}", "phrase") == "the spouse of the performer"
     r1, r2 = "the work that features {}", "the author of {}"
     composed = prompts("Sherlock Holmes", "x", r1, r2)["composition"]
     assert composed[e1_offset(r1, r2) :].startswith("Sherlock Holmes")

@@ -29,6 +29,9 @@ STUDY = {
         "source_order", "an item in several classes takes the first its source lists (config_order: entity_types')"
     ),
     "prompts.capitalize": Setting(False, "prompts as the templates write them, lower-case"),
+    "prompts.relation_shortcut": Setting(
+        "cut", 'the relation shortcut cuts 4 characters off the phrase ("...that produ"; phrase: drops " of")'
+    ),
     "evaluation.match": Setting("substring", "an answer counts when a name occurs anywhere in it (word: whole words)"),
     "evaluation.one_character": Setting(
         "alias", "one-character aliases never count, a one-character label does (any: none)"
