@@ -15,7 +15,14 @@ from multihop.report.findings import MINORITY_YES, findings
 from multihop.report.pages import write_html_table
 from multihop.report.stages import COLUMNS
 from multihop.report.stats import clustered, clustered_difference, clustered_share, connected_groups, estimate
-from multihop.report.tables import backpatching, first_layer_shares, projection, rate_grid, relative_depth, stage_rows
+from multihop.report.tables import (
+    backpatching,
+    first_layer_shares,
+    projection,
+    rate_grid,
+    relative_depth,
+    stage_rows,
+)
 from multihop.report.verdicts import MIN_GROUPS, cases_needed, judge, verdict
 
 
@@ -275,9 +282,12 @@ def test_projection_table():
     ]
     table = pd.DataFrame(rows, columns=["id", "sublayer", "layer", "e2_rank", "e3_rank", "prediction_rank"])
     got = projection({"correct": table}).set_index(["sublayer", "token"])
-    assert got.loc[("mlp", "prediction"), ["n", "cases", "share", "mean_first_layer"]].tolist() == [2, 2, 1.0, 5.0]
-    assert got.loc[("mlp", "e2"), ["cases", "mean_first_layer"]].tolist() == [1, 3.0]
-    assert got.loc[("attention", "e3"), "cases"] == 0 and np.isnan(got.loc[("attention", "e3"), "mean_first_layer"])
+    assert got.loc[("mlp", "prediction"), ["n", "cases", "share", "mean_layer"]].tolist() == [2, 2, 1.0, 5.0]
+    assert got.loc[("attention", "e3"), "cases"] == 0 and np.isnan(got.loc[("attention", "e3"), "mean_layer"])
+    # the study's mean is over every layer where e2 ranks first (a: 3 and 5), ours over each case's first
+    assert got.loc[("mlp", "e2"), ["cases", "mean_layer"]].tolist() == [1, 4.0]
+    first = projection({"correct": table}, mean="first").set_index(["sublayer", "token"])
+    assert first.loc[("mlp", "e2"), ["cases", "mean_layer"]].tolist() == [1, 3.0]
 
 
 CASES = 24  # enough groups for a verdict (MIN_GROUPS), each case alone

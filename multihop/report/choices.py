@@ -76,6 +76,9 @@ STUDY = {
         "a stage claim is read from the depths of the cases that reach the stage (share: the share of the studied "
         "cases reaching it in the claim's region)",
     ),
+    "analyses.projection_mean": Setting(
+        "every", "the projection table's mean layer: over every layer a token ranks first (first: each case's first)"
+    ),
     "model.prompt_prefix": Setting(
         "", "text before every prompt (the study's prompts have none); every state is read after it"
     ),

@@ -147,16 +147,20 @@ def backpatching(stages: dict[str, pd.DataFrame], groups: dict | None = None) ->
 PROJECTED = {"e2_rank": "e2", "e3_rank": "e3", "prediction_rank": "prediction"}
 
 
-def projection(projections: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def projection(projections: dict[str, pd.DataFrame], mean: str = "every") -> pd.DataFrame:
     """Per split, sublayer and token: share of cases where the token ranks first at some layer at
-    t2, and the mean (over those cases) of the first such layer."""
+    t2, and the mean layer at which it does: over every such layer of those cases, as the study
+    (`every`: analyze_results.py, get_sublayer_counts, `explode().mean()`), or over each case's
+    first such layer (`first`, ours)."""
     rows = []
     for split, table in projections.items():
         n = table["id"].nunique()
         for sublayer in ("attention", "mlp"):
             own = table[table["sublayer"] == sublayer]
             for column, token in PROJECTED.items():
-                first = own[own[column] == 1].groupby("id")["layer"].min()
+                top = own[own[column] == 1]
+                first = top.groupby("id")["layer"].min()
+                layers = top["layer"] if mean == "every" else first
                 rows.append(
                     {
                         "split": split,
@@ -165,7 +169,7 @@ def projection(projections: dict[str, pd.DataFrame]) -> pd.DataFrame:
                         "n": n,
                         "cases": len(first),
                         "share": len(first) / n if n else np.nan,
-                        "mean_first_layer": first.mean() if len(first) else np.nan,
+                        "mean_layer": layers.mean() if len(layers) else np.nan,
                     }
                 )
     return pd.DataFrame(rows)
