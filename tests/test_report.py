@@ -16,8 +16,10 @@ from multihop.report.pages import write_html_table
 from multihop.report.stages import COLUMNS
 from multihop.report.stats import clustered, clustered_difference, clustered_share, connected_groups, estimate
 from multihop.report.tables import (
+    POOLED,
     backpatching,
     first_layer_shares,
+    pooled,
     projection,
     rate_grid,
     relative_depth,
@@ -247,6 +249,12 @@ def test_stage_rows_and_first_layer_shares():
     # a split's percents sum to the share of its cases where the event happens at all
     assert shares["incorrect", "e2 decoded from t1"].sum() == pytest.approx(200 / 3)
     assert shares["incorrect", "e3 decoded from t2"].sum() == 0
+    # the study pools the splits: one line over all the cases
+    both = first_layer_shares(pooled(STAGES), num_layers=20).set_index(["split", "event", "layer"])["percent"]
+    cases = sum(len(table) for table in STAGES.values())
+    assert set(both.index.get_level_values("split")) == {POOLED}
+    assert both[POOLED, "e2 decoded from t1", 3] == pytest.approx(100 / cases)
+    assert both[POOLED, "e3 decoded from t2"].sum() == pytest.approx(100 * 2 / cases)  # per split: 100 and 0
 
 
 def test_rate_grid_is_target_by_source_and_blank_where_nothing_ran():

@@ -79,6 +79,7 @@ STUDY = {
     "analyses.projection_mean": Setting(
         "every", "the projection table's mean layer: over every layer a token ranks first (first: each case's first)"
     ),
+    "analyses.first_layers": Setting("pooled", "the first-layer line plot pools the splits (per_split: a line each)"),
     "model.prompt_prefix": Setting(
         "", "text before every prompt (the study's prompts have none); every state is read after it"
     ),

@@ -13,6 +13,7 @@ from multihop.report.stats import clustered_share, group_of
 STAGES = drawn_stages()
 # stages.csv column -> the first-layer event of the study's line plot
 FIRST_LAYERS = {"first_hop_resolved": "e2 decoded from t1", "e3_decoded_t2": "e3 decoded from t2"}
+POOLED = "both splits"  # the label of the splits' cases together
 
 
 def relative_depth(layers, num_layers: int):
@@ -70,6 +71,12 @@ def stage_rows(stages: dict[str, pd.DataFrame], never: int | None = None) -> pd.
     out = out.reindex(columns=["split", "id", "stage", "layer"])
     out["stage"] = out["stage"].map(STAGES)
     return out
+
+
+def pooled(stages: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The splits' stage tables as one, labelled POOLED: the study's first-layer line plot pools
+    the correct and incorrect cases (analyze_results.py, plot_min_entity_description_layers)."""
+    return {POOLED: pd.concat(stages.values(), ignore_index=True)} if stages else {}
 
 
 def first_layer_shares(stages: dict[str, pd.DataFrame], num_layers: int) -> pd.DataFrame:
