@@ -1,6 +1,8 @@
 """Wikidata facts as two tables, `entities` and `facts`, from a truthy dump (or see `sparql.py`).
 
-Both sources end in `normalize`, so the same facts give the same tables byte for byte.
+Both sources end in `normalize`, so the same facts give the same tables byte for byte, but for the
+order in which each lists an item's classes (the dump's lines, the endpoint's rows), whose first is
+the type of an item in several (the study's rule: `normalize`).
 """
 
 from dataclasses import dataclass, field
