@@ -4,9 +4,11 @@ recomputing from the run's stored tables with the switch flipped: no model is lo
     .venv/bin/python docs/fidelity_effects.py [results/{run}] [model]
 
 Measured: the Patchscopes reading, the heatmap dedupe, the knockout count, information
-propagation, the stage reading, one-character names (evaluation judged again) and the split cap. Not here: the
-switches that change what the model is asked (sampling, projection tokens, the dataset rules),
-which need a rerun with the switch flipped.
+propagation, the stage reading, the projection table's mean layer, the first-layer line plot,
+one-character names (evaluation judged again) and the split cap; counted: the cases whose
+knockout of r1 or r2 and relation shortcut the P272/P1441 rows concern. Not here: the switches
+that change what the model is asked (sampling, projection tokens, the knockout's relation word,
+the dataset rules), which need a rerun with the switch flipped.
 """
 
 import sys
@@ -23,7 +25,7 @@ from multihop.evaluation.splits import SPLITS, split_cases
 from multihop.files import read_json, read_table
 from multihop.report.findings import findings
 from multihop.report.stages import split_stages
-from multihop.report.tables import patchscopes_panels
+from multihop.report.tables import first_layer_shares, patchscopes_panels, pooled, projection
 from multihop.scripting import groups_by_split
 
 SHOWN = ["claim", "split", "reached", "value", "ci_low", "ci_high", "holds"]
@@ -52,8 +54,8 @@ def main(results: Path, model: str) -> None:
         for split in SPLITS:
             own = dict(tables[split])
             if settings["patchscopes_reading"] != analyses["patchscopes_reading"]:
-                reading = settings["patchscopes_reading"]
-                own["patchscopes"] = reread(own["patchscopes"], studied[split], reading, evaluation)
+                patterns = settings["patchscopes_reading"]  # (not `reading`: the stage reading)
+                own["patchscopes"] = reread(own["patchscopes"], studied[split], patterns, evaluation)
             stages[split] = split_stages(studied[split], counts, own, settings, analyses["seed"])
         return findings(stages, layers, groups=groups, reading=reading)[SHOWN]
 
@@ -75,6 +77,30 @@ def main(results: Path, model: str) -> None:
         for panel in deduped:
             diff = (deduped[panel] - every[panel]).abs()
             print(f"{panel}: largest cell difference {diff.max().max():.3f}, mean {diff.stack().mean():.3f}")
+
+    print("\n## analyses.projection_mean: first, the projection table's mean layer (where it changes)")
+    projections = {split: tables[split]["projection"] for split in SPLITS}
+    every, first = projection(projections, "every"), projection(projections, "first")
+    both = every.rename(columns={"mean_layer": "every"}).assign(first=first["mean_layer"])
+    changed = both["every"].fillna(-1) != both["first"].fillna(-1)
+    print(both[changed][["split", "sublayer", "token", "cases", "every", "first"]].round(2).to_string(index=False))
+
+    print("\n## analyses.first_layers: per_split, the first-layer line plot")
+    stages = {split: pd.read_csv(results / model / split / "stages.csv") for split in SPLITS}
+    for name, lines in {"pooled": pooled(stages), "per_split": stages}.items():
+        shares = first_layer_shares(lines, layers)
+        for (line, event), own in shares.groupby(["split", "event"], sort=False):
+            peak = own.loc[own["percent"].idxmax()]
+            print(
+                f"{name}, {line}, {event}: {own['percent'].sum():.0f}% of its cases reach it; "
+                f"the peak {peak['percent']:.0f}% at layer {peak['layer']}"
+            )
+
+    print("\n## analyses.knockout_relation: last_word, prompts.relation_shortcut: phrase (P272, P1441)")
+    for split in SPLITS:
+        own = studied[split][studied[split]["order"] < counts["knockout"]]
+        r1, r2 = (own[slot].isin(["P272", "P1441"]) for slot in ("r1", "r2"))
+        print(f"{split}: of its {len(own)} knockout cases, {r1.sum()} with r1 and {r2.sum()} with r2 = P272 or P1441")
 
     print("\n## evaluation.one_character: any, the evaluation judged again")
     dataset = read_table(results / "dataset" / "two_hop.csv")

@@ -18,6 +18,7 @@ if config["dataset"]["source"] == "file":
             code=code_digest("scripts/import_dataset.py"),
             relations=config["relations"],
             capitalize=config["prompts"]["capitalize"],
+            shortcut=config["prompts"]["relation_shortcut"],
         script:
             "../scripts/import_dataset.py"
 
@@ -69,6 +70,8 @@ else:
             code=code_digest("scripts/build_dataset.py"),
             relations=config["relations"],
             capitalize=config["prompts"]["capitalize"],
+            shortcut=config["prompts"]["relation_shortcut"],
             selection=config["dataset"],
+            entity_types=config["entity_types"],
         script:
             "../scripts/build_dataset.py"

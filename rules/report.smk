@@ -22,6 +22,7 @@ rule plot_stages:
     localrule: True
     params:
         code=code_digest("scripts/plot_stages.py"),
+        first_layers=config["analyses"]["first_layers"],
     script:
         "../scripts/plot_stages.py"
 

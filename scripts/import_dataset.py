@@ -10,7 +10,8 @@ from multihop.scripting import run
 
 def main(snakemake):
     table = read_chain_file(snakemake.input.chains)
-    chains, dropped, disagreements = import_chains(table, snakemake.params.relations, snakemake.params.capitalize)
+    params = snakemake.params
+    chains, dropped, disagreements = import_chains(table, params.relations, params.capitalize, params.shortcut)
     for reason, rows in dropped[dropped["rows"] > 0].itertuples(index=False):
         logging.warning("%d rows left out: %s", rows, reason)
     if len(disagreements):

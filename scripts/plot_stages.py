@@ -5,7 +5,7 @@ import pandas as pd
 from multihop.files import read_json
 from multihop.report.figures import first_layer_lines, save, stage_boxplot
 from multihop.report.stages import studied_for
-from multihop.report.tables import chance_medians, first_layer_shares, stage_rows, studied_counts
+from multihop.report.tables import chance_medians, first_layer_shares, pooled, stage_rows, studied_counts
 from multihop.scripting import by_split, run
 
 
@@ -22,8 +22,10 @@ def main(snakemake):
         stage_rows(stages, never), counts, model["layers"], title, studied=studied_counts(stages), chance=chance
     )
     save(figure, out.stages, out.stages_pdf)
-    shares = first_layer_shares(stages, model["layers"])
-    decoded = {split: len(studied_for(table, "first_hop_resolved")) for split, table in stages.items()}  # Patchscopes'
+    # the study pools the splits' cases in this plot (analyses.first_layers: pooled); per_split draws a line each
+    lines = pooled(stages) if snakemake.params.first_layers == "pooled" else stages
+    shares = first_layer_shares(lines, model["layers"])
+    decoded = {label: len(studied_for(table, "first_hop_resolved")) for label, table in lines.items()}  # Patchscopes'
     figure = first_layer_lines(shares, decoded, model["layers"], f"{name}: first layer decoding the entity")
     save(figure, out.first_layers, out.first_layers_pdf)
 

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
+from multihop import api
 from multihop.analyses import runner
 from multihop.analyses.cases import load_cases, locate_all
 from multihop.analyses.catalog import CATALOG, CONTROLS, STAGE_ANALYSES, case_counts
@@ -55,8 +56,9 @@ def test_positions_of_e1_and_the_relation_phrases(dataset, style):
         assert upto(case, case.r1_end).endswith(row.r1_template.split("{}")[0].rstrip())
         assert upto(case, case.r2_end).endswith(PREFIX + row.r2_template.split("{}")[0].rstrip())
         # the relation nouns, which knockout blocks by default: "performer", "citizenship", "spouse"
-        assert upto(case, case.r1_noun).endswith(row.r1_template.split("{}")[0].removesuffix(" of ").split()[-1])
-        assert upto(case, case.r2_noun).endswith(row.r2_template.split("{}")[0].removesuffix(" of ").split()[-1])
+        assert upto(case, case.r1_noun).endswith(row.r1_template.split(" ")[-3])  # the authors' rule
+        assert upto(case, case.r2_noun).endswith(row.r2_template.split(" ")[-3])
+        assert upto(case, case.r1_word).endswith(row.r1_template.split("{}")[0].removesuffix(" of ").split()[-1])
         assert case.r2_noun <= case.r2_end and case.r1_noun <= case.r1_end
         assert case.r2_end < case.r1_end < case.t1 < case.t2 == len(case.ids) - 1
 
@@ -217,6 +219,30 @@ def test_knockout_blocks_the_relation_noun_or_the_phrase_end(dataset):
     assert blocked_position(case, "r1", "noun") == case.r1_noun != case.r1_end
     assert blocked_position(case, "r1", "phrase_end") == case.r1_end
     assert blocked_position(case, "r2", "noun") == case.r2_noun < case.r2_end
+
+
+def test_knockout_blocks_that_in_the_company_that_produced_as_the_authors_or_produced_as_ours():
+    """The authors' relation word is `template.split(" ")[-3]`: "that" for P272 and P1441."""
+    tokenizer = tiny.tokenizer()
+    model = api.Model("tiny", None, tokenizer, PREFIX)
+    case = api.make_case(
+        model,
+        e1=("Q44578", "Titanic"),
+        r1=("P272", "the company that produced {}"),
+        e2=("Q130232", "Lightstorm"),
+        r2=("P1441", "the work that features {}"),
+        e3=("Q1", "Avatar"),
+    )
+    assert case.text == PREFIX + "the work that features the company that produced Titanic is"
+
+    def blocked(target, rule):
+        return tokenizer.decode(case.ids[: blocked_position(case, target, rule) + 1]).split(". ")[-1]
+
+    assert blocked("r1", "noun") == "the work that features the company that"
+    assert blocked("r1", "last_word") == "the work that features the company that produced"
+    assert blocked("r2", "noun") == "the work that"
+    assert blocked("r2", "last_word") == "the work that features"
+    assert blocked("r2", "phrase_end") == "the work that features"
 
 
 def test_noise_of_the_back_patchs_size_seeded_per_cell():

@@ -9,6 +9,7 @@ from multihop.dataset.chains import (
     dataset_rules,
     dataset_stats,
     e1_offset,
+    entity_rules,
     prompts,
     relation_phrase,
     require_chains,
@@ -34,9 +35,13 @@ def test_prompts_follow_the_study():
 
 
 def test_relation_phrase_and_e1_offset_for_templates_without_of():
+    """The authors cut four characters off the phrase (`[:-4]`), "...produ" where no " of" ends it."""
+    assert relation_phrase("the spouse of {}", "the company that produced {}") == "the spouse of the company that produ"
     assert (
-        relation_phrase("the spouse of {}", "the company that produced {}") == "the spouse of the company that produced"
+        relation_phrase("the spouse of {}", "the company that produced {}", "phrase")
+        == "the spouse of the company that produced"
     )
+    assert relation_phrase("the spouse of {}", "the performer of {}", "phrase") == "the spouse of the performer"
     r1, r2 = "the work that features {}", "the author of {}"
     composed = prompts("Sherlock Holmes", "x", r1, r2)["composition"]
     assert composed[e1_offset(r1, r2) :].startswith("Sherlock Holmes")
@@ -161,3 +166,27 @@ def test_rules_that_keep_no_chain_are_a_plain_error(tiny_dump, config):
     assert kept.empty  # each tiny chain has an entity without an alias (Yoko Ono, London, Japan or Imagine)
     with pytest.raises(UserError, match=r"the dataset's rules keep no chain \(with an alias for e1, e2 and e3"):
         require_chains(kept, entities, facts, after=funnel[1:])
+
+
+def test_unlabelled_items_are_named_by_their_qid_as_the_authors_or_dropped(tiny_dump, config):
+    tiny_dump.write_text(tiny_dump.read_text().replace('"Yoko Ono"@en', '"Yoko Ono"@fr'))
+    entities, facts = extract_from_dump(tiny_dump, config["entity_types"], list(config["relations"]))
+    types = config["entity_types"]
+    named = entity_rules(entities, config["dataset"], types)
+    assert config["dataset"]["unlabelled"] == "id" and named.set_index("qid").loc["Q117012", "label"] == "Q117012"
+    chains = build_chains(named, facts, config["relations"])
+    assert "the country of citizenship of the spouse of Q117012 is" in set(chains["source_prompt"])
+    dropped = entity_rules(entities, {**config["dataset"], "unlabelled": "drop"}, types)
+    assert "Q117012" not in set(dropped["qid"])
+    left = build_chains(dropped, facts, config["relations"])
+    assert not left.empty and not left[["e1", "e2", "e3"]].isin(["Q117012"]).any().any()
+
+
+def test_an_item_in_several_classes_is_typed_by_the_first_its_source_lists_or_by_the_configs_order():
+    entities = pd.DataFrame(
+        {"qid": ["Q1"], "label": ["Yoko Ono"], "type": ["literary character"], "classes": ["Q3658341|Q5"]}
+    )
+    types = {"Q5": "human", "Q3658341": "literary character"}
+    rules = {"unlabelled": "id", "entity_type": "source_order"}
+    assert entity_rules(entities, rules, types).loc[0, "type"] == "literary character"  # the table's, the source's
+    assert entity_rules(entities, {**rules, "entity_type": "config_order"}, types).loc[0, "type"] == "human"

@@ -2,7 +2,7 @@
 
 import copy
 
-from multihop.report.choices import STUDY, choices, chosen, summary
+from multihop.report.choices import DATASET_RULES, STUDY, choices, chosen, summary
 
 
 def test_the_default_config_follows_the_study_but_for_the_default_models_prefix(config):
@@ -39,7 +39,9 @@ def test_the_dataset_rules_do_not_apply_to_chains_from_a_file(config):
     table = choices(chosen(released, "gemma3-270m")).set_index("setting")
     assert table.loc["dataset.selection", "value"].startswith("all (not applied")
     assert table.loc["dataset.aliases", "value"].startswith("required (not applied")
-    assert table["follows_study"].isna().sum() == 4 + 3 and summary(table.reset_index()) == "the study's"
+    assert (
+        table["follows_study"].isna().sum() == len(DATASET_RULES) + 3 and summary(table.reset_index()) == "the study's"
+    )
 
 
 def test_a_run_in_bfloat16_or_on_a_sample_of_the_splits_is_named(config):

@@ -15,7 +15,16 @@ from multihop.report.findings import MINORITY_YES, findings
 from multihop.report.pages import write_html_table
 from multihop.report.stages import COLUMNS
 from multihop.report.stats import clustered, clustered_difference, clustered_share, connected_groups, estimate
-from multihop.report.tables import backpatching, first_layer_shares, projection, rate_grid, relative_depth, stage_rows
+from multihop.report.tables import (
+    POOLED,
+    backpatching,
+    first_layer_shares,
+    pooled,
+    projection,
+    rate_grid,
+    relative_depth,
+    stage_rows,
+)
 from multihop.report.verdicts import MIN_GROUPS, cases_needed, judge, verdict
 
 
@@ -240,6 +249,12 @@ def test_stage_rows_and_first_layer_shares():
     # a split's percents sum to the share of its cases where the event happens at all
     assert shares["incorrect", "e2 decoded from t1"].sum() == pytest.approx(200 / 3)
     assert shares["incorrect", "e3 decoded from t2"].sum() == 0
+    # the study pools the splits: one line over all the cases
+    both = first_layer_shares(pooled(STAGES), num_layers=20).set_index(["split", "event", "layer"])["percent"]
+    cases = sum(len(table) for table in STAGES.values())
+    assert set(both.index.get_level_values("split")) == {POOLED}
+    assert both[POOLED, "e2 decoded from t1", 3] == pytest.approx(100 / cases)
+    assert both[POOLED, "e3 decoded from t2"].sum() == pytest.approx(100 * 2 / cases)  # per split: 100 and 0
 
 
 def test_rate_grid_is_target_by_source_and_blank_where_nothing_ran():
@@ -275,9 +290,12 @@ def test_projection_table():
     ]
     table = pd.DataFrame(rows, columns=["id", "sublayer", "layer", "e2_rank", "e3_rank", "prediction_rank"])
     got = projection({"correct": table}).set_index(["sublayer", "token"])
-    assert got.loc[("mlp", "prediction"), ["n", "cases", "share", "mean_first_layer"]].tolist() == [2, 2, 1.0, 5.0]
-    assert got.loc[("mlp", "e2"), ["cases", "mean_first_layer"]].tolist() == [1, 3.0]
-    assert got.loc[("attention", "e3"), "cases"] == 0 and np.isnan(got.loc[("attention", "e3"), "mean_first_layer"])
+    assert got.loc[("mlp", "prediction"), ["n", "cases", "share", "mean_layer"]].tolist() == [2, 2, 1.0, 5.0]
+    assert got.loc[("attention", "e3"), "cases"] == 0 and np.isnan(got.loc[("attention", "e3"), "mean_layer"])
+    # the study's mean is over every layer where e2 ranks first (a: 3 and 5), ours over each case's first
+    assert got.loc[("mlp", "e2"), ["cases", "mean_layer"]].tolist() == [1, 4.0]
+    first = projection({"correct": table}, mean="first").set_index(["sublayer", "token"])
+    assert first.loc[("mlp", "e2"), ["cases", "mean_layer"]].tolist() == [1, 3.0]
 
 
 CASES = 24  # enough groups for a verdict (MIN_GROUPS), each case alone

@@ -36,12 +36,32 @@ def test_items_must_be_listed_together(tiny_dump, config):
         extract(tiny_dump, config)
 
 
-def test_untyped_or_unlabelled_items_drop_with_their_facts(tiny_dump, config):
-    text = tiny_dump.read_text().replace('"Yoko Ono"@en', '"Yoko Ono"@fr')
-    tiny_dump.write_text(text)
+YOKO_TYPE = "<http://www.wikidata.org/entity/Q117012> <http://www.wikidata.org/prop/direct/P31>"
+
+
+def test_untyped_items_drop_with_their_facts(tiny_dump, config):
+    lines = [line for line in tiny_dump.read_text().splitlines() if not line.startswith(YOKO_TYPE)]
+    tiny_dump.write_text("\n".join(lines) + "\n")
     entities, facts = extract(tiny_dump, config)
     assert "Q117012" not in set(entities["qid"])
     assert not (facts == "Q117012").any().any()
+
+
+def test_unlabelled_items_stay_with_an_empty_label(tiny_dump, config):
+    """The dataset's rules name them by their QID, as the authors' label service, or drop them."""
+    text = tiny_dump.read_text().replace('"Yoko Ono"@en', '"Yoko Ono"@fr')
+    tiny_dump.write_text(text)
+    entities, facts = extract(tiny_dump, config)
+    assert entities.set_index("qid").loc["Q117012", "label"] == ""
+    assert ("Q1203", "P26", "Q117012") in set(facts.itertuples(index=False, name=None))
+
+
+def test_an_items_type_is_its_first_study_class_as_the_dump_lists_them(tiny_dump, config):
+    """As the authors' first row per item; the classes column keeps the dump's order."""
+    character = f"{YOKO_TYPE} <http://www.wikidata.org/entity/Q3658341> ."
+    tiny_dump.write_text(tiny_dump.read_text().replace(YOKO_TYPE, character + "\n" + YOKO_TYPE, 1))
+    yoko = extract(tiny_dump, config)[0].set_index("qid").loc["Q117012"]
+    assert yoko["type"] == "literary character" and yoko["classes"] == "Q3658341|Q5"
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,7 @@ def last_token_index(tokenizer, text: str, start: int, end: int) -> int:
     return covering[-1]
 
 
-TOKEN_POSITIONS = ["t1", "t2", "r1_end", "r2_end", "r1_noun", "r2_noun"]
+TOKEN_POSITIONS = ["t1", "t2", "r1_end", "r2_end", "r1_noun", "r2_noun", "r1_word", "r2_word"]
 POSITION_COLUMNS = ["id", *TOKEN_POSITIONS, "skipped"]
 
 
@@ -52,8 +52,10 @@ class Case:
     t2: int  # last token of the prompt
     r1_end: int  # last token of the r1 phrase ("the performer of")
     r2_end: int  # last token of the r2 phrase ("the spouse of")
-    r1_noun: int  # last token of the r1 relation noun ("performer")
-    r2_noun: int  # last token of the r2 relation noun ("spouse")
+    r1_noun: int  # last token of the r1 relation noun as the study finds it ("performer"; see `_noun`)
+    r2_noun: int  # last token of the r2 relation noun as the study finds it ("spouse")
+    r1_word: int  # last token of the r1 phrase's last word but a final "of" ("performer"; see `_last_word`)
+    r2_word: int  # the same for r2
     names: dict  # "e1"/"e2"/"e3" -> label and aliases
 
 
@@ -62,12 +64,26 @@ def _phrase(template: str) -> str:
     return template[: template.index("{}")].rstrip()
 
 
+def _word_span(phrase: str, index: int) -> tuple[int, int]:
+    """Where word `index` of a phrase is (words split on spaces, negative from the end)."""
+    words = phrase.split(" ")
+    i = index % len(words)
+    start = sum(len(word) + 1 for word in words[:i])
+    return start, start + len(words[i])
+
+
 def _noun(phrase: str) -> tuple[int, int]:
-    """Where the relation noun is in a phrase: the last word before a final "of" ("citizenship" in
-    "the country of citizenship of"), else the last word ("produced" in "the company that produced")."""
-    words = phrase.removesuffix(" of") if phrase.endswith(" of") else phrase
-    start = words.rfind(" ") + 1
-    return start, len(words)
+    """The relation noun as the study finds it: the authors' `template.split(" ")[-3]`
+    (utils.py, last_relation_word), the phrase's word before its last ("performer" in "the
+    performer of", "citizenship" in "the country of citizenship of"; "that" in "the company that
+    produced" and "the work that features")."""
+    return _word_span(phrase, -2)
+
+
+def _last_word(phrase: str) -> tuple[int, int]:
+    """Ours: the phrase's last word but a final "of" ("performer"; "produced" in "the company
+    that produced")."""
+    return _word_span(phrase.removesuffix(" of"), -1)
 
 
 def locate(tokenizer, row, prefix: str) -> dict:
@@ -77,14 +93,14 @@ def locate(tokenizer, row, prefix: str) -> dict:
     e1 = start + e1_offset(row["r1_template"], row["r2_template"])
     r1 = start + row["r2_template"].index("{}")
     r1_phrase, r2_phrase = _phrase(row["r1_template"]), _phrase(row["r2_template"])
-    (r1_noun, r1_noun_end), (r2_noun, r2_noun_end) = _noun(r1_phrase), _noun(r2_phrase)
     spans = {
         "t1": (e1, e1 + len(row["e1_label"])),
         "r1_end": (r1, r1 + len(r1_phrase)),
         "r2_end": (start, start + len(r2_phrase)),
-        "r1_noun": (r1 + r1_noun, r1 + r1_noun_end),
-        "r2_noun": (start + r2_noun, start + r2_noun_end),
     }
+    for name, word in (("noun", _noun), ("word", _last_word)):
+        (a1, b1), (a2, b2) = word(r1_phrase), word(r2_phrase)
+        spans[f"r1_{name}"], spans[f"r2_{name}"] = (r1 + a1, r1 + b1), (start + a2, start + b2)
     found = {"id": row["id"], "t2": len(offsets(tokenizer, text)[0]) - 1, "skipped": ""}
     try:
         if text[slice(*spans["t1"])].casefold() != row["e1_label"].casefold():

@@ -211,7 +211,12 @@ CATALOG = {
                 ),
             ),
             figure=Product(f"{FIGURES}:projection_figure", "projection"),
-            table=Product(f"{TABLES}:projection_table", "projection_table", "sublayer projection at t2"),
+            table=Product(
+                f"{TABLES}:projection_table",
+                "projection_table",
+                "sublayer projection at t2",
+                reads=("projection_mean",),
+            ),
         ),
         Analysis(
             "knockout",

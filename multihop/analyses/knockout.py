@@ -12,12 +12,17 @@ def window(layer: int, k: int, num_layers: int) -> tuple[int, ...]:
     return tuple(range(max(0, layer - k), min(num_layers, layer + k + 1)))
 
 
+# analyses.knockout_relation -> the Case position of r1 and r2 it blocks (multihop.analyses.cases)
+RELATION_POSITIONS = {"noun": "noun", "last_word": "word", "phrase_end": "end"}
+
+
 def blocked_position(case, target: str, relation_token: str) -> int:
     """The token a target names: the last of e1; for r1 and r2 the last token of their relation
-    noun ("performer", the study's), or of their whole phrase ("of", with `phrase_end`)."""
+    noun as the study finds it (`noun`: "performer"; "that" in "the company that produced"), of
+    their last word but a final "of" (`last_word`: "produced"), or of their phrase (`phrase_end`: "of")."""
     if target == "e1":
         return case.t1
-    return getattr(case, f"{target}_{'end' if relation_token == 'phrase_end' else 'noun'}")
+    return getattr(case, f"{target}_{RELATION_POSITIONS[relation_token]}")
 
 
 def run(context, case) -> pd.DataFrame:

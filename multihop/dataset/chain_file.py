@@ -50,10 +50,11 @@ def read_chain_file(path) -> pd.DataFrame:
     raise UserError(f"chain file {path}: use a .csv or .parquet file")
 
 
-def import_chains(table: pd.DataFrame, relations: dict, capitalize=False):
+def import_chains(table: pd.DataFrame, relations: dict, capitalize=False, shortcut="cut"):
     """`(chains, dropped, disagreements)`: the usable rows as this project's dataset, sorted by
     id; per reason, how many rows could not be used; and the rows whose own `source_prompt`
-    differs from the prompt recomputed from their templates (the first letter's case aside)."""
+    differs from the prompt recomputed from their templates (the first letter's case aside).
+    `capitalize`, `shortcut`: see `chains.prompts`."""
     table = table.drop(columns=[c for c in table.columns if str(c).startswith("Unnamed:")])
     table = table.rename(columns={s: p for s, p in STUDY_NAMES.items() if s in table and p not in table})
     missing = [column for column in REQUIRED if column not in table]
@@ -95,7 +96,8 @@ def import_chains(table: pd.DataFrame, relations: dict, capitalize=False):
             for names, label in zip(chains[f"{slot}_aliases"], chains[f"{slot}_label"], strict=True)
         ]
     texts = [
-        prompts(row.e1_label, row.e2_label, row.r1_template, row.r2_template, capitalize) for row in chains.itertuples()
+        prompts(row.e1_label, row.e2_label, row.r1_template, row.r2_template, capitalize=capitalize, shortcut=shortcut)
+        for row in chains.itertuples()
     ]
     own = chains["source_prompt"].astype(str) if "source_prompt" in chains else None
     for kind, column in PROMPT_COLUMNS.items():

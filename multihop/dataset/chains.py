@@ -34,20 +34,26 @@ def chain_id(e1, r1, e2, r2, e3) -> str:
     return "c" + hashlib.sha1(f"{e1}|{r1}|{e2}|{r2}|{e3}".encode()).hexdigest()[:12]
 
 
-def relation_phrase(r2_template: str, r1_template: str) -> str:
-    """The composed phrase without e1: 'the spouse of the performer' (a trailing ' of' dropped)."""
-    phrase = r2_template.format(r1_template.format("")).strip()
+def relation_phrase(r2_template: str, r1_template: str, shortcut: str = "cut") -> str:
+    """The composed phrase without e1, 'the spouse of the performer': the study's (`cut`,
+    evaluate_dataset.py 42, `r2_template.format(r1_template.format(''))[:-4]`) cuts its last four
+    characters, meant for " of ", so "the spouse of the company that produced " becomes "the
+    spouse of the company that produ"; ours (`phrase`) drops a trailing " of" only."""
+    phrase = r2_template.format(r1_template.format(""))
+    if shortcut == "cut":
+        return phrase[:-4]
+    phrase = phrase.strip()
     return phrase[: -len(" of")] if phrase.endswith(" of") else phrase
 
 
-def prompts(e1_label, e2_label, r1_template, r2_template, capitalize=False) -> dict[str, str]:
-    """The five prompts of one chain, keyed by prompt kind."""
+def prompts(e1_label, e2_label, r1_template, r2_template, *, capitalize=False, shortcut="cut") -> dict[str, str]:
+    """The five prompts of one chain, keyed by prompt kind (`shortcut`: see `relation_phrase`)."""
     texts = {
         "first_hop": r1_template.format(e1_label) + " is",
         "second_hop": r2_template.format(e2_label) + " is",
         "composition": r2_template.format(r1_template.format(e1_label)) + " is",
         "entity_shortcut": r2_template.format(e1_label) + " is",
-        "relation_shortcut": relation_phrase(r2_template, r1_template),
+        "relation_shortcut": relation_phrase(r2_template, r1_template, shortcut),
     }
     if capitalize:
         texts = {kind: text[:1].upper() + text[1:] for kind, text in texts.items()}
@@ -75,12 +81,17 @@ def require_chains(chains: pd.DataFrame, entities: pd.DataFrame, facts: pd.DataF
     return chains
 
 
-def build_chains(entities: pd.DataFrame, facts: pd.DataFrame, relations: dict, capitalize=False) -> pd.DataFrame:
+def build_chains(
+    entities: pd.DataFrame, facts: pd.DataFrame, relations: dict, capitalize=False, shortcut="cut"
+) -> pd.DataFrame:
     """Every chain of two facts sharing a bridge entity, three distinct items, relations from config.
 
-    `relations` maps PID -> {"label": ..., "template": "the spouse of {}"}.
+    `relations` maps PID -> {"label": ..., "template": "the spouse of {}"}; facts between items of
+    `entities` only.
     """
-    facts = facts[facts["relation"].isin(list(relations))].drop_duplicates()
+    known = set(entities["qid"])
+    facts = facts[facts["relation"].isin(list(relations)) & facts["subject"].isin(known) & facts["object"].isin(known)]
+    facts = facts.drop_duplicates()
     hop1 = facts.rename(columns={"subject": "e1", "relation": "r1", "object": "e2"})
     hop2 = facts.rename(columns={"subject": "e2", "relation": "r2", "object": "e3"})
     chains = hop1.merge(hop2, on="e2")
@@ -95,13 +106,34 @@ def build_chains(entities: pd.DataFrame, facts: pd.DataFrame, relations: dict, c
         chains[f"{slot}_template"] = chains[slot].map(lambda pid: relations[pid]["template"])
 
     texts = [
-        prompts(row.e1_label, row.e2_label, row.r1_template, row.r2_template, capitalize) for row in chains.itertuples()
+        prompts(row.e1_label, row.e2_label, row.r1_template, row.r2_template, capitalize=capitalize, shortcut=shortcut)
+        for row in chains.itertuples()
     ]
     for kind, column in PROMPT_COLUMNS.items():
         chains[column] = [t[kind] for t in texts]
     chains["id"] = [chain_id(*key) for key in chains[["e1", "r1", "e2", "r2", "e3"]].itertuples(index=False)]
     chains = chains.drop_duplicates("id")
     return chains[DATASET_COLUMNS].sort_values("id").reset_index(drop=True)
+
+
+def entity_rules(entities: pd.DataFrame, rules: dict, entity_types: dict) -> pd.DataFrame:
+    """The entity table as the dataset's rules name and type its items (`rules`: the config's
+    `dataset` section).
+
+    `unlabelled`: an item without an English label is named by its QID, as the authors' label
+    service answers (`id`, the study's: create_dataset.py, get_labels, "[AUTO_LANGUAGE],en"), or
+    left out with its facts (`drop`, ours). `entity_type`: an item in several classes of the study
+    is typed by the first its source lists, as the authors' first row (`source_order`, the study's:
+    the table's `type`), or by the first in `entity_types`' order (`config_order`, ours)."""
+    unlabelled = entities["label"] == ""
+    if rules["unlabelled"] == "drop":
+        entities = entities[~unlabelled]
+    else:
+        entities = entities.assign(label=entities["label"].mask(unlabelled, entities["qid"]))
+    if rules["entity_type"] == "config_order":
+        first = [next(c for c in entity_types if c in classes.split("|")) for classes in entities["classes"]]
+        entities = entities.assign(type=[entity_types[c] for c in first])
+    return entities.reset_index(drop=True)
 
 
 def dataset_stats(entities: pd.DataFrame, facts: pd.DataFrame, chains: pd.DataFrame, funnel=()) -> pd.DataFrame:

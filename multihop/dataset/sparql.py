@@ -196,15 +196,15 @@ def extract_from_endpoint(
         )
     qids = sorted({f[0] for f in facts} | {f[2] for f in facts}, key=lambda q: int(q[1:]))
     found = {
-        q: {"classes": set(), "label": "", "aliases": set(), "sitelinks": None, "articles": 0, "statements": 0}
+        q: {"classes": [], "label": "", "aliases": set(), "sitelinks": None, "articles": 0, "statements": 0}
         for q in qids
     }
     for start in range(0, len(qids), batch_size):
         answers = {
             name: client.select(q) for name, q in entity_queries(qids[start : start + batch_size], class_ids).items()
         }
-        for r in answers["class"]:
-            found[_qid(r["item"])]["classes"].add(_qid(r["class"]))
+        for r in answers["class"]:  # in the endpoint's order: an item's first row names its type
+            found[_qid(r["item"])]["classes"].append(_qid(r["class"]))
         for r in answers["label"]:
             found[_qid(r["item"])]["label"] = r["label"]
         for r in answers["alias"]:
@@ -272,7 +272,7 @@ def verify_tables(client: SparqlClient, entities, facts, classes, batch_size=200
         for r in client.select(queries["class"]):
             their_classes.setdefault(_qid(r["item"]), set()).add(_qid(r["class"]))
         for qid, label, ours in batch:
-            if labels.get(qid) != label:
+            if labels.get(qid, "") != label:
                 found["label"].append((qid, label, labels.get(qid, "")))
             theirs = their_classes.get(qid, set())
             if not set(ours.split("|")) <= theirs:

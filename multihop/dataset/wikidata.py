@@ -1,6 +1,8 @@
 """Wikidata facts as two tables, `entities` and `facts`, from a truthy dump (or see `sparql.py`).
 
-Both sources end in `normalize`, so the same facts give the same tables byte for byte.
+Both sources end in `normalize`, so the same facts give the same tables byte for byte, but for the
+order in which each lists an item's classes (the dump's lines, the endpoint's rows), whose first is
+the type of an item in several (the study's rule: `normalize`).
 """
 
 from dataclasses import dataclass, field
@@ -32,7 +34,7 @@ class Item:
     """What one item's block of the dump says, as far as the study cares."""
 
     qid: str
-    classes: set = field(default_factory=set)
+    classes: list = field(default_factory=list)  # study classes, in the order the dump lists them
     label: str = ""
     aliases: set = field(default_factory=set)
     sitelinks: int | None = None
@@ -108,8 +110,8 @@ def extract_from_dump(path, classes, relations, *, max_bad_lines=0, on_bad_line=
         if predicate.startswith(direct_prefix):
             current.statements.add((predicate, obj))
         if predicate == type_token:
-            if obj in class_tokens:
-                current.classes.add(item_id(obj))
+            if obj in class_tokens and item_id(obj) not in current.classes:
+                current.classes.append(item_id(obj))
         elif predicate in relation_tokens:
             target = item_id(obj)
             if target is not None:
@@ -138,8 +140,7 @@ def extract_from_dump(path, classes, relations, *, max_bad_lines=0, on_bad_line=
     members = {c: [i.qid for i in kept if c in i.classes] for c in classes}
     ranks = class_ranks(members, counts)
     entities = [
-        (i.qid, i.label, sorted(i.aliases), sorted(i.classes), i.popularity, counts[i.qid], ranks.get(i.qid, {}))
-        for i in kept
+        (i.qid, i.label, sorted(i.aliases), i.classes, i.popularity, counts[i.qid], ranks.get(i.qid, {})) for i in kept
     ]
     facts = [fact for item in kept for fact in item.facts]
     return normalize(entities, facts, classes)
@@ -163,14 +164,18 @@ def normalize(entities, facts, classes):
     """Turn raw (qid, label, aliases, classes, popularity, statements, class ranks) rows and (s, pid, o)
     facts into tables.
 
-    `classes` maps class QID -> type name; its order decides an item's type when it has several.
-    Keeps labelled, typed items and the facts between them, and only items that occur in a fact.
+    `classes` maps class QID -> type name. An item's classes of the study keep the order its source
+    lists them in, and the first names its `type`, as the authors' first row per item
+    (create_dataset.py, add_all_entity_types: `drop_duplicates(subset=["entity"])`); the dataset's
+    rules may type it by the config's order instead (`chains.entity_rules`). Keeps typed items
+    (with or without an English label: `label` is then empty) and the facts between them, and only
+    items that occur in a fact.
     """
     order = list(classes)
     rows = []
     for qid, label, aliases, item_classes, popularity, statements, ranks in entities:
-        matching = [c for c in order if c in set(item_classes)]
-        if not label or not matching:
+        matching = [c for c in dict.fromkeys(item_classes) if c in classes]
+        if not matching:
             continue
         rows.append(
             {

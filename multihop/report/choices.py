@@ -25,7 +25,14 @@ STUDY = {
     "dataset.bridges_per_type": Setting(2000, "bridge entities per class (the authors' --entities-per-type)"),
     "dataset.chains_per_bridge": Setting(100, "chains per bridge entity at most (the authors' LIMIT 100)"),
     "dataset.aliases": Setting("required", "chains with no English alias for e1, e2 or e3 dropped (optional: kept)"),
+    "dataset.unlabelled": Setting("id", "an item without an English label is named by its QID (drop: left out)"),
+    "dataset.entity_type": Setting(
+        "source_order", "an item in several classes takes the first its source lists (config_order: entity_types')"
+    ),
     "prompts.capitalize": Setting(False, "prompts as the templates write them, lower-case"),
+    "prompts.relation_shortcut": Setting(
+        "cut", 'the relation shortcut cuts 4 characters off the phrase ("...that produ"; phrase: drops " of")'
+    ),
     "evaluation.match": Setting("substring", "an answer counts when a name occurs anywhere in it (word: whole words)"),
     "evaluation.one_character": Setting(
         "alias", "one-character aliases never count, a one-character label does (any: none)"
@@ -56,7 +63,11 @@ STUDY = {
         "tokenizer", "names also with a leading space, unless that is a bare token (LLaMA 2)"
     ),
     "analyses.knockout_window": Setting(3, "knockout blocks layers [l-k, l+k]"),
-    "analyses.knockout_relation": Setting("noun", "knockout blocks the relation noun (phrase_end: its last token)"),
+    "analyses.knockout_relation": Setting(
+        "noun",
+        'knockout blocks the relation noun, the template\'s split(" ")[-3] ("that" in "the company that produced"; '
+        'last_word: "produced"; phrase_end: "of")',
+    ),
     "analyses.knockout_count": Setting(
         "changed", "a knockout layer matters when the output changes, unless both runs are correct"
     ),
@@ -66,6 +77,10 @@ STUDY = {
         "a stage claim is read from the depths of the cases that reach the stage (share: the share of the studied "
         "cases reaching it in the claim's region)",
     ),
+    "analyses.projection_mean": Setting(
+        "every", "the projection table's mean layer: over every layer a token ranks first (first: each case's first)"
+    ),
+    "analyses.first_layers": Setting("pooled", "the first-layer line plot pools the splits (per_split: a line each)"),
     "model.source": Setting(
         "LLaMA 2 7B, LLaMA 2 13B, LLaMA 3 8B, LLaMA 3 70B",
         "the model (a choice, not a setting of the method; its provenance, where the weights come from)",
@@ -76,7 +91,10 @@ STUDY = {
     "model.dtype": Setting("float32", "the precision the model ran in (the authors' LLaMA 3 70B: its own)"),
 }
 # applied only when the dataset is built from Wikidata, not when it is read from dataset.file
-DATASET_RULES = ("dataset.selection", "dataset.bridges_per_type", "dataset.chains_per_bridge", "dataset.aliases")
+DATASET_RULES = (
+    *("dataset.selection", "dataset.bridges_per_type", "dataset.chains_per_bridge", "dataset.aliases"),
+    *("dataset.unlabelled", "dataset.entity_type"),
+)
 # checkpoints the authors loaded with torch_dtype="auto" (their own precision), not in float32
 OWN_PRECISION = ("meta-llama/Meta-Llama-3-70B",)
 

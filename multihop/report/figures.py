@@ -66,10 +66,6 @@ def _empty(ax, text="no cases") -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="grey")
 
 
-def _split_labels(counts: dict[str, int]) -> dict[str, str]:
-    return {split: f"{split} (n={counts.get(split, 0)})" for split in SPLITS}
-
-
 def stage_boxplot(
     stages: pd.DataFrame, counts: dict[str, int], num_layers: int, title: str, *, studied=None, chance=None
 ):
@@ -122,16 +118,16 @@ def stage_boxplot(
 
 
 def first_layer_lines(shares: pd.DataFrame, counts: dict[str, int], num_layers: int, title: str):
-    """Per event (e2 from t1, e3 from t2): percent of cases by the first layer it happens."""
+    """Per event (e2 from t1, e3 from t2): percent of cases by the first layer it happens, a line
+    per split of `shares`, or one for the splits pooled (tables.POOLED, in grey)."""
     events = list(FIRST_LAYERS.values())
     figure, axes = plt.subplots(1, len(events), figsize=(11, 4), sharey=True)
-    labels = _split_labels(counts)
     for ax, event in zip(axes, events, strict=True):
         own = shares[(shares["event"] == event) & shares["percent"].notna()]
-        for split in SPLITS:
-            line = own[own["split"] == split]
-            if not line.empty:
-                ax.plot(line["layer"], line["percent"], marker="o", color=SPLIT_COLORS[split], label=labels[split])
+        for split in dict.fromkeys(own["split"]):
+            line, color = own[own["split"] == split], SPLIT_COLORS.get(split, "dimgrey")
+            label = f"{split} (n={counts.get(split, 0)})"
+            ax.plot(line["layer"], line["percent"], marker="o", color=color, label=label)
         if own.empty:
             _empty(ax)
         ax.set_title(event)

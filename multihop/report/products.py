@@ -77,7 +77,7 @@ def backpatching_table(inputs: Inputs) -> pd.DataFrame:
 
 
 def projection_table(inputs: Inputs) -> pd.DataFrame:
-    return tables.projection(inputs.tables["projection"])
+    return tables.projection(inputs.tables["projection"], inputs.settings.get("projection_mean", "every"))
 
 
 def controls_table(inputs: Inputs) -> pd.DataFrame:

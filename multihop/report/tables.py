@@ -13,6 +13,7 @@ from multihop.report.stats import clustered_share, group_of
 STAGES = drawn_stages()
 # stages.csv column -> the first-layer event of the study's line plot
 FIRST_LAYERS = {"first_hop_resolved": "e2 decoded from t1", "e3_decoded_t2": "e3 decoded from t2"}
+POOLED = "both splits"  # the label of the splits' cases together
 
 
 def relative_depth(layers, num_layers: int):
@@ -70,6 +71,12 @@ def stage_rows(stages: dict[str, pd.DataFrame], never: int | None = None) -> pd.
     out = out.reindex(columns=["split", "id", "stage", "layer"])
     out["stage"] = out["stage"].map(STAGES)
     return out
+
+
+def pooled(stages: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The splits' stage tables as one, labelled POOLED: the study's first-layer line plot pools
+    the correct and incorrect cases (analyze_results.py, plot_min_entity_description_layers)."""
+    return {POOLED: pd.concat(stages.values(), ignore_index=True)} if stages else {}
 
 
 def first_layer_shares(stages: dict[str, pd.DataFrame], num_layers: int) -> pd.DataFrame:
@@ -147,16 +154,20 @@ def backpatching(stages: dict[str, pd.DataFrame], groups: dict | None = None) ->
 PROJECTED = {"e2_rank": "e2", "e3_rank": "e3", "prediction_rank": "prediction"}
 
 
-def projection(projections: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def projection(projections: dict[str, pd.DataFrame], mean: str = "every") -> pd.DataFrame:
     """Per split, sublayer and token: share of cases where the token ranks first at some layer at
-    t2, and the mean (over those cases) of the first such layer."""
+    t2, and the mean layer at which it does: over every such layer of those cases, as the study
+    (`every`: analyze_results.py, get_sublayer_counts, `explode().mean()`), or over each case's
+    first such layer (`first`, ours)."""
     rows = []
     for split, table in projections.items():
         n = table["id"].nunique()
         for sublayer in ("attention", "mlp"):
             own = table[table["sublayer"] == sublayer]
             for column, token in PROJECTED.items():
-                first = own[own[column] == 1].groupby("id")["layer"].min()
+                top = own[own[column] == 1]
+                first = top.groupby("id")["layer"].min()
+                layers = top["layer"] if mean == "every" else first
                 rows.append(
                     {
                         "split": split,
@@ -165,7 +176,7 @@ def projection(projections: dict[str, pd.DataFrame]) -> pd.DataFrame:
                         "n": n,
                         "cases": len(first),
                         "share": len(first) / n if n else np.nan,
-                        "mean_first_layer": first.mean() if len(first) else np.nan,
+                        "mean_layer": layers.mean() if len(layers) else np.nan,
                     }
                 )
     return pd.DataFrame(rows)
