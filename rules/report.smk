@@ -141,7 +141,6 @@ rule write_landing:
         findings=expand("<results>/{model}/tables/findings.csv", model=MODELS),
         funnels=expand("<results>/{model}/funnel.csv", model=MODELS),
         figures=expand("<results>/{model}/figures/stages.png", model=MODELS),
-        description=f"{workflow.basedir}/report/workflow.rst",
     output:
         LANDING,
     log:
@@ -149,6 +148,11 @@ rule write_landing:
     localrule: True
     params:
         code=code_digest("scripts/write_landing.py"),
+        # the text, not its path, which changes wherever the project is copied (a function,
+        # since the text holds braces)
+        description=lambda wildcards: Path(
+            f"{workflow.basedir}/report/workflow.rst"
+        ).read_text(),
     script:
         "../scripts/write_landing.py"
 

@@ -22,7 +22,7 @@ def main(snakemake):
             inputs.models, inputs.findings, inputs.funnels, inputs.figures, strict=True
         )
     ]
-    page = landing_page(sections=sections, description=Path(inputs.description).read_text())
+    page = landing_page(sections=sections, description=snakemake.params.description)
     with atomic_path(snakemake.output[0]) as tmp:
         tmp.write_text(page)
 
