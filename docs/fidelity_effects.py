@@ -6,7 +6,8 @@ recomputing from the run's stored tables with the switch flipped: no model is lo
 Measured: the Patchscopes reading, the heatmap dedupe, the knockout count, information
 propagation, the stage reading, the projection table's mean layer, the first-layer line plot,
 one-character names (evaluation judged again) and the split cap; counted: the cases whose
-knockout of r1 or r2 and relation shortcut the P272/P1441 rows concern. Not here: the switches
+knockout of r1 or r2 and relation shortcut the P272/P1441 rows concern, and those whose blocked
+token has a later copy in the prompt (the tokenizer loaded). Not here: the switches
 that change what the model is asked (sampling, projection tokens, the knockout's relation word,
 the dataset rules), which need a rerun with the switch flipped.
 """
@@ -17,12 +18,15 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from multihop.analyses.catalog import STAGE_ANALYSES, case_counts
+from multihop.analyses.cases import load_cases
+from multihop.analyses.catalog import KNOCKOUT_TARGETS, STAGE_ANALYSES, case_counts
+from multihop.analyses.knockout import blocked_position
 from multihop.analyses.naming import named_at_colon
 from multihop.evaluation.evaluate import EXPECTED, read_evaluation
 from multihop.evaluation.judging import case_names, entity_names, mentions
 from multihop.evaluation.splits import SPLITS, split_cases
 from multihop.files import read_json, read_table
+from multihop.models.loading import load_tokenizer
 from multihop.report.findings import findings
 from multihop.report.stages import split_stages
 from multihop.report.tables import first_layer_shares, patchscopes_panels, pooled, projection
@@ -101,6 +105,21 @@ def main(results: Path, model: str) -> None:
         own = studied[split][studied[split]["order"] < counts["knockout"]]
         r1, r2 = (own[slot].isin(["P272", "P1441"]) for slot in ("r1", "r2"))
         print(f"{split}: of its {len(own)} knockout cases, {r1.sum()} with r1 and {r2.sum()} with r2 = P272 or P1441")
+
+    print("\n## analyses.knockout_occurrence: located, the knockout cases whose blocked token moves")
+    spec = next(entry for entry in config["models"] if entry["name"] == model)
+    tokenizer = load_tokenizer(spec["source"])
+    for split in SPLITS:
+        own = studied[split][studied[split]["order"] < counts["knockout"]]
+        cases = load_cases(tokenizer, own, spec["prompt_prefix"])
+        for target in KNOCKOUT_TARGETS:
+            moved = [
+                case.id
+                for case in cases
+                if len({blocked_position(case, target, analyses["knockout_relation"], o) for o in ("last", "located")})
+                > 1
+            ]
+            print(f"{split}, {target}: {len(moved)} of {len(cases)} knockout cases block a later copy {moved}")
 
     print("\n## evaluation.one_character: any, the evaluation judged again")
     dataset = read_table(results / "dataset" / "two_hop.csv")

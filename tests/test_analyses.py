@@ -23,6 +23,7 @@ from multihop.report.stages import case_stages, studied_for
 SETTINGS = {"max_new_tokens": 4, "patchscopes_seeds": [0], "knockout_window": 1, "seed": 0}
 SETTINGS |= {"match": "substring", "sampling": {"temperature": None, "top_k": None, "top_p": None}}
 SETTINGS |= {"projection_tokens": "first", "knockout_relation": "noun", "projection_space": "tokenizer"}
+SETTINGS |= {"knockout_occurrence": "last"}
 SETTINGS |= {"patchscopes_reading": "patterns", "one_character": "alias"}
 STAGE_RULES = {"propagation": "any", "knockout_count": "changed"}  # the study's
 
@@ -215,10 +216,16 @@ def test_cases_per_split_is_one_number_or_one_per_analysis():
 def test_knockout_blocks_the_relation_noun_or_the_phrase_end(dataset):
     tokenizer = tiny.tokenizer()
     case = load_cases(tokenizer, dataset.merge(locate_all(tokenizer, dataset, PREFIX), on="id"), PREFIX)[0]
-    assert blocked_position(case, "e1", "noun") == case.t1
-    assert blocked_position(case, "r1", "noun") == case.r1_noun != case.r1_end
-    assert blocked_position(case, "r1", "phrase_end") == case.r1_end
-    assert blocked_position(case, "r2", "noun") == case.r2_noun < case.r2_end
+    assert blocked_position(case, "e1", "noun", "located") == case.t1
+    assert blocked_position(case, "r1", "noun", "located") == case.r1_noun != case.r1_end
+    assert blocked_position(case, "r1", "phrase_end", "located") == case.r1_end
+    assert blocked_position(case, "r2", "noun", "located") == case.r2_noun < case.r2_end
+    # the study's: the last token with the same id, the located one or a later copy (the tiny
+    # tokenizer's last piece of "citizenship" recurs later in the prompt)
+    for target, rule in (("e1", "noun"), ("r1", "noun"), ("r1", "phrase_end"), ("r2", "noun")):
+        located, last = (blocked_position(case, target, rule, occurrence) for occurrence in ("located", "last"))
+        assert last >= located and case.ids[last] == case.ids[located]
+        assert case.ids[last] not in case.ids[last + 1 :]
 
 
 def test_knockout_blocks_that_in_the_company_that_produced_as_the_authors_or_produced_as_ours():
@@ -235,14 +242,19 @@ def test_knockout_blocks_that_in_the_company_that_produced_as_the_authors_or_pro
     )
     assert case.text == PREFIX + "the work that features the company that produced Titanic is"
 
-    def blocked(target, rule):
-        return tokenizer.decode(case.ids[: blocked_position(case, target, rule) + 1]).split(". ")[-1]
+    def blocked(target, rule, occurrence="located"):
+        return tokenizer.decode(case.ids[: blocked_position(case, target, rule, occurrence) + 1]).split(". ")[-1]
 
     assert blocked("r1", "noun") == "the work that features the company that"
     assert blocked("r1", "last_word") == "the work that features the company that produced"
     assert blocked("r2", "noun") == "the work that"
     assert blocked("r2", "last_word") == "the work that features"
     assert blocked("r2", "phrase_end") == "the work that features"
+    # the authors block the last token with r2's word's id: r1's "that", which repeats it
+    assert blocked("r2", "noun", "last") == "the work that features the company that"
+    assert blocked("r2", "last_word", "last") == "the work that features"
+    assert blocked("r1", "last_word", "last") == blocked("r1", "last_word")
+    assert blocked("e1", "noun", "last") == blocked("e1", "noun") == case.text.split(". ")[-1].removesuffix(" is")
 
 
 def test_noise_of_the_back_patchs_size_seeded_per_cell():

@@ -222,7 +222,7 @@ CATALOG = {
             "knockout",
             ("id", "target", "layer", "generation", "correct", "changed", "clean_generation", "clean_correct"),
             _one_column("target", KNOCKOUT_TARGETS),
-            reads=("knockout_window", "knockout_relation", "max_new_tokens", "match"),
+            reads=("knockout_window", "knockout_relation", "knockout_occurrence", "max_new_tokens", "match"),
             stages=(
                 Stage("knockout_matters", "multihop.report.stages:knockout_matters", reads=("knockout_count",)),
                 Stage(

@@ -16,13 +16,18 @@ def window(layer: int, k: int, num_layers: int) -> tuple[int, ...]:
 RELATION_POSITIONS = {"noun": "noun", "last_word": "word", "phrase_end": "end"}
 
 
-def blocked_position(case, target: str, relation_token: str) -> int:
+def blocked_position(case, target: str, relation_token: str, occurrence: str) -> int:
     """The token a target names: the last of e1; for r1 and r2 the last token of their relation
     noun as the study finds it (`noun`: "performer"; "that" in "the company that produced"), of
-    their last word but a final "of" (`last_word`: "produced"), or of their phrase (`phrase_end`: "of")."""
-    if target == "e1":
-        return case.t1
-    return getattr(case, f"{target}_{RELATION_POSITIONS[relation_token]}")
+    their last word but a final "of" (`last_word`: "produced"), or of their phrase (`phrase_end`: "of").
+    `occurrence` (analyses.knockout_occurrence): `last`, as the study, blocks the last token of the
+    prompt with that token's id, so where r1's phrase repeats r2's word ("the father of the father
+    of") r1's copy is blocked; `located` blocks the token where the name is."""
+    position = case.t1 if target == "e1" else getattr(case, f"{target}_{RELATION_POSITIONS[relation_token]}")
+    if position < 0 or occurrence == "located":
+        return position
+    token = case.ids[position]
+    return max(i for i, other in enumerate(case.ids) if other == token)
 
 
 def run(context, case) -> pd.DataFrame:
@@ -60,7 +65,7 @@ def _variants(context, case):
     # from the knockout, not from a different numerical path
     keys, variants = [("clean", -1)], [()]
     for target in KNOCKOUT_TARGETS:
-        key = blocked_position(case, target, settings["knockout_relation"])
+        key = blocked_position(case, target, settings["knockout_relation"], settings["knockout_occurrence"])
         if key < 0:
             continue
         for layer in range(adapter.num_layers):

@@ -68,6 +68,11 @@ STUDY = {
         'knockout blocks the relation noun, the template\'s split(" ")[-3] ("that" in "the company that produced"; '
         'last_word: "produced"; phrase_end: "of")',
     ),
+    "analyses.knockout_occurrence": Setting(
+        "last",
+        "knockout blocks the prompt's last token with the name's token id (r1's copy where r1 repeats r2's word; "
+        "located: the token where the name is)",
+    ),
     "analyses.knockout_count": Setting(
         "changed", "a knockout layer matters when the output changes, unless both runs are correct"
     ),
