@@ -3,6 +3,7 @@ examples from one reference run, the files in docs/reference-run/ (`make results
 page mixes runs: tests/test_reference_run.py fails while a page differs from what this script
 writes from them."""
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -60,12 +61,37 @@ def results_page() -> str:
     )
 
 
+# the README's paragraph on the run sits between these two lines
+ABOUT = re.compile(r"(<!-- the reference run: start -->\n)(.*?)(<!-- the reference run: end -->)", re.S)
+
+
+def about_the_run() -> str:
+    """The README's paragraph naming the run, its commit and its counts, from its files."""
+    commit = re.search(r"^- code: (\S+);", (RUN / "summary.md").read_text(), re.M).group(1)
+    choices = pd.read_csv(RUN / "choices.csv").set_index("setting")["value"]
+    cases = ast.literal_eval(choices["analyses.cases_per_split"])
+    stats = pd.read_csv(RUN / "stats.csv").set_index(["statistic", "value"])["count"]
+    funnel = pd.read_csv(RUN / "funnel.csv").set_index("step")["cases"]
+    return (
+        f"One reference run, `make reproduce` from a fresh clone of commit {commit} on this project's 2-core\n"
+        f"CPU (the study's rules, Gemma 3 270M, Patchscopes on {cases['patchscopes']} cases per split, the other "
+        f"analyses and\nthe nulls on {cases['backpatching']}; how it was run and its files: "
+        "[docs/reference-run/](docs/reference-run/README.md)).\n"
+        f"Of the excerpt's {stats['funnel', 'chains from the facts']:,} two-hop chains the dataset keeps "
+        f"{stats['total', 'chains']:,} (top bridge entities, at most\n100 chains each, then e1, e2 and e3 with an "
+        f"English alias); {funnel['first hop correct']:,} first hops and {funnel['second hop correct']:,} second "
+        f"hops are\nanswered, and {funnel['correct split (rebalanced by e2 type)']:,} correct and "
+        f"{funnel['incorrect split (rebalanced by e2 type)']:,} incorrect cases make the splits.\n"
+    )
+
+
 def readme_text() -> str:
     findings = pd.read_csv(RUN / "findings.csv")
     claims = findings[findings["claim"].astype(str) != "nulls"]
     table = "\n".join(findings_table(claims, why=False)) + "\n"
     text = README.read_text()
-    assert TABLE.search(text), "README.md lacks the markers of the findings table"
+    assert TABLE.search(text) and ABOUT.search(text), "README.md lacks the markers of the reference run"
+    text = ABOUT.sub(lambda match: match.group(1) + about_the_run() + match.group(3), text)
     return TABLE.sub(lambda match: match.group(1) + table + match.group(3), text)
 
 
