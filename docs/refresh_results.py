@@ -45,13 +45,13 @@ def results_page() -> str:
             "",
             "## The dataset",
             "",
-            "The two-hop chains the run built from the bundled excerpt (`results/dataset/stats.csv`):",
+            "The two-hop chains the run built from the bundled excerpt (`results/default/dataset/stats.csv`):",
             "",
             *dataset,
             "",
             "## The run's own page",
             "",
-            "What follows is the run's `results/gemma3-270m/summary.md`, as it wrote it. The stage figure: "
+            "What follows is the run's `results/default/gemma3-270m/summary.md`, as it wrote it. The stage figure: "
             "[gemma3-270m-stages.png](gemma3-270m-stages.png). How each statistic is computed: "
             "[the statistics page](statistics.md).",
             "",
@@ -158,18 +158,45 @@ def worked_examples(findings: pd.DataFrame) -> dict[str, str]:
         f"case's state ({_f(other_t2['value'])}, {other_t2['why']}): *{other_t2['holds']}* for that row alone, "
         "while the headline needs every null."
     )
-    needed = (
-        f"*Worked example* (the reference run): the t1 comparisons with forward patching, matched noise and "
-        f"another case's state need about {forward['cases_needed']:,.0f}, {noise['cases_needed']:,.0f} and "
-        f"{other['cases_needed']:,.0f} cases; the headline at t1 takes the largest, "
-        f"{t1['cases_needed']:,.0f}. Forward patching's difference, {_f(forward['value'])}, is "
-        + (
-            "below 0: a study that large would most likely decide that back-patching does not beat it."
-            if forward["value"] < 0
-            else "above 0: a study that large would most likely decide that back-patching beats it."
+    headline_t2 = _row(
+        findings,
+        "4",
+        "incorrect",
+        "back-patching a later layer's state into an earlier layer fixes some incorrect cases, at t2 (the study's",
+    )
+    nulls_t2 = {
+        name: _row(
+            findings, "nulls", "incorrect", f"back-patching fixes more cases than {name} at t2 (the fixable flag)"
         )
+        for name in ("forward patching", "matched noise", "another case's state")
+    }
+    needed = "*Worked example* (the reference run): " + " ".join(
+        _needs(position, headline, rows)
+        for position, headline, rows in (("t1", t1, nulls_t1), ("t2", headline_t2, nulls_t2))
     )
     return {"stage": stage, "chance": chance, "needed": needed}
+
+
+def _need(name: str, row: dict) -> str:
+    """What one null's comparison needs, in words."""
+    if row["holds"] in ("yes", "no"):
+        return f"{name}, decided ({row['holds']})"
+    if row["cases_needed"] > 0:
+        return f"{name}, about {row['cases_needed']:,.0f} cases"
+    if "cannot decide at this estimate" in row["why"]:
+        return f"{name}, none (its difference, {_f(row['value'])}, sits on the bound)"
+    return f"{name}, none ({row['why'].split('; ')[-1]})"
+
+
+def _needs(position: str, headline: dict, nulls: dict[str, dict]) -> str:
+    """The sentence on what the headline at `position` needs, from its nulls'."""
+    said = "; ".join(_need(name, row) for name, row in nulls.items())
+    taken = (
+        f"the headline takes the largest, about {headline['cases_needed']:,.0f} cases."
+        if headline["cases_needed"] > 0
+        else "so the headline gives none."
+    )
+    return f"At {position}, the comparisons with {said}; {taken}"
 
 
 def statistics_text() -> str:
