@@ -114,27 +114,30 @@ def _f(value: float) -> str:
     return f"{value:.2f}"
 
 
-def worked_examples(findings: pd.DataFrame) -> dict[str, str]:
-    """The statistics page's worked examples, each from one row (or rows) of the reference run."""
-    late = _row(findings, "3", "incorrect", "the second hop is resolved late")
-    t1 = _row(
-        findings,
-        "4",
-        "incorrect",
-        "back-patching a later layer's state into an earlier layer fixes some incorrect cases, at t1 (the study's",
-    )
-    nulls_t1 = {
+def _headline(findings: pd.DataFrame, position: str) -> dict:
+    """Back-patching's headline row at `position` (t1 or t2)."""
+    statement = "back-patching a later layer's state into an earlier layer fixes some incorrect cases"
+    return _row(findings, "4", "incorrect", f"{statement}, at {position} (the study's")
+
+
+def _nulls(findings: pd.DataFrame, position: str) -> dict[str, dict]:
+    """The headline's comparison with each null at `position`, on the fixable flag."""
+    return {
         name: _row(
-            findings, "nulls", "incorrect", f"back-patching fixes more cases than {name} at t1 (the fixable flag)"
+            findings, "nulls", "incorrect", f"back-patching fixes more cases than {name} at {position} (the fixable"
         )
         for name in ("forward patching", "matched noise", "another case's state")
     }
-    other_t2 = _row(
-        findings,
-        "nulls",
-        "incorrect",
-        "back-patching fixes more cases than another case's state at t2 (the fixable flag)",
-    )
+
+
+def worked_examples(findings: pd.DataFrame) -> dict[str, str]:
+    """The statistics page's worked examples, each from one row (or rows) of the reference run."""
+    late = _row(findings, "3", "incorrect", "the second hop is resolved late")
+    t1, t2 = _headline(findings, "t1"), _headline(findings, "t2")
+    nulls_t1, nulls_t2 = _nulls(findings, "t1"), _nulls(findings, "t2")
+    other_t2 = nulls_t2["another case's state"]
+    # the chance example's words are this run's: another run may need others
+    assert all(row["holds"] != "yes" for row in nulls_t1.values()) and other_t2["holds"] == "yes"
     stage = (
         f'*Worked example* (the reference run, claim 3, incorrect split, "{late["statement"]}"): '
         f"{late['reached']:.0f} of the {late['studied']:.0f} studied cases reach the stage (reached share "
@@ -158,21 +161,8 @@ def worked_examples(findings: pd.DataFrame) -> dict[str, str]:
         f"case's state ({_f(other_t2['value'])}, {other_t2['why']}): *{other_t2['holds']}* for that row alone, "
         "while the headline needs every null."
     )
-    headline_t2 = _row(
-        findings,
-        "4",
-        "incorrect",
-        "back-patching a later layer's state into an earlier layer fixes some incorrect cases, at t2 (the study's",
-    )
-    nulls_t2 = {
-        name: _row(
-            findings, "nulls", "incorrect", f"back-patching fixes more cases than {name} at t2 (the fixable flag)"
-        )
-        for name in ("forward patching", "matched noise", "another case's state")
-    }
     needed = "*Worked example* (the reference run): " + " ".join(
-        _needs(position, headline, rows)
-        for position, headline, rows in (("t1", t1, nulls_t1), ("t2", headline_t2, nulls_t2))
+        _needs(position, headline, rows) for position, headline, rows in (("t1", t1, nulls_t1), ("t2", t2, nulls_t2))
     )
     return {"stage": stage, "chance": chance, "needed": needed}
 
