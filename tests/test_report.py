@@ -522,10 +522,11 @@ def test_the_stage_figure_counts_never_reached_cases_in_a_row_of_their_own():
 
 def test_comparison_rows_use_relative_depth():
     rows = model_rows("m", STAGES, 21, backpatching(STAGES)).set_index(["split", "measure"])
-    second = rows.loc[("correct", "second hop resolved: median relative depth (never: past the last layer)")]
+    second = rows.loc[("correct", "second hop resolved: median relative depth of the cases reaching it")]
     assert second["value"] == pytest.approx(15.5 / 20) and (second["studied"], second["reached"]) == (2, 2)
-    first = rows.loc[("incorrect", "first hop resolved: median relative depth (never: past the last layer)")]
-    assert (first["studied"], first["reached"]) == (3, 2) and first["value"] == pytest.approx(5 / 20)
+    # layers 3 and 5, and one case that never resolves it: the median of the two that do
+    first = rows.loc[("incorrect", "first hop resolved: median relative depth of the cases reaching it")]
+    assert (first["studied"], first["reached"], first["n"]) == (3, 2, 2) and first["value"] == pytest.approx(4 / 20)
     assert rows.loc[("incorrect", "fixable share at t1 or t2"), "n"] == 2  # without the drifting case
     depth = relative_stages("m", STAGES, 21)["depth"]
     assert depth[depth <= 1].between(0, 1).all() and set(depth[depth > 1]) == {21 / 20}  # never: past the last

@@ -18,16 +18,18 @@ def relative_stages(model: str, stages: dict[str, pd.DataFrame], num_layers: int
 
 
 def model_rows(model: str, stages: dict[str, pd.DataFrame], num_layers: int, backpatching: pd.DataFrame, controls=None):
-    """The comparison table's rows of one model: median relative depth of each stage (never
-    reached: past the last layer; how many of the cases studied reach it beside), fixable shares,
-    and the rows of its table of back-patching against its nulls (multihop.report.nulls), if given."""
+    """The comparison table's rows of one model: median relative depth of each stage among the
+    cases that reach it (a stage never reached has no depth to take a median of; how many of the
+    cases studied reach it beside), fixable shares, and the rows of its table of back-patching
+    against its nulls (multihop.report.nulls), if given."""
     relative = relative_stages(model, stages, num_layers)
     rows = []
     for split, table in stages.items():
         for column, stage in STAGES.items():
             depths = relative.loc[(relative["split"] == split) & (relative["stage"] == stage), "depth"]
+            depths = depths[depths <= 1]  # (never reached: left out, as the findings' `reached` reading)
             counts = {"studied": len(studied_for(table, column)), "reached": int(table[column].notna().sum())}
-            measure = f"{stage}: median relative depth (never: past the last layer)"
+            measure = f"{stage}: median relative depth of the cases reaching it"
             rows.append({"split": split, "measure": measure, **counts, **estimate(depths, np.median)})
         own = backpatching[backpatching["split"] == split]
         for _, row in own.iterrows():

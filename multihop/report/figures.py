@@ -211,10 +211,11 @@ def comparison(stages: pd.DataFrame, fixable: pd.DataFrame, title: str):
         if own.empty:
             _empty(ax)
         else:
-            common = dict(data=own, x="stage", y="depth", hue="model", order=order, hue_order=models, ax=ax)
-            sns.boxplot(**common, palette=palette, fill=False, showfliers=False, legend=False)
+            common = dict(x="stage", y="depth", hue="model", order=order, hue_order=models, ax=ax, legend=False)
+            # the boxes over the cases that reach the stage, as in stages.png; "never" as dots only
+            sns.boxplot(data=own[own["depth"] <= 1], **common, palette=palette, fill=False, showfliers=False)
             np.random.seed(0)  # the same jitter every run
-            sns.stripplot(**common, palette=palette, dodge=True, size=5, alpha=0.7, legend=False, jitter=0.08)
+            sns.stripplot(data=own, **common, palette=palette, dodge=True, size=5, alpha=0.7, jitter=0.08)
         reached = own[own["depth"] <= 1].groupby(["stage", "model"]).size()
         studied = own.groupby(["stage", "model"]).size()
         _stage_ticks(ax, order, models, reached, studied)
