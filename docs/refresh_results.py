@@ -75,7 +75,7 @@ def about_the_run() -> str:
     return (
         f"One reference run, `make reproduce` from a fresh clone of commit {commit} on this project's 2-core\n"
         f"CPU (the study's rules, Gemma 3 270M, Patchscopes on {cases['patchscopes']} cases per split, the other "
-        f"analyses and\nthe nulls on {cases['backpatching']}; how it was run and its files: "
+        f"analyses and\nthe nulls on {cases['backpatching']} or all the split has; how it was run and its files: "
         "[docs/reference-run/](docs/reference-run/README.md)).\n"
         f"Of the excerpt's {stats['funnel', 'chains from the facts']:,} two-hop chains the dataset keeps "
         f"{stats['total', 'chains']:,} (top bridge entities, at most\n100 chains each, then e1, e2 and e3 with an "
