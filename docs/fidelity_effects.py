@@ -113,11 +113,11 @@ def main(results: Path, model: str) -> None:
         own = studied[split][studied[split]["order"] < counts["knockout"]]
         cases = load_cases(tokenizer, own, spec["prompt_prefix"])
         for target in KNOCKOUT_TARGETS:
+            rule = analyses["knockout_relation"]
             moved = [
                 case.id
                 for case in cases
-                if len({blocked_position(case, target, analyses["knockout_relation"], o) for o in ("last", "located")})
-                > 1
+                if blocked_position(case, target, rule, "last") != blocked_position(case, target, rule, "located")
             ]
             print(f"{split}, {target}: {len(moved)} of {len(cases)} knockout cases block a later copy {moved}")
 

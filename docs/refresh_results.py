@@ -65,9 +65,14 @@ def results_page() -> str:
 ABOUT = re.compile(r"(<!-- the reference run: start -->\n)(.*?)(<!-- the reference run: end -->)", re.S)
 
 
+def commit_of(summary: str) -> str:
+    """The code a run's summary.md names (its `- code:` line)."""
+    return re.search(r"^- code: (\S+);", summary, re.M).group(1)
+
+
 def about_the_run() -> str:
     """The README's paragraph naming the run, its commit and its counts, from its files."""
-    commit = re.search(r"^- code: (\S+);", (RUN / "summary.md").read_text(), re.M).group(1)
+    commit = commit_of((RUN / "summary.md").read_text())
     choices = pd.read_csv(RUN / "choices.csv").set_index("setting")["value"]
     cases = ast.literal_eval(choices["analyses.cases_per_split"])
     stats = pd.read_csv(RUN / "stats.csv").set_index(["statistic", "value"])["count"]

@@ -4,7 +4,6 @@ findings.csv, funnel and settings give (so the committed copies are of one run).
 
 import importlib.util
 import json
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -30,7 +29,7 @@ def test_the_results_pages_are_the_reference_runs():
 
 def test_the_reference_runs_summary_is_its_findings():
     page = (RUN / "summary.md").read_text()
-    code = re.search(r"^- code: (\S+);", page, re.M).group(1)
+    code = refresh().commit_of(page)
     again = summary_page(
         model=json.loads((RUN / "model.json").read_text()),
         findings=pd.read_csv(RUN / "findings.csv"),

@@ -208,15 +208,16 @@ def comparison(stages: pd.DataFrame, fixable: pd.DataFrame, title: str):
     for ax, split in zip(axes[:2], SPLITS, strict=True):
         own = stages[stages["split"] == split]
         own = own.assign(depth=own["depth"].where(own["depth"] <= 1, 1.1))  # never reached: one row above
+        reaching = own[own["depth"] <= 1]
         if own.empty:
             _empty(ax)
         else:
             common = dict(x="stage", y="depth", hue="model", order=order, hue_order=models, ax=ax, legend=False)
             # the boxes over the cases that reach the stage, as in stages.png; "never" as dots only
-            sns.boxplot(data=own[own["depth"] <= 1], **common, palette=palette, fill=False, showfliers=False)
+            sns.boxplot(data=reaching, **common, palette=palette, fill=False, showfliers=False)
             np.random.seed(0)  # the same jitter every run
             sns.stripplot(data=own, **common, palette=palette, dodge=True, size=5, alpha=0.7, jitter=0.08)
-        reached = own[own["depth"] <= 1].groupby(["stage", "model"]).size()
+        reached = reaching.groupby(["stage", "model"]).size()
         studied = own.groupby(["stage", "model"]).size()
         _stage_ticks(ax, order, models, reached, studied)
         ax.set_xlabel("below: cases reaching the stage / studied, per model")
