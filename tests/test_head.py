@@ -115,5 +115,10 @@ def test_the_screen_takes_bf16_only_where_the_cpu_multiplies_it_faster(monkeypat
         monkeypatch.setattr(head_module, "_SCREEN_DTYPES", {})
         monkeypatch.setattr(head_module, "_best_time", lambda a, b, faster=faster: 1.0 if a.dtype == faster else 2.0)
         assert screen_dtype(64) == faster
+    # AMX listed but barred from the matrix library (ONEDNN_MAX_CPU_ISA): measured too, not assumed
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
-    assert screen_dtype(128) == torch.bfloat16
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    for faster in (torch.float32, torch.bfloat16):
+        monkeypatch.setattr(head_module, "_SCREEN_DTYPES", {})
+        monkeypatch.setattr(head_module, "_best_time", lambda a, b, faster=faster: 1.0 if a.dtype == faster else 2.0)
+        assert screen_dtype(128) == faster

@@ -43,13 +43,12 @@ def exact_head(model) -> "ExactHead":
 
 
 def screen_dtype(hidden: int) -> torch.dtype:
-    """The faster of bf16 and fp32 for a screen product over `hidden` dimensions on this CPU: bf16
-    with AMX; with AVX512-BF16, whichever a screen-shaped product runs faster in (once per process
-    and size: the same instructions ran at half fp32's speed on one machine, twice on another);
-    else fp32. Changes the time only: the head's winners are exact either way."""
-    if torch.cpu._is_amx_tile_supported():
-        return torch.bfloat16
-    if not torch.cpu._is_avx512_bf16_supported():
+    """The faster of bf16 and fp32 for a screen product over `hidden` dimensions on this CPU: with
+    AMX or AVX512-BF16, whichever a screen-shaped product runs faster in (once per process and size:
+    AVX512-BF16 ran at half fp32's speed on one machine, twice on another, and AMX, though listed,
+    may be barred from the matrix library, e.g. by ONEDNN_MAX_CPU_ISA); else fp32. Changes the time
+    only: the head's winners are exact either way."""
+    if not (torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()):
         return torch.float32
     if hidden not in _SCREEN_DTYPES:
         generator = torch.Generator().manual_seed(0)  # not the global one: no draw elsewhere depends on this CPU
