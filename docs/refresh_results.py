@@ -140,9 +140,6 @@ def worked_examples(findings: pd.DataFrame) -> dict[str, str]:
     late = _row(findings, "3", "incorrect", "the second hop is resolved late")
     t1, t2 = _headline(findings, "t1"), _headline(findings, "t2")
     nulls_t1, nulls_t2 = _nulls(findings, "t1"), _nulls(findings, "t2")
-    other_t2 = nulls_t2["another case's state"]
-    # the chance example's words are this run's: another run may need others
-    assert all(row["holds"] != "yes" for row in nulls_t1.values()) and other_t2["holds"] == "yes"
     stage = (
         f'*Worked example* (the reference run, claim 3, incorrect split, "{late["statement"]}"): '
         f"{late['reached']:.0f} of the {late['studied']:.0f} studied cases reach the stage (reached share "
@@ -154,22 +151,43 @@ def worked_examples(findings: pd.DataFrame) -> dict[str, str]:
         f"decides from 20): *{late['holds']}*"
         + (f", and about {late['cases_needed']:,.0f} cases would decide (below)." if late["cases_needed"] > 0 else ".")
     )
-    forward, noise, other = nulls_t1.values()
-    chance = (
-        f"*Worked example* (the reference run, t1): back-patching makes {t1['reached']:.0f} of "
-        f"{t1['n']:.0f} incorrect cases answer e3 (fixable share {_f(t1['value'])}, clustered exact interval "
-        f"{_f(t1['ci_low'])} to {_f(t1['ci_high'])}). On the same cases, paired by case, its fixable flag minus "
-        f"forward patching's averages {_f(forward['value'])} ({_f(forward['ci_low'])} to {_f(forward['ci_high'])}; "
-        f"sign-flip test over {forward['groups']:.0f} groups, {forward['why']}), minus matched noise's "
-        f"{_f(noise['value'])}, minus another case's state's {_f(other['value'])}: none is *yes*, so the "
-        f"headline at t1 is *{t1['holds']}*, however large its share. At t2 the flag does beat another "
-        f"case's state ({_f(other_t2['value'])}, {other_t2['why']}): *{other_t2['holds']}* for that row alone, "
-        "while the headline needs every null."
-    )
+    positions = {"t1": (t1, nulls_t1), "t2": (t2, nulls_t2)}
     needed = "*Worked example* (the reference run): " + " ".join(
-        _needs(position, headline, rows) for position, headline, rows in (("t1", t1, nulls_t1), ("t2", t2, nulls_t2))
+        _needs(position, headline, rows) for position, (headline, rows) in positions.items()
     )
-    return {"stage": stage, "chance": chance, "needed": needed}
+    return {"stage": stage, "chance": _chance(positions), "needed": needed}
+
+
+def _chance(positions: dict[str, tuple[dict, dict[str, dict]]]) -> str:
+    """The chance example: the headline at a position where it is not *yes* (else t1) against each
+    null, then, where the other position has a null that is *yes* while the headline is not, that row."""
+    shown = next((p for p, (headline, _) in positions.items() if headline["holds"] != "yes"), "t1")
+    headline, nulls = positions[shown]
+    forward, noise, other = nulls.values()
+    beaten = [name for name, row in nulls.items() if row["holds"] == "yes"]
+    if not beaten:
+        said = "none is *yes*"
+    elif len(beaten) == len(nulls):
+        said = "each is *yes*"
+    else:
+        said = f"only the comparison with {' and '.join(beaten)} is *yes*"
+    text = (
+        f"*Worked example* (the reference run, {shown}): back-patching makes {headline['reached']:.0f} of "
+        f"{headline['n']:.0f} incorrect cases answer e3 (fixable share {_f(headline['value'])}, clustered exact "
+        f"interval {_f(headline['ci_low'])} to {_f(headline['ci_high'])}). On the same cases, paired by case, its "
+        f"fixable flag minus forward patching's averages {_f(forward['value'])} ({_f(forward['ci_low'])} to "
+        f"{_f(forward['ci_high'])}; sign-flip test over {forward['groups']:.0f} groups, {forward['why']}), minus "
+        f"matched noise's {_f(noise['value'])}, minus another case's state's {_f(other['value'])}: {said}, so the "
+        f"headline at {shown} is *{headline['holds']}*"
+        + (", however large its share." if headline["holds"] != "yes" else ".")
+    )
+    for position, (other_headline, other_nulls) in positions.items():
+        yes = [(name, row) for name, row in other_nulls.items() if row["holds"] == "yes"]
+        if position != shown and yes and other_headline["holds"] != "yes":
+            beats = " and ".join(f"{name} ({_f(row['value'])}, {row['why']})" for name, row in yes)
+            rows = "that row alone" if len(yes) == 1 else "those rows"
+            text += f" At {position} the flag does beat {beats}: *yes* for {rows}, while the headline needs every null."
+    return text
 
 
 def _need(name: str, row: dict) -> str:

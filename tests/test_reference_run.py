@@ -54,3 +54,25 @@ def test_the_readme_table_changes_with_the_findings(tmp_path, monkeypatch):
     findings.to_csv(copy / "findings.csv", index=False)
     monkeypatch.setattr(module, "RUN", copy)
     assert module.readme_text() != (ROOT / "README.md").read_text()
+
+
+def test_the_chance_example_follows_the_verdicts_of_the_run_it_is_written_from():
+    """Another run's verdicts give other words, not a stop: a null beaten at t1 is said, and the
+    contrast with the other position appears only where it has a null that is *yes*."""
+    module = refresh()
+    findings = pd.read_csv(RUN / "findings.csv")
+    nulls = findings["claim"].astype(str) == "nulls"
+    at = {p: findings["statement"].str.contains(f" at {p} \\(the fixable") for p in ("t1", "t2")}
+    noise = findings["statement"].str.contains("than matched noise")
+
+    changed = findings.copy()
+    changed.loc[nulls & at["t1"] & noise, "holds"] = "yes"
+    changed.loc[nulls & at["t2"], "holds"] = "too few groups"
+    chance = module.worked_examples(changed)["chance"]
+    assert "only the comparison with matched noise is *yes*" in chance
+    assert "At t2" not in chance
+
+    changed.loc[nulls & at["t1"], "holds"] = "too few groups"
+    changed.loc[nulls & at["t2"] & noise, "holds"] = "yes"
+    chance = module.worked_examples(changed)["chance"]
+    assert "none is *yes*" in chance and "At t2 the flag does beat matched noise" in chance
