@@ -22,12 +22,12 @@ def model_rows(model: str, stages: dict[str, pd.DataFrame], num_layers: int, bac
     cases that reach it (a stage never reached has no depth to take a median of; how many of the
     cases studied reach it beside), fixable shares, and the rows of its table of back-patching
     against its nulls (multihop.report.nulls), if given."""
-    relative = relative_stages(model, stages, num_layers)
+    reached = stage_rows(stages)  # (never reached: no row, as the findings' `reached` reading)
+    reached = reached.assign(depth=relative_depth(reached["layer"], num_layers))
     rows = []
     for split, table in stages.items():
         for column, stage in STAGES.items():
-            depths = relative.loc[(relative["split"] == split) & (relative["stage"] == stage), "depth"]
-            depths = depths[depths <= 1]  # (never reached: left out, as the findings' `reached` reading)
+            depths = reached.loc[(reached["split"] == split) & (reached["stage"] == stage), "depth"]
             counts = {"studied": len(studied_for(table, column)), "reached": int(table[column].notna().sum())}
             measure = f"{stage}: median relative depth of the cases reaching it"
             rows.append({"split": split, "measure": measure, **counts, **estimate(depths, np.median)})
