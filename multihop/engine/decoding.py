@@ -224,7 +224,7 @@ def _choose(head, hidden, sampler, row):
     exact top-k (or all) logits."""
     if sampler is None:
         return head.argmax(hidden)[row]
-    uniform = sampler.uniforms(hidden.device)
+    uniform = sampler.uniforms(hidden.device, head.weight.shape[0])
     if sampler.top_k:
         values, tokens = head.candidates(hidden, sampler.top_k)
         return sampler.pick(values[row], tokens[row], uniform)[:, 0]
