@@ -9,6 +9,7 @@ import torch
 
 from multihop.analyses import runner
 from multihop.analyses.cases import load_cases, locate_all
+from multihop.analyses.finished import FinishedCases
 from multihop.api import analysis_settings
 from multihop.dataset.chains import build_chains
 from multihop.dataset.wikidata import extract_from_dump
@@ -43,7 +44,7 @@ def test_each_analysis_job_checks_sixteen_of_its_generations_and_finds_them_iden
     assert record["device"] == "cpu" and record["dtype"] == "float32" and record["seconds"] > 0
 
 
-def test_a_broken_engine_stops_the_job_naming_the_generation_and_the_way_out(setup, monkeypatch):
+def test_a_broken_engine_stops_the_job_naming_the_generation_and_the_way_out(setup, monkeypatch, tmp_path):
     adapter, tokenizer, cases = setup
     real = decoding.generate_calls
 
@@ -53,8 +54,11 @@ def test_a_broken_engine_stops_the_job_naming_the_generation_and_the_way_out(set
 
     monkeypatch.setattr(decoding, "generate_calls", broken)
     check = SelfCheck(16, "0|test", adapter.model)
+    finished = FinishedCases(tmp_path / "shard.unfinished", "digest")
     with pytest.raises(EngineMismatch, match=r"case .*differs.*\(wrong\).*engine: \{path: reference\}"):
-        runner.run("knockout", adapter, tokenizer, cases, SETTINGS, batch_size=64, self_check=check)
+        runner.run("knockout", adapter, tokenizer, cases, SETTINGS, batch_size=64, self_check=check, finished=finished)
+    # the cases it had stored are gone: a rerun computes them again rather than resuming from them
+    assert not (tmp_path / "shard.unfinished").exists()
     # on the reference path the same job gives the engine's table, with nothing to check
     monkeypatch.setattr(decoding, "generate_calls", real)
     fast = runner.run("knockout", adapter, tokenizer, cases, SETTINGS, batch_size=64)

@@ -162,6 +162,7 @@ def run(
     from tqdm.auto import tqdm
 
     from multihop.engine.decoding import PrefixCaches
+    from multihop.engine.selfcheck import EngineMismatch
 
     analysis = CATALOG[name]
     own = analysis.settings(settings)
@@ -190,7 +191,11 @@ def run(
                 if index in left:
                     finished.put(index, rows[list(analysis.columns)])
             if self_check is not None and self_check.ready():  # early: a wrong engine stops the job at once
-                self_check.check()
+                try:
+                    self_check.check()
+                except EngineMismatch:
+                    finished.remove()  # what the failed engine computed is not resumed by a rerun
+                    raise
             bar.update(len(left))
     frames = [finished.get(index) for index in range(len(cases))]
     table = pd.concat(frames, ignore_index=True) if frames else analysis.empty()
@@ -208,3 +213,6 @@ class _Unstored(dict):
 
     def put(self, index, rows):
         self[index] = rows
+
+    def remove(self):
+        self.clear()
