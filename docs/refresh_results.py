@@ -164,7 +164,7 @@ def _chance(positions: dict[str, tuple[dict, dict[str, dict]]]) -> str:
     shown = next((p for p, (headline, _) in positions.items() if headline["holds"] != "yes"), "t1")
     headline, nulls = positions[shown]
     forward, noise, other = nulls.values()
-    beaten = [name for name, row in nulls.items() if row["holds"] == "yes"]
+    beaten = _beaten(nulls)
     if not beaten:
         said = "none is *yes*"
     elif len(beaten) == len(nulls):
@@ -182,12 +182,19 @@ def _chance(positions: dict[str, tuple[dict, dict[str, dict]]]) -> str:
         + (", however large its share." if headline["holds"] != "yes" else ".")
     )
     for position, (other_headline, other_nulls) in positions.items():
-        yes = [(name, row) for name, row in other_nulls.items() if row["holds"] == "yes"]
+        yes = _beaten(other_nulls)
         if position != shown and yes and other_headline["holds"] != "yes":
-            beats = " and ".join(f"{name} ({_f(row['value'])}, {row['why']})" for name, row in yes)
+            beats = " and ".join(
+                f"{name} ({_f(other_nulls[name]['value'])}, {other_nulls[name]['why']})" for name in yes
+            )
             rows = "that row alone" if len(yes) == 1 else "those rows"
             text += f" At {position} the flag does beat {beats}: *yes* for {rows}, while the headline needs every null."
     return text
+
+
+def _beaten(nulls: dict[str, dict]) -> list[str]:
+    """The nulls whose comparison with the headline is *yes*."""
+    return [name for name, row in nulls.items() if row["holds"] == "yes"]
 
 
 def _need(name: str, row: dict) -> str:

@@ -41,13 +41,14 @@ class RowSampler(LogitsProcessor):
     def __init__(self, seeds, temperature=1.0, top_k=0, top_p=1.0):
         self.seeds, self.generators = seeds, None
         self.temperature, self.top_k, self.top_p = temperature, top_k, top_p
+        self.every_token = top_k == 0  # every token a candidate: drawn by Gumbel-max, one u per token
 
     def uniforms(self, device, vocabulary: int) -> torch.Tensor:
         """This step's uniform numbers (generators made on the logits' device): one per row, or
         without top-k one per row and token of the `vocabulary`, (rows, vocabulary)."""
         if self.generators is None:  # wherever the model's head sits
             self.generators = [torch.Generator(device=device).manual_seed(s) for s in self.seeds]
-        if self.top_k == 0:
+        if self.every_token:
             return torch.stack([torch.rand(vocabulary, generator=g, device=device) for g in self.generators])
         return torch.cat([torch.rand(1, generator=g, device=device) for g in self.generators])
 
@@ -58,10 +59,10 @@ class RowSampler(LogitsProcessor):
         logits = logits.float()
         if self.temperature != 1.0:
             logits = logits / self.temperature
-        if self.top_k == 0 and self.top_p >= 1.0:  # every token, in vocabulary order
+        if self.every_token and self.top_p >= 1.0:  # every token, in vocabulary order
             chosen = _gumbel_max(logits, uniform)
         else:
-            k = logits.shape[1] if self.top_k == 0 else min(self.top_k, logits.shape[1])
+            k = logits.shape[1] if self.every_token else min(self.top_k, logits.shape[1])
             values, indices = logits.topk(k, dim=-1)  # best first
             if self.top_p < 1.0:
                 probs = values.softmax(dim=-1)
@@ -71,7 +72,7 @@ class RowSampler(LogitsProcessor):
                 dropped = tail <= 1 - self.top_p
                 dropped[:, 0] = False
                 values = values.masked_fill(dropped, float("-inf"))
-            if self.top_k == 0:  # the noise follows the tokens to their sorted places
+            if self.every_token:  # the noise follows the tokens to their sorted places
                 chosen = indices.gather(1, _gumbel_max(values, uniform.gather(1, indices)))
             else:
                 chosen = indices.gather(1, _draw(values, uniform))
